@@ -1,0 +1,108 @@
+/**
+ * The CLI's composition root: turns global options and the environment into the objects the
+ * operations need (config repo, Argo CD deployer, actor), once per command.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { UsageError } from '../core/errors.ts';
+import type { Redactor } from '../core/redact.ts';
+import type { Progress } from '../core/progress.ts';
+import type { Deployer } from '../core/deployer.ts';
+import { loadConfig } from '../core/load-config.ts';
+import type { OperationContext } from '../core/operations/context.ts';
+import { ConfigRepo } from '../gitops/git/repo.ts';
+import { createArgoDeployer } from '../argocd/deployer.ts';
+import { defaultCacheDir, readEnvironment, requesterFrom, type Environment } from './environment.ts';
+import type { OutputFormat } from './output.ts';
+import type { CliIo } from './program.ts';
+
+export interface GlobalOptions {
+  repo?: string;
+  branch?: string;
+  stack?: string;
+  output: OutputFormat;
+  cacheDir?: string;
+  requestedBy?: string;
+  reason?: string;
+  sync: boolean;
+  wait: boolean;
+  timeout: number;
+  verbose?: boolean;
+}
+
+export class Session {
+  readonly env: Environment;
+  private repo: ConfigRepo | undefined;
+  private argo: Deployer | undefined | null = null;
+
+  constructor(
+    readonly options: GlobalOptions,
+    private readonly io: CliIo,
+    readonly redactor: Redactor,
+  ) {
+    this.env = readEnvironment(io.env, redactor);
+  }
+
+  async openRepo(): Promise<ConfigRepo> {
+    if (this.repo) return this.repo;
+    const url = this.options.repo ?? this.env.STACKSWAP_REPO;
+    if (!url) {
+      throw new UsageError('no config repo: pass --repo or set STACKSWAP_REPO', {
+        hint: 'for a local try-out: stackswap sandbox up, then paste the export lines it prints',
+      });
+    }
+    const isLocal = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]+@[^/]+:/.test(url);
+    this.repo = await ConfigRepo.open({
+      url: isLocal && !url.startsWith('file://') ? path.resolve(url) : url,
+      branch: this.options.branch ?? this.env.STACKSWAP_BRANCH ?? 'main',
+      cacheDir: this.options.cacheDir ?? defaultCacheDir(this.env),
+      auth: { token: this.env.STACKSWAP_GIT_TOKEN, username: this.env.STACKSWAP_GIT_USERNAME },
+      author: {
+        name: this.env.STACKSWAP_GIT_AUTHOR_NAME ?? 'stackswap',
+        email: this.env.STACKSWAP_GIT_AUTHOR_EMAIL ?? 'stackswap@localhost',
+      },
+      redactor: this.redactor,
+      allowFileProtocol: isLocal || url.startsWith('file://'),
+    });
+    return this.repo;
+  }
+
+  /** --stack, or the only stack of stackswap.yaml. */
+  async stackName(repo: ConfigRepo): Promise<string> {
+    if (this.options.stack) return this.options.stack;
+    const stacks = [...(await loadConfig(repo)).stacks.keys()];
+    if (stacks.length === 1) return stacks[0]!;
+    throw new UsageError(`stackswap.yaml has ${stacks.length} stacks: pass --stack (${stacks.join(', ')})`);
+  }
+
+  /** The Argo CD deployer, or undefined with --no-sync or when ARGOCD_SERVER is not set. */
+  async deployer(): Promise<Deployer | undefined> {
+    if (!this.options.sync) return undefined;
+    if (this.argo === null) {
+      const repo = await this.openRepo();
+      const config = await loadConfig(repo);
+      this.argo = createArgoDeployer(this.io.env, this.redactor, {
+        appNamespace: config.appNamespace,
+        project: config.project,
+      });
+    }
+    return this.argo;
+  }
+
+  async operationContext(progress: Progress): Promise<OperationContext> {
+    const repo = await this.openRepo();
+    return {
+      repo,
+      actor: {
+        requestedBy: requesterFrom(this.options.requestedBy, this.env),
+        operationId: randomUUID(),
+        ...(this.options.reason ? { reason: this.options.reason } : {}),
+      },
+      progress,
+      deployer: await this.deployer(),
+      wait: this.options.wait,
+      timeoutMs: this.options.timeout * 1000,
+      now: this.io.now ?? Date.now,
+    };
+  }
+}

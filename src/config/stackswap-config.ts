@@ -1,0 +1,230 @@
+/**
+ * `stackswap.yaml` at the root of the config repo: which stacks exist, their components, and
+ * where their files, keys and Argo CD Applications are. Everything has a conventional default
+ * (the layout of DESIGN.md), so a minimal stack entry is just its components; other layouts
+ * (one shared ingress file with `global.<stack>Live`, one ingress app per stack) are spelled out.
+ *
+ * Templates: `{stack}`, `{colour}` and `{component}` are substituted in paths, keys and app names.
+ */
+import { z } from 'zod';
+import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
+
+const Template = z.string().min(1);
+
+const ComponentSettings = z
+  .object({
+    /** Key path of the image tag in values-<colour>.yaml. Default: `{component}.image.tag`. */
+    tagKey: Template.optional(),
+  })
+  .strict();
+
+const Components = z.union([
+  z.array(ResourceName).min(1, 'a stack needs at least one component'),
+  z.record(ResourceName, ComponentSettings.nullable()),
+]);
+
+const Duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration like "90s", "30m" or "2h"')
+  .transform(parseDuration);
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!match) throw new Error(`not a duration: ${text}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}
+
+const StackEntry = z
+  .object({
+    components: Components,
+    /** Replicas of every component in the colour being deployed (the preview). */
+    replicas: z.number().int().min(1).max(1000).default(2),
+    namespaces: z
+      .object({ blue: ResourceName, green: ResourceName })
+      .strict()
+      .default({ blue: '{stack}-blue', green: '{stack}-green' }),
+    values: z
+      .object({
+        /** Per-colour values file (replicas and image tags live here, never in a shared file). */
+        colourFile: Template.default('apps/{stack}/values-{colour}.yaml'),
+        replicasKey: Template.default('global.replicas'),
+        tagKey: Template.default('{component}.image.tag'),
+      })
+      .strict()
+      .default({
+        colourFile: 'apps/{stack}/values-{colour}.yaml',
+        replicasKey: 'global.replicas',
+        tagKey: '{component}.image.tag',
+      }),
+    live: z
+      .object({
+        file: Template.default('apps/ingress/values.yaml'),
+        key: Template.default('global.live'),
+      })
+      .strict()
+      .default({ file: 'apps/ingress/values.yaml', key: 'global.live' }),
+    plan: Template.default('releases/{stack}.yaml'),
+    argocd: z
+      .object({
+        apps: z
+          .object({ blue: Template, green: Template, ingress: Template })
+          .strict()
+          .default({ blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' }),
+        /** The app-of-apps that creates the others (optional; waited on with its children). */
+        root: Template.optional(),
+      })
+      .strict()
+      .default({ apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' } }),
+    /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
+    retention: Duration.default(parseDuration('30m')),
+  })
+  .strict();
+
+export const StackswapConfigFile = z
+  .object({
+    version: z.literal(1, { error: 'version must be 1' }),
+    argocd: z
+      .object({
+        /** Namespace the Applications live in (Argo CD's `appNamespace`), when not Argo CD's own. */
+        appNamespace: ResourceName.optional(),
+        project: ResourceName.optional(),
+      })
+      .strict()
+      .default({}),
+    stacks: z.record(ResourceName, StackEntry).refine((s) => Object.keys(s).length > 0, {
+      message: 'at least one stack is required',
+    }),
+  })
+  .strict();
+export type StackswapConfigFile = z.infer<typeof StackswapConfigFile>;
+
+/** A stack with every template resolved and validated: what the rest of the code works with. */
+export interface StackConfig {
+  name: string;
+  components: { name: string; tagKey: string[] }[];
+  replicas: number;
+  namespaces: Record<Colour, string>;
+  colourValuesFile: Record<Colour, string>;
+  replicasKey: string[];
+  liveFile: string;
+  liveKey: string[];
+  planFile: string;
+  apps: Record<Colour | 'ingress', string>;
+  rootApp: string | undefined;
+  retentionMs: number;
+}
+
+export interface StackswapConfig {
+  appNamespace: string | undefined;
+  project: string | undefined;
+  stacks: Map<string, StackConfig>;
+}
+
+export interface ResolveProblem {
+  key: (string | number)[];
+  message: string;
+}
+
+/**
+ * Substitutes the templates and validates what they produce (paths stay in the repo, names are
+ * DNS labels, keys parse). Problems are returned with the key path they come from.
+ */
+export function resolveConfig(file: StackswapConfigFile): StackswapConfig | ResolveProblem[] {
+  const problems: ResolveProblem[] = [];
+  const stacks = new Map<string, StackConfig>();
+  for (const [name, entry] of Object.entries(file.stacks)) {
+    const at = (...key: (string | number)[]) => ['stacks', name, ...key];
+    const fill = (template: string, vars: Record<string, string> = {}) =>
+      template.replace(/\{(stack|colour|component)\}/g, (m, v: string) =>
+        v === 'stack' ? name : (vars[v] ?? m),
+      );
+    const check = <T>(schema: z.ZodType<T>, value: unknown, key: (string | number)[]): T => {
+      const result = schema.safeParse(value);
+      if (result.success) return result.data;
+      problems.push({
+        key,
+        message: `${result.error.issues[0]?.message} (got "${String(value)}")`,
+      });
+      return value as T;
+    };
+    const path = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
+      check(RepoPath, fill(template, vars), key);
+    const keyPath = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
+      check(KeyPath, fill(template, vars), key);
+    const resource = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
+      check(ResourceName, fill(template, vars), key);
+
+    const componentEntries: [string, z.infer<typeof ComponentSettings> | null][] = Array.isArray(
+      entry.components,
+    )
+      ? entry.components.map((c) => [c, null])
+      : Object.entries(entry.components);
+    const components = componentEntries.map(([component, settings]) => ({
+      name: component,
+      tagKey: keyPath(
+        settings?.tagKey ?? entry.values.tagKey,
+        settings?.tagKey ? at('components', component, 'tagKey') : at('values', 'tagKey'),
+        { component },
+      ),
+    }));
+
+    const perColour = <T>(f: (colour: Colour) => T) =>
+      Object.fromEntries(COLOURS.map((c) => [c, f(c)])) as Record<Colour, T>;
+    const namespaces = perColour((c) => resource(entry.namespaces[c], at('namespaces', c)));
+    if (namespaces.blue === namespaces.green) {
+      problems.push({
+        key: at('namespaces'),
+        message: 'blue and green must be different namespaces',
+      });
+    }
+    const colourValuesFile = perColour((c) =>
+      path(entry.values.colourFile, at('values', 'colourFile'), { colour: c }),
+    );
+    if (colourValuesFile.blue === colourValuesFile.green) {
+      problems.push({
+        key: at('values', 'colourFile'),
+        message: 'must contain {colour}: each colour needs its own values file',
+      });
+    }
+    stacks.set(name, {
+      name,
+      components,
+      replicas: entry.replicas,
+      namespaces,
+      colourValuesFile,
+      replicasKey: keyPath(entry.values.replicasKey, at('values', 'replicasKey')),
+      liveFile: path(entry.live.file, at('live', 'file')),
+      liveKey: keyPath(entry.live.key, at('live', 'key')),
+      planFile: path(entry.plan, at('plan')),
+      apps: {
+        ...perColour((c) => resource(entry.argocd.apps[c], at('argocd', 'apps', c))),
+        ingress: resource(entry.argocd.apps.ingress, at('argocd', 'apps', 'ingress')),
+      },
+      rootApp:
+        entry.argocd.root === undefined
+          ? undefined
+          : resource(entry.argocd.root, at('argocd', 'root')),
+      retentionMs: entry.retention,
+    });
+  }
+  checkSharedLiveKeys(stacks, problems);
+  if (problems.length > 0) return problems;
+  return { appNamespace: file.argocd.appNamespace, project: file.argocd.project, stacks };
+}
+
+/** Two stacks writing the same live key would swap each other. */
+function checkSharedLiveKeys(stacks: Map<string, StackConfig>, problems: ResolveProblem[]) {
+  const seen = new Map<string, string>();
+  for (const stack of stacks.values()) {
+    const id = `${stack.liveFile}#${stack.liveKey.join('\u0000')}`;
+    const other = seen.get(id);
+    if (other) {
+      problems.push({
+        key: ['stacks', stack.name, 'live', 'key'],
+        message: `stacks "${other}" and "${stack.name}" share the live key ${stack.liveKey.join('.')} in ${stack.liveFile}; give each stack its own key (e.g. global.{stack}Live)`,
+      });
+    }
+    seen.set(id, stack.name);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The audit trail lives in the commits: every change carries `Stackswap-*` trailers, so the
+ * history of promotions is rebuilt from `git log` alone (no database to lose or disagree).
+ */
+import type { Colour } from '../config/names.ts';
+import type { CommitInfo, CommitMessage } from '../gitops/git/repo.ts';
+
+export type OperationKind = 'deploy' | 'swap' | 'revert' | 'scale-down' | 'values-set';
+
+export const Trailer = {
+  operation: 'Stackswap-Operation',
+  stack: 'Stackswap-Stack',
+  operationId: 'Stackswap-Operation-Id',
+  requestedBy: 'Stackswap-Requested-By',
+  colour: 'Stackswap-Colour',
+  from: 'Stackswap-From',
+  to: 'Stackswap-To',
+  versions: 'Stackswap-Versions',
+  reason: 'Stackswap-Reason',
+} as const;
+
+export interface Actor {
+  /** Who asked (a CI user, a chat user, a token identity): recorded, never trusted for auth. */
+  requestedBy: string;
+  operationId: string;
+  reason?: string;
+}
+
+export function commitMessage(
+  subject: string,
+  kind: OperationKind,
+  stack: string,
+  actor: Actor,
+  extra: Partial<Record<'colour' | 'from' | 'to' | 'versions', string>> = {},
+): CommitMessage {
+  const trailers: Record<string, string> = {
+    [Trailer.operation]: kind,
+    [Trailer.stack]: stack,
+  };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value !== undefined) trailers[Trailer[key as keyof typeof extra]] = oneLine(value);
+  }
+  trailers[Trailer.requestedBy] = oneLine(actor.requestedBy);
+  trailers[Trailer.operationId] = actor.operationId;
+  if (actor.reason) trailers[Trailer.reason] = oneLine(actor.reason);
+  return { subject, ...(actor.reason ? { body: actor.reason } : {}), trailers };
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 500);
+}
+
+export interface HistoryEntry {
+  sha: string;
+  date: string;
+  operation: OperationKind;
+  stack: string;
+  subject: string;
+  requestedBy?: string;
+  operationId?: string;
+  colour?: Colour;
+  from?: Colour;
+  to?: Colour;
+  versions?: Record<string, string>;
+  reason?: string;
+}
+
+/** Turns commits into promotion history entries; commits without stackswap trailers are skipped. */
+export function historyFromCommits(commits: readonly CommitInfo[], stack?: string): HistoryEntry[] {
+  const entries: HistoryEntry[] = [];
+  for (const commit of commits) {
+    const t = (key: string) => commit.trailers[key]?.at(-1);
+    const operation = t(Trailer.operation) as OperationKind | undefined;
+    const commitStack = t(Trailer.stack);
+    if (!operation || !commitStack || (stack && commitStack !== stack)) continue;
+    const colour = (v: string | undefined) => (v === 'blue' || v === 'green' ? v : undefined);
+    const versions = t(Trailer.versions);
+    entries.push({
+      sha: commit.sha,
+      date: commit.date,
+      operation,
+      stack: commitStack,
+      subject: commit.subject,
+      requestedBy: t(Trailer.requestedBy),
+      operationId: t(Trailer.operationId),
+      colour: colour(t(Trailer.colour)),
+      from: colour(t(Trailer.from)),
+      to: colour(t(Trailer.to)),
+      versions: versions
+        ? Object.fromEntries(versions.split(',').map((pair) => pair.split('=', 2) as [string, string]))
+        : undefined,
+      reason: t(Trailer.reason),
+    });
+  }
+  return entries.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as HistoryEntry);
+}
+
+/** The most recent change of the live colour (swap or revert) of a stack. */
+export function lastLiveChange(history: readonly HistoryEntry[]): HistoryEntry | undefined {
+  return history.find((e) => (e.operation === 'swap' || e.operation === 'revert') && e.from && e.to);
+}

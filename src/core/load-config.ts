@@ -1,0 +1,81 @@
+/** Loads and validates `stackswap.yaml` and release plans from a checkout of the config repo. */
+import { ValidationError } from './errors.ts';
+import type { RepoReader } from './repo-files.ts';
+import { parseYamlDocument, parseYamlValue, lineOfPath } from '../gitops/yaml-parse.ts';
+import {
+  StackswapConfigFile,
+  resolveConfig,
+  type StackConfig,
+  type StackswapConfig,
+} from '../config/stackswap-config.ts';
+import { ReleasePlanFile, checkPlanAgainstStack, type Versions } from '../config/release-plan.ts';
+
+export const CONFIG_FILE = 'stackswap.yaml';
+
+export async function loadConfig(repo: RepoReader): Promise<StackswapConfig> {
+  if (!(await repo.fileExists(CONFIG_FILE))) {
+    throw new ValidationError(`the config repo has no ${CONFIG_FILE} at its root`, {
+      where: { file: CONFIG_FILE },
+      hint: 'is --repo / STACKSWAP_REPO the config repo, and --branch the right branch?',
+    });
+  }
+  return parseConfig(await repo.readFile(CONFIG_FILE));
+}
+
+export function parseConfig(source: string): StackswapConfig {
+  const file = parseYamlValue(source, StackswapConfigFile, { file: CONFIG_FILE });
+  const resolved = resolveConfig(file);
+  if (!Array.isArray(resolved)) return resolved;
+  const doc = parseYamlDocument(source, { file: CONFIG_FILE });
+  const [first, ...rest] = resolved;
+  throw new ValidationError(first!.message, {
+    where: {
+      file: CONFIG_FILE,
+      key: first!.key.join('.'),
+      line: lineOfPath(doc, source, first!.key.map(String)),
+    },
+    ...(rest.length > 0 ? { details: { moreProblems: rest.map((p) => `${p.key.join('.')}: ${p.message}`) } } : {}),
+  });
+}
+
+export function stackOf(config: StackswapConfig, name: string): StackConfig {
+  const stack = config.stacks.get(name);
+  if (!stack) {
+    throw new ValidationError(
+      `unknown stack "${name}" (stacks in ${CONFIG_FILE}: ${[...config.stacks.keys()].join(', ')})`,
+      { where: { file: CONFIG_FILE, key: 'stacks' } },
+    );
+  }
+  return stack;
+}
+
+/** Reads the stack's release plan file (`releases/<stack>.yaml`) from the repo. */
+export async function loadPlanFromRepo(repo: RepoReader, stack: StackConfig): Promise<Versions> {
+  if (!(await repo.fileExists(stack.planFile))) {
+    throw new ValidationError(`release plan ${stack.planFile} does not exist`, {
+      where: { file: stack.planFile },
+      hint: 'create it, or pass --plan FILE or --set component=version',
+    });
+  }
+  return parsePlan(await repo.readFile(stack.planFile), stack, stack.planFile);
+}
+
+export function parsePlan(source: string, stack: StackConfig, file: string): Versions {
+  const plan = parseYamlValue(source, ReleasePlanFile, { file });
+  if (plan.stack !== undefined && plan.stack !== stack.name) {
+    const doc = parseYamlDocument(source, { file });
+    throw new ValidationError(`the plan is for stack "${plan.stack}", not "${stack.name}"`, {
+      where: { file, key: 'stack', line: lineOfPath(doc, source, ['stack']) },
+    });
+  }
+  try {
+    return checkPlanAgainstStack(plan.components, stack, { file });
+  } catch (e) {
+    if (e instanceof ValidationError && e.where?.key) {
+      const doc = parseYamlDocument(source, { file });
+      const line = lineOfPath(doc, source, e.where.key.split('.'));
+      throw new ValidationError(e.message, { where: { ...e.where, line } });
+    }
+    throw e;
+  }
+}

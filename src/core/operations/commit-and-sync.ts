@@ -1,0 +1,64 @@
+/**
+ * The shape every changing operation shares: a compare-and-swap commit (re-reading state and
+ * re-checking preconditions on every attempt), then Argo CD applies exactly that commit to the
+ * affected app and we wait until it is live. A no-op still verifies the app at the head commit,
+ * so re-running an operation that failed after its push resumes it.
+ */
+import type { AppStatus } from '../deployer.ts';
+import type { OperationContext } from './context.ts';
+import type { Plan, Transaction } from '../../gitops/git/repo.ts';
+import { setOrCreateValue } from '../../gitops/values-edit.ts';
+
+export interface CommitOutcome<T> {
+  sha: string;
+  committed: boolean;
+  attempts: number;
+  result: T;
+}
+
+export async function commitStep<T>(
+  ctx: OperationContext,
+  title: string,
+  attempt: (tx: Transaction) => Promise<Plan<T>>,
+): Promise<CommitOutcome<T>> {
+  return ctx.progress.step(
+    'commit',
+    title,
+    () => ctx.repo.transact(attempt, ctx.signal ? { signal: ctx.signal } : {}),
+    (r) =>
+      r.committed
+        ? `pushed ${r.sha.slice(0, 12)}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
+        : `already in the desired state at ${r.sha.slice(0, 12)}; nothing to commit`,
+  );
+}
+
+export async function syncStep(ctx: OperationContext, app: string, sha: string): Promise<AppStatus[]> {
+  const deployer = ctx.deployer;
+  if (!deployer) {
+    ctx.progress.info(`argo: not configured or --no-sync; ${app} not synced`);
+    return [];
+  }
+  const status = await ctx.progress.step(
+    'sync',
+    `sync ${app} at ${sha.slice(0, 12)}${ctx.wait ? ' and wait until healthy' : ''}`,
+    () =>
+      deployer.syncAndWait({
+        app,
+        revision: sha,
+        wait: ctx.wait,
+        timeoutMs: ctx.timeoutMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      }),
+    (s) => `${s.syncStatus} at ${s.revision?.slice(0, 12) ?? '?'}, ${s.health}`,
+  );
+  return [status];
+}
+
+/** Applies several scalar edits to one values file; returns the new text (unchanged when no-op). */
+export function editValues(
+  source: string,
+  file: string,
+  edits: readonly (readonly [path: readonly string[], value: string | number | boolean | null])[],
+): string {
+  return edits.reduce((text, [path, value]) => setOrCreateValue(text, path, value, { file }), source);
+}

@@ -1,0 +1,34 @@
+import type { Actor, OperationKind } from '../audit.ts';
+import type { AppStatus, Deployer } from '../deployer.ts';
+import type { Progress, StepTiming } from '../progress.ts';
+import type { ConfigRepo } from '../../gitops/git/repo.ts';
+
+/** Everything an operation needs, built once by the entry point (CLI or HTTP service). */
+export interface OperationContext {
+  repo: ConfigRepo;
+  actor: Actor;
+  progress: Progress;
+  /** Absent when Argo CD is not configured or --no-sync was given: git-only. */
+  deployer: Deployer | undefined;
+  wait: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  now: () => number;
+}
+
+export interface OperationResult {
+  operation: OperationKind;
+  stack: string;
+  operationId: string;
+  /** false: the repo was already in the desired state; no commit was made. */
+  committed: boolean;
+  /** The commit the stack is now at (ours, or the head when nothing was committed). */
+  sha: string;
+  attempts: number;
+  summary: string;
+  live: string;
+  preview: string;
+  apps: AppStatus[];
+  steps: StepTiming[];
+  details?: Record<string, unknown>;
+}

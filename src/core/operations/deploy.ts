@@ -1,0 +1,87 @@
+/**
+ * deploy: put a release plan into the preview colour (replicas up, every component's tag), then
+ * have Argo CD apply it. Only the preview colour's values file changes, so the live colour and
+ * the ingress are never touched, whatever happens later.
+ */
+import { ConflictError } from '../errors.ts';
+import { commitMessage } from '../audit.ts';
+import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
+import { formatVersions, readStackState } from '../stack-state.ts';
+import type { Colour } from '../../config/names.ts';
+import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.ts';
+import type { StackConfig } from '../../config/stackswap-config.ts';
+import type { RepoReader } from '../repo-files.ts';
+import type { OperationContext, OperationResult } from './context.ts';
+import { commitStep, editValues, syncStep } from './commit-and-sync.ts';
+
+export interface DeployRequest {
+  stack: string;
+  /** Where the versions come from; `overrides` (--set) apply on top of the file or repo plan. */
+  plan: { source: 'repo' } | { source: 'versions'; versions: Versions; file?: string };
+  overrides?: Record<string, string>;
+}
+
+export async function deploy(ctx: OperationContext, request: DeployRequest): Promise<OperationResult> {
+  let target: Colour | undefined;
+  let live: Colour = 'blue';
+  let versions: Versions = {};
+  const outcome = await commitStep(ctx, `deploy ${request.stack} to the preview colour`, async (tx) => {
+    const stack = stackOf(await loadConfig(tx), request.stack);
+    const state = await readStackState(tx, stack);
+    // The target is fixed by the first attempt; a retry must never deploy into a colour that
+    // became live meanwhile (that would change what users see).
+    target ??= state.preview;
+    if (state.live === target) {
+      throw new ConflictError(
+        `${target} became live (at ${tx.headSha.slice(0, 12)}) while this deploy was running; deploying into it would change live traffic`,
+        { hint: `run deploy again: it will target ${state.preview}` },
+      );
+    }
+    live = state.live;
+    versions = await resolveVersions(tx, stack, request);
+    const file = stack.colourValuesFile[target];
+    const source = await tx.readFile(file);
+    const updated = editValues(source, file, [
+      [stack.replicasKey, stack.replicas],
+      ...stack.components.map((c) => [c.tagKey, versions[c.name]!] as const),
+    ]);
+    if (updated === source) return { kind: 'noop', result: stack };
+    return {
+      kind: 'commit',
+      files: { [file]: updated },
+      message: commitMessage(
+        `deploy ${stack.name} to ${target} (preview): ${formatVersions(versions)}`,
+        'deploy',
+        stack.name,
+        ctx.actor,
+        { colour: target, versions: formatVersions(versions) },
+      ),
+      result: stack,
+    };
+  });
+  const stack = outcome.result;
+  const preview = target!;
+  const apps = await syncStep(ctx, stack.apps[preview], outcome.sha);
+  return {
+    operation: 'deploy',
+    stack: stack.name,
+    operationId: ctx.actor.operationId,
+    committed: outcome.committed,
+    sha: outcome.sha,
+    attempts: outcome.attempts,
+    summary: `${stack.name}: ${preview} (preview) runs ${formatVersions(versions)}; ${live} stays live`,
+    live,
+    preview,
+    apps,
+    steps: ctx.progress.steps,
+    details: { versions, colour: preview, replicas: stack.replicas },
+  };
+}
+
+async function resolveVersions(repo: RepoReader, stack: StackConfig, request: DeployRequest): Promise<Versions> {
+  const base =
+    request.plan.source === 'repo'
+      ? await loadPlanFromRepo(repo, stack)
+      : checkPlanAgainstStack(request.plan.versions, stack, request.plan.file ? { file: request.plan.file } : {});
+  return checkPlanAgainstStack({ ...base, ...request.overrides }, stack, { file: '--set' });
+}

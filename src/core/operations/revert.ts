@@ -1,0 +1,75 @@
+/**
+ * revert: put live traffic back on the colour that was live before the last swap. The target
+ * comes from the history (trailers of the last swap), not from "the other colour", so running
+ * revert twice does not flip twice. Refuses when that colour was scaled to zero.
+ */
+import { PreconditionError } from '../errors.ts';
+import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
+import { loadConfig, stackOf } from '../load-config.ts';
+import { formatVersions, readStackState } from '../stack-state.ts';
+import type { Colour } from '../../config/names.ts';
+import { setValue } from '../../gitops/values-edit.ts';
+import type { OperationContext, OperationResult } from './context.ts';
+import { commitStep, syncStep } from './commit-and-sync.ts';
+
+export const HISTORY_DEPTH = 500;
+
+export async function revert(ctx: OperationContext, request: { stack: string }): Promise<OperationResult> {
+  let target: Colour | undefined;
+  let from: Colour | undefined;
+  let undone: string | undefined;
+  const outcome = await commitStep(ctx, `revert ${request.stack}`, async (tx) => {
+    const stack = stackOf(await loadConfig(tx), request.stack);
+    const state = await readStackState(tx, stack);
+    const last = lastLiveChange(historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name));
+    if (!last) {
+      throw new PreconditionError(`nothing to revert: the history has no swap of ${stack.name}`, {
+        hint: `to move traffic explicitly use: stackswap swap --stack ${stack.name} --to <colour>`,
+      });
+    }
+    // After a swap X->Y the target is X; after a revert Y->X it is X again (already done).
+    target = last.operation === 'swap' ? last.from! : last.to!;
+    from = state.live;
+    undone = last.sha;
+    if (state.live === target) return { kind: 'noop', result: stack };
+    const colour = state.colours[target];
+    if (colour.replicas === 0) {
+      const versions = Object.entries(colour.versions)
+        .map(([c, v]) => `--set ${c}=${v ?? '<version>'}`)
+        .join(' ');
+      throw new PreconditionError(`cannot revert to ${target}: it has been scaled to 0 replicas`, {
+        hint: `bring it back first: stackswap deploy --stack ${stack.name} ${versions}, wait for it, then stackswap swap --stack ${stack.name}`,
+      });
+    }
+    const source = await tx.readFile(stack.liveFile);
+    return {
+      kind: 'commit',
+      files: { [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }) },
+      message: commitMessage(
+        `revert ${stack.name}: live ${state.live} -> ${target} (undoes ${last.sha.slice(0, 12)})`,
+        'revert',
+        stack.name,
+        ctx.actor,
+        { from: state.live, to: target, versions: formatVersions(colour.versions) },
+      ),
+      result: stack,
+    };
+  });
+  const stack = outcome.result;
+  const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
+  return {
+    operation: 'revert',
+    stack: stack.name,
+    operationId: ctx.actor.operationId,
+    committed: outcome.committed,
+    sha: outcome.sha,
+    attempts: outcome.attempts,
+    summary: outcome.committed
+      ? `${stack.name}: live ${from} -> ${target} (reverted ${undone?.slice(0, 12)})`
+      : `${stack.name}: ${target} is already live; nothing to revert`,
+    live: target!,
+    preview: target === 'blue' ? 'green' : 'blue',
+    apps,
+    steps: ctx.progress.steps,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * swap: move live traffic to the other colour by changing one key (global.live), so the whole
+ * stack moves at once. `swap` resolves the preview colour when it starts; if that colour is
+ * already live when it commits (another swap won the race) it is a successful no-op, so two
+ * concurrent swaps never flip twice. `swap --to <colour>` is idempotent in the same way.
+ */
+import { PreconditionError } from '../errors.ts';
+import { commitMessage } from '../audit.ts';
+import { isLiveAt } from '../deployer.ts';
+import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
+import { carriesVersions, formatVersions, readStackState, type StackState } from '../stack-state.ts';
+import type { Colour } from '../../config/names.ts';
+import type { StackConfig } from '../../config/stackswap-config.ts';
+import type { Transaction } from '../../gitops/git/repo.ts';
+import { setValue } from '../../gitops/values-edit.ts';
+import type { OperationContext, OperationResult } from './context.ts';
+import { commitStep, syncStep } from './commit-and-sync.ts';
+
+export interface SwapRequest {
+  stack: string;
+  to?: Colour;
+}
+
+export async function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
+  let target = request.to;
+  let from: Colour | undefined;
+  const outcome = await commitStep(ctx, `swap ${request.stack}`, async (tx) => {
+    const stack = stackOf(await loadConfig(tx), request.stack);
+    const state = await readStackState(tx, stack);
+    target ??= state.preview;
+    from = state.live;
+    if (state.live === target) return { kind: 'noop', result: stack };
+    await checkSwappable(ctx, tx, stack, state, target);
+    const source = await tx.readFile(stack.liveFile);
+    return {
+      kind: 'commit',
+      files: { [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }) },
+      message: commitMessage(`swap ${stack.name}: live ${state.live} -> ${target}`, 'swap', stack.name, ctx.actor, {
+        from: state.live,
+        to: target,
+        versions: formatVersions(state.colours[target].versions),
+      }),
+      result: stack,
+    };
+  });
+  const stack = outcome.result;
+  const live = target!;
+  const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
+  return {
+    operation: 'swap',
+    stack: stack.name,
+    operationId: ctx.actor.operationId,
+    committed: outcome.committed,
+    sha: outcome.sha,
+    attempts: outcome.attempts,
+    summary: outcome.committed
+      ? `${stack.name}: live ${from} -> ${live}`
+      : `${stack.name}: ${live} is already live; nothing to swap`,
+    live,
+    preview: live === 'blue' ? 'green' : 'blue',
+    apps,
+    steps: ctx.progress.steps,
+  };
+}
+
+/**
+ * Swap preconditions, checked on every attempt against the commit it builds on: the target
+ * runs replicas, carries the release plan's versions, and (with Argo CD) is synced at this very
+ * commit and Healthy.
+ */
+async function checkSwappable(
+  ctx: OperationContext,
+  tx: Transaction,
+  stack: StackConfig,
+  state: StackState,
+  target: Colour,
+): Promise<void> {
+  const colour = state.colours[target];
+  if (colour.replicas === 0) {
+    throw new PreconditionError(`${target} has 0 replicas: there is nothing to send traffic to`, {
+      hint: `deploy ${stack.name} first (stackswap deploy --stack ${stack.name})`,
+    });
+  }
+  if (await tx.fileExists(stack.planFile)) {
+    const plan = await loadPlanFromRepo(tx, stack);
+    if (!carriesVersions(colour, plan)) {
+      throw new PreconditionError(
+        `${target} runs ${formatVersions(colour.versions)} but the release plan ${stack.planFile} says ${formatVersions(plan)}`,
+        { hint: `deploy the plan first (stackswap deploy --stack ${stack.name})` },
+      );
+    }
+  }
+  if (ctx.deployer) {
+    const app = await ctx.deployer.appStatus(colour.app, { refresh: true, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (!isLiveAt(app, tx.headSha)) {
+      throw new PreconditionError(
+        `${colour.app} is not synced and healthy at ${tx.headSha.slice(0, 12)} (sync ${app.syncStatus} at ${app.revision?.slice(0, 12) ?? '?'}, health ${app.health}${app.message ? `: ${app.message}` : ''})`,
+        { hint: `wait for the deploy to finish, or run: stackswap app wait ${colour.app} --revision ${tx.headSha}` },
+      );
+    }
+  }
+}
