@@ -41,7 +41,7 @@ const StackEntry = z
     /** Replicas of every component in the colour being deployed (the preview). */
     replicas: z.number().int().min(1).max(1000).default(2),
     namespaces: z
-      .object({ blue: ResourceName, green: ResourceName })
+      .object({ blue: Template.default('{stack}-blue'), green: Template.default('{stack}-green') })
       .strict()
       .default({ blue: '{stack}-blue', green: '{stack}-green' }),
     values: z
@@ -68,7 +68,11 @@ const StackEntry = z
     argocd: z
       .object({
         apps: z
-          .object({ blue: Template, green: Template, ingress: Template })
+          .object({
+            blue: Template.default('{stack}-blue'),
+            green: Template.default('{stack}-green'),
+            ingress: Template.default('ingress'),
+          })
           .strict()
           .default({ blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' }),
         /** The app-of-apps that creates the others (optional; waited on with its children). */

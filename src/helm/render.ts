@@ -5,7 +5,7 @@
  * and by tests; production rendering is Argo CD's job.
  */
 import { execFile } from 'node:child_process';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -78,7 +78,9 @@ export async function renderChart(request: RenderRequest): Promise<RenderResult>
     }
   };
 
-  if (await needsDependencyBuild(request.chartDir)) {
+  // Always rebuild declared dependencies, as Argo CD does: stale .tgz files in charts/ would
+  // otherwise render an old copy of a file:// dependency.
+  if (await hasDependencies(request.chartDir)) {
     await exec(['dependency', 'build', '--skip-refresh', '.']);
   }
   const args = ['template', request.releaseName, '.', '--namespace', request.namespace];
@@ -95,14 +97,7 @@ export function parseManifest(manifest: string): RenderedObject[] {
     .filter((o): o is RenderedObject => o !== null && typeof o === 'object' && 'kind' in o);
 }
 
-async function needsDependencyBuild(chartDir: string): Promise<boolean> {
+async function hasDependencies(chartDir: string): Promise<boolean> {
   const chartYaml = await readFile(path.join(chartDir, 'Chart.yaml'), 'utf8');
-  if (!/^dependencies:/m.test(chartYaml)) return false;
-  try {
-    await access(path.join(chartDir, 'charts'));
-    const built = await readdir(path.join(chartDir, 'charts'));
-    return built.length === 0;
-  } catch {
-    return true;
-  }
+  return /^dependencies:/m.test(chartYaml);
 }
