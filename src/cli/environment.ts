@@ -38,7 +38,10 @@ export function readEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): Env
 }
 
 export function defaultCacheDir(env: Environment): string {
-  return env.STACKSWAP_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'stackswap');
+  return (
+    env.STACKSWAP_CACHE_DIR ??
+    path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'stackswap')
+  );
 }
 
 /** Who is asking, for the commit trailers: explicit flag, then CI identity, then the OS user. */

@@ -23,7 +23,9 @@ export function progressRenderer(term: Terminal, format: OutputFormat): Progress
     switch (event.type) {
       case 'step-start':
         if (term.gitlab) {
-          write(`\x1b[0Ksection_start:${Math.floor(event.at / 1000)}:${event.step}[collapsed=false]\r\x1b[0K${event.title}`);
+          write(
+            `\x1b[0Ksection_start:${Math.floor(event.at / 1000)}:${event.step}[collapsed=false]\r\x1b[0K${event.title}`,
+          );
         } else if (format === 'text') {
           write(term.isTTY ? `… ${event.title}` : `[stackswap] ${event.step}: ${event.title}`);
         } else {
@@ -37,7 +39,8 @@ export function progressRenderer(term: Terminal, format: OutputFormat): Progress
             ? `${mark} ${event.title} (${seconds(event.durationMs)})${event.detail ? `: ${event.detail}` : ''}`
             : `[stackswap] ${event.step}: ${mark} in ${seconds(event.durationMs)}${event.detail ? `: ${event.detail}` : ''}`,
         );
-        if (term.gitlab) write(`\x1b[0Ksection_end:${Math.floor(event.at / 1000)}:${event.step}\r\x1b[0K`);
+        if (term.gitlab)
+          write(`\x1b[0Ksection_end:${Math.floor(event.at / 1000)}:${event.step}\r\x1b[0K`);
         return;
       }
       case 'info':
@@ -46,18 +49,37 @@ export function progressRenderer(term: Terminal, format: OutputFormat): Progress
   };
 }
 
-export function printResult(term: Terminal, format: OutputFormat, result: unknown, text: string): void {
+export function printResult(
+  term: Terminal,
+  format: OutputFormat,
+  result: unknown,
+  text: string,
+): void {
   if (format === 'json') term.stdout.write(`${JSON.stringify({ ok: true, result }, null, 2)}\n`);
   else term.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-export function printError(term: Terminal, format: OutputFormat, error: Record<string, unknown>, text: string, exitCode: number) {
-  if (format === 'json') term.stdout.write(`${JSON.stringify({ ok: false, exitCode, error }, null, 2)}\n`);
+export function printError(
+  term: Terminal,
+  format: OutputFormat,
+  error: Record<string, unknown>,
+  text: string,
+  exitCode: number,
+) {
+  if (format === 'json')
+    term.stdout.write(`${JSON.stringify({ ok: false, exitCode, error }, null, 2)}\n`);
   term.stderr.write(`stackswap: ${text}\n`);
 }
 
 /** A small aligned table for text output. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

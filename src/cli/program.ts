@@ -5,7 +5,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, StackswapError, UsageError, ValidationError, exitCodeOf, messageOf } from '../core/errors.ts';
+import {
+  ExitCode,
+  StackswapError,
+  UsageError,
+  ValidationError,
+  exitCodeOf,
+  messageOf,
+} from '../core/errors.ts';
 import { Redactor } from '../core/redact.ts';
 import { Progress } from '../core/progress.ts';
 import { loadConfig, parsePlan, stackOf } from '../core/load-config.ts';
@@ -18,7 +25,14 @@ import { dotenvFor, history, inspectStack } from '../core/operations/inspect.ts'
 import type { OperationContext, OperationResult } from '../core/operations/context.ts';
 import { Colour, parseKeyPath, repoPathProblem } from '../config/names.ts';
 import { parseSetPairs } from '../config/release-plan.ts';
-import { printError, printResult, progressRenderer, table, type OutputFormat, type Terminal } from './output.ts';
+import {
+  printError,
+  printResult,
+  progressRenderer,
+  table,
+  type OutputFormat,
+  type Terminal,
+} from './output.ts';
 import { Session, type GlobalOptions } from './session.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
@@ -30,9 +44,15 @@ export interface CliIo extends Terminal {
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const redactor = new Redactor();
-  let format: OutputFormat = argv.includes('--output=json') || hasPair(argv, '--output', 'json') ? 'json' : 'text';
+  let format: OutputFormat =
+    argv.includes('--output=json') || hasPair(argv, '--output', 'json') ? 'json' : 'text';
   let exitCode: number = ExitCode.ok;
-  const program = buildProgram(io, redactor, (code) => (exitCode = code), (f) => (format = f));
+  const program = buildProgram(
+    io,
+    redactor,
+    (code) => (exitCode = code),
+    (f) => (format = f),
+  );
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
   } catch (e) {
@@ -40,9 +60,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       // --help and --version end here with code 0; everything else is a usage error.
       return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
-    const error = e instanceof StackswapError ? e : new StackswapError('internal', messageOf(e), { cause: e });
+    const error =
+      e instanceof StackswapError ? e : new StackswapError('internal', messageOf(e), { cause: e });
     exitCode = exitCodeOf(error);
-    printError(io, format, redactJson(redactor, error.toJSON()), redactor.redact(error.describe()), exitCode);
+    printError(
+      io,
+      format,
+      redactJson(redactor, error.toJSON()),
+      redactor.redact(error.describe()),
+      exitCode,
+    );
   }
   return exitCode;
 }
@@ -73,33 +100,52 @@ function buildProgram(
     .option('--repo <url>', 'config repo: path, file://, ssh or https URL (env STACKSWAP_REPO)')
     .option('--branch <name>', 'config repo branch (env STACKSWAP_BRANCH)', undefined)
     .option('--stack <name>', 'stack to act on (optional when stackswap.yaml has one stack)')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'),
+    )
     .option('--cache-dir <dir>', 'where working clones are kept (env STACKSWAP_CACHE_DIR)')
     .option('--requested-by <who>', 'recorded in the commit trailers (env STACKSWAP_REQUESTED_BY)')
     .option('--reason <text>', 'why: recorded in the commit')
     .option('--no-sync', 'git only: commit and push, do not ask Argo CD to sync')
     .option('--no-wait', 'request the sync but do not wait for it to be healthy')
-    .option('--timeout <seconds>', 'how long to wait for Argo CD', parsePositiveInt('--timeout'), 600)
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for Argo CD',
+      parsePositiveInt('--timeout'),
+      600,
+    )
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 
   const session = () => new Session(program.opts<GlobalOptions>(), io, redactor);
 
   /** Runs a changing operation with a fresh context and prints its result. */
-  const operate = (fn: (ctx: OperationContext, stack: string, s: Session) => Promise<OperationResult>) => async () => {
-    const s = session();
-    const format = s.options.output;
-    const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
-    const stack = await s.stackName(ctx.repo);
-    const result = await fn(ctx, stack, s);
-    printResult(io, format, result, `${result.summary}\ncommit: ${result.sha}${result.committed ? '' : ' (unchanged)'}`);
-    setExit(ExitCode.ok);
-  };
+  const operate =
+    (fn: (ctx: OperationContext, stack: string, s: Session) => Promise<OperationResult>) =>
+    async () => {
+      const s = session();
+      const format = s.options.output;
+      const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
+      const stack = await s.stackName(ctx.repo);
+      const result = await fn(ctx, stack, s);
+      printResult(
+        io,
+        format,
+        result,
+        `${result.summary}\ncommit: ${result.sha}${result.committed ? '' : ' (unchanged)'}`,
+      );
+      setExit(ExitCode.ok);
+    };
 
   program
     .command('init')
-    .description('read and report the live and preview colours, versions and health (changes nothing)')
-    .option('--dotenv <file>', 'also write LIVE_COLOR, PREVIEW_COLOR, ... as a GitLab dotenv report')
+    .description(
+      'read and report the live and preview colours, versions and health (changes nothing)',
+    )
+    .option(
+      '--dotenv <file>',
+      'also write LIVE_COLOR, PREVIEW_COLOR, ... as a GitLab dotenv report',
+    )
     .action(async (opts: { dotenv?: string }) => {
       const s = session();
       const repo = await s.openRepo();
@@ -108,13 +154,18 @@ function buildProgram(
       const config = stackOf(await loadConfig(repo), stack);
       const dotenv = dotenvFor(report, config);
       if (opts.dotenv) await writeFile(opts.dotenv, dotenv);
-      printResult(io, s.options.output, report, `${describeState(report)}${opts.dotenv ? `\nwrote ${opts.dotenv}` : ''}`);
+      printResult(
+        io,
+        s.options.output,
+        report,
+        `${describeState(report)}${opts.dotenv ? `\nwrote ${opts.dotenv}` : ''}`,
+      );
     });
 
   program
     .command('deploy')
-    .description("deploy a release plan into the preview colour (the live colour never changes)")
-    .option('--plan <file>', 'a release plan file (default: the stack\'s plan in the config repo)')
+    .description('deploy a release plan into the preview colour (the live colour never changes)')
+    .option('--plan <file>', "a release plan file (default: the stack's plan in the config repo)")
     .option('--set <component=version>', 'override one component (repeatable)', collect, [])
     .action(async (opts: { plan?: string; set: string[] }) => {
       const overrides = parseSetPairs(opts.set);
@@ -123,7 +174,11 @@ function buildProgram(
         if (opts.plan) {
           const source = await readLocalFile(opts.plan);
           const stack = stackOf(await loadConfig(ctx.repo), stackName);
-          plan = { source: 'versions', versions: parsePlan(source, stack, opts.plan), file: opts.plan };
+          plan = {
+            source: 'versions',
+            versions: parsePlan(source, stack, opts.plan),
+            file: opts.plan,
+          };
         }
         return deploy(ctx, { stack: stackName, plan, overrides });
       })();
@@ -132,7 +187,12 @@ function buildProgram(
   program
     .command('swap')
     .description('send live traffic to the preview colour (the whole stack at once)')
-    .addOption(new Option('--to <colour>', 'the colour to make live (idempotent)').choices(['blue', 'green']))
+    .addOption(
+      new Option('--to <colour>', 'the colour to make live (idempotent)').choices([
+        'blue',
+        'green',
+      ]),
+    )
     .action(async (opts: { to?: string }) => {
       const to = opts.to === undefined ? undefined : Colour.parse(opts.to);
       await operate((ctx, stack) => swap(ctx, { stack, ...(to ? { to } : {}) }))();
@@ -145,7 +205,7 @@ function buildProgram(
 
   program
     .command('scale-down')
-    .description("scale the idle colour to zero replicas once the retention window has passed")
+    .description('scale the idle colour to zero replicas once the retention window has passed')
     .option('--force', 'skip the retention window')
     .action(async (opts: { force?: boolean }) => {
       await operate((ctx, stack) => scaleDown(ctx, { stack, force: opts.force === true }))();
@@ -173,15 +233,29 @@ function buildProgram(
       const entries = await history(repo, stack, opts.limit);
       const rows = [
         ['date', 'commit', 'operation', 'stack', 'by', 'what'],
-        ...entries.map((e) => [e.date, e.sha.slice(0, 12), e.operation, e.stack, e.requestedBy ?? '', e.subject]),
+        ...entries.map((e) => [
+          e.date,
+          e.sha.slice(0, 12),
+          e.operation,
+          e.stack,
+          e.requestedBy ?? '',
+          e.subject,
+        ]),
       ];
-      printResult(io, s.options.output, entries, entries.length > 0 ? table(rows) : 'no promotions yet');
+      printResult(
+        io,
+        s.options.output,
+        entries,
+        entries.length > 0 ? table(rows) : 'no promotions yet',
+      );
     });
 
   const plan = program.command('plan').description('release plans');
   plan
     .command('validate [files...]')
-    .description("validate release plans against stackswap.yaml (default: every stack's plan in the repo)")
+    .description(
+      "validate release plans against stackswap.yaml (default: every stack's plan in the repo)",
+    )
     .action(async (files: string[]) => {
       const s = session();
       const repo = await s.openRepo();
@@ -190,7 +264,11 @@ function buildProgram(
       if (files.length > 0) {
         const stack = stackOf(config, await s.stackName(repo));
         for (const file of files) {
-          checked.push({ file, stack: stack.name, versions: parsePlan(await readLocalFile(file), stack, file) });
+          checked.push({
+            file,
+            stack: stack.name,
+            versions: parsePlan(await readLocalFile(file), stack, file),
+          });
         }
       } else {
         for (const stack of config.stacks.values()) {
@@ -199,21 +277,39 @@ function buildProgram(
           checked.push({ file: stack.planFile, stack: stack.name, versions });
         }
       }
-      printResult(io, s.options.output, checked, checked.map((c) => `ok ${c.file} (${c.stack})`).join('\n') || 'no plans');
+      printResult(
+        io,
+        s.options.output,
+        checked,
+        checked.map((c) => `ok ${c.file} (${c.stack})`).join('\n') || 'no plans',
+      );
     });
 
   const values = program.command('values').description('edit values files in the config repo');
   values
     .command('set <file> <assignments...>')
-    .description('set scalars: KEY=VALUE (a string) or KEY:=JSON (number, true/false, null); escape dots in keys as \\.')
+    .description(
+      'set scalars: KEY=VALUE (a string) or KEY:=JSON (number, true/false, null); escape dots in keys as \\.',
+    )
     .action(async (file: string, assignments: string[]) => {
       const problem = repoPathProblem(file);
       if (problem) throw new ValidationError(problem, { where: { file } });
       const edits = assignments.map(parseAssignment);
       const s = session();
-      const ctx = await s.operationContext(new Progress(progressRenderer(io, s.options.output), io.now));
-      const result = await valuesSet(ctx, { file, edits, ...(s.options.stack ? { stack: s.options.stack } : {}) });
-      printResult(io, s.options.output, result, `${result.committed ? 'committed' : 'unchanged'} ${result.sha}`);
+      const ctx = await s.operationContext(
+        new Progress(progressRenderer(io, s.options.output), io.now),
+      );
+      const result = await valuesSet(ctx, {
+        file,
+        edits,
+        ...(s.options.stack ? { stack: s.options.stack } : {}),
+      });
+      printResult(
+        io,
+        s.options.output,
+        result,
+        `${result.committed ? 'committed' : 'unchanged'} ${result.sha}`,
+      );
     });
 
   registerAppCommands(program, session, io);
@@ -236,7 +332,9 @@ function describeState(report: Awaited<ReturnType<typeof inspectStack>>): string
     ]);
   }
   const apps = Object.values(report.apps).map((a) =>
-    'error' in a ? [a.app, 'error', a.error] : [a.app, `${a.syncStatus}@${a.revision?.slice(0, 12) ?? '?'}`, a.health],
+    'error' in a
+      ? [a.app, 'error', a.error]
+      : [a.app, `${a.syncStatus}@${a.revision?.slice(0, 12) ?? '?'}`, a.health],
   );
   return [
     `stack ${report.stack} at ${report.headSha.slice(0, 12)}: live ${report.live}, preview ${report.preview}`,
@@ -245,7 +343,10 @@ function describeState(report: Awaited<ReturnType<typeof inspectStack>>): string
   ].join('\n');
 }
 
-function parseAssignment(text: string): { path: string[]; value: string | number | boolean | null } {
+function parseAssignment(text: string): {
+  path: string[];
+  value: string | number | boolean | null;
+} {
   const json = text.indexOf(':=');
   const eq = text.indexOf('=');
   if (json > 0 && json < eq) {
@@ -254,7 +355,9 @@ function parseAssignment(text: string): { path: string[]; value: string | number
     try {
       value = JSON.parse(raw);
     } catch {
-      throw new UsageError(`"${text}": the value after := must be JSON (a number, true, false or null)`);
+      throw new UsageError(
+        `"${text}": the value after := must be JSON (a number, true, false or null)`,
+      );
     }
     if (value !== null && !['number', 'boolean', 'string'].includes(typeof value)) {
       throw new UsageError(`"${text}": only scalars can be set`);
@@ -277,10 +380,13 @@ async function readLocalFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new ValidationError(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, {
-      where: { file },
-      cause,
-    });
+    throw new ValidationError(
+      `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`,
+      {
+        where: { file },
+        cause,
+      },
+    );
   }
 }
 
@@ -290,7 +396,8 @@ function collect(value: string, previous: string[]): string[] {
 
 export function parsePositiveInt(flag: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw new UsageError(`${flag} must be a positive whole number`);
+    if (!/^\d+$/.test(value) || Number(value) <= 0)
+      throw new UsageError(`${flag} must be a positive whole number`);
     return Number(value);
   };
 }

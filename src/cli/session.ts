@@ -12,7 +12,13 @@ import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
 import { createArgoDeployer } from '../argocd/deployer.ts';
-import { defaultCacheDir, readEnvironment, requesterFrom, type Environment } from './environment.ts';
+import { describeArgoEvent } from './argo-progress.ts';
+import {
+  defaultCacheDir,
+  readEnvironment,
+  requesterFrom,
+  type Environment,
+} from './environment.ts';
 import type { OutputFormat } from './output.ts';
 import type { CliIo } from './program.ts';
 
@@ -72,11 +78,13 @@ export class Session {
     if (this.options.stack) return this.options.stack;
     const stacks = [...(await loadConfig(repo)).stacks.keys()];
     if (stacks.length === 1) return stacks[0]!;
-    throw new UsageError(`stackswap.yaml has ${stacks.length} stacks: pass --stack (${stacks.join(', ')})`);
+    throw new UsageError(
+      `stackswap.yaml has ${stacks.length} stacks: pass --stack (${stacks.join(', ')})`,
+    );
   }
 
   /** The Argo CD deployer, or undefined with --no-sync or when ARGOCD_SERVER is not set. */
-  async deployer(): Promise<Deployer | undefined> {
+  async deployer(progress?: Progress): Promise<Deployer | undefined> {
     if (!this.options.sync) return undefined;
     if (this.argo === null) {
       const repo = await this.openRepo();
@@ -84,6 +92,15 @@ export class Session {
       this.argo = createArgoDeployer(this.io.env, this.redactor, {
         appNamespace: config.appNamespace,
         project: config.project,
+        appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
+        ...(progress
+          ? {
+              onProgress: (event) => {
+                const line = describeArgoEvent(event);
+                if (line) progress.info(line, 'sync');
+              },
+            }
+          : {}),
       });
     }
     return this.argo;
@@ -99,7 +116,7 @@ export class Session {
         ...(this.options.reason ? { reason: this.options.reason } : {}),
       },
       progress,
-      deployer: await this.deployer(),
+      deployer: await this.deployer(progress),
       wait: this.options.wait,
       timeoutMs: this.options.timeout * 1000,
       now: this.io.now ?? Date.now,

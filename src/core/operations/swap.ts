@@ -2,7 +2,8 @@
  * swap: move live traffic to the other colour by changing one key (global.live), so the whole
  * stack moves at once. `swap` resolves the preview colour when it starts; if that colour is
  * already live when it commits (another swap won the race) it is a successful no-op, so two
- * concurrent swaps never flip twice. `swap --to <colour>` is idempotent in the same way.
+ * concurrent swaps never flip twice, and once the plan is live a second `swap` is a no-op too.
+ * `swap --to <colour>` is idempotent in the same way.
  */
 import { PreconditionError } from '../errors.ts';
 import { commitMessage } from '../audit.ts';
@@ -27,7 +28,7 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
   const outcome = await commitStep(ctx, `swap ${request.stack}`, async (tx) => {
     const stack = stackOf(await loadConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
-    target ??= state.preview;
+    target ??= await defaultTarget(tx, stack, state);
     from = state.live;
     if (state.live === target) return { kind: 'noop', result: stack };
     await checkSwappable(ctx, tx, stack, state, target);
@@ -61,6 +62,19 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     apps,
     steps: ctx.progress.steps,
   };
+}
+
+/**
+ * Plain `swap` means "make the release plan live": the preview colour, unless the live colour
+ * already carries the plan and the preview does not (the swap already happened), so running
+ * `swap` twice does not flip traffic back.
+ */
+async function defaultTarget(tx: Transaction, stack: StackConfig, state: StackState): Promise<Colour> {
+  if (!(await tx.fileExists(stack.planFile))) return state.preview;
+  const plan = await loadPlanFromRepo(tx, stack);
+  const liveHasPlan = carriesVersions(state.colours[state.live], plan);
+  const previewHasPlan = carriesVersions(state.colours[state.preview], plan);
+  return liveHasPlan && !previewHasPlan ? state.live : state.preview;
 }
 
 /**
