@@ -15,6 +15,8 @@ const Environment = z.object({
   /** https token for the config repo (a GitLab project/deploy token, a GitHub token). */
   STACKSWAP_GIT_TOKEN: z.string().min(1).optional(),
   STACKSWAP_GIT_USERNAME: z.string().min(1).optional(),
+  /** Allow a plain-http remote (local test servers only). */
+  STACKSWAP_GIT_ALLOW_HTTP: z.enum(['true', 'false']).optional(),
   STACKSWAP_GIT_AUTHOR_NAME: z.string().min(1).optional(),
   STACKSWAP_GIT_AUTHOR_EMAIL: z.string().email().optional(),
   STACKSWAP_REQUESTED_BY: z.string().min(1).optional(),

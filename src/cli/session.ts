@@ -69,6 +69,8 @@ export class Session {
       },
       redactor: this.redactor,
       allowFileProtocol: isLocal || url.startsWith('file://'),
+      // Plain http only for local test servers; production remotes are https or ssh.
+      allowInsecureHttp: this.env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
     });
     return this.repo;
   }

@@ -6,7 +6,13 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { commitCount, configRepoFiles, git, readAtHead, seedBareRepo } from '../../helpers/config-repo.ts';
+import {
+  commitCount,
+  configRepoFiles,
+  git,
+  readAtHead,
+  seedBareRepo,
+} from '../../helpers/config-repo.ts';
 import { runCli } from '../../helpers/cli.ts';
 
 let bare: string;
@@ -55,7 +61,9 @@ describe('deploy', () => {
   it('takes --set over the repo plan and --plan files, and refuses bad versions', async () => {
     const set = await cli('--stack', 'shop', 'deploy', '--set', 'web=2.0.0');
     expect(set.code).toBe(0);
-    expect(readAtHead(bare, 'apps/shop/values-green.yaml')).toMatch(/web:\n {2}image:\n {4}tag: "2.0.0"/);
+    expect(readAtHead(bare, 'apps/shop/values-green.yaml')).toMatch(
+      /web:\n {2}image:\n {4}tag: "2.0.0"/,
+    );
 
     const before = commitCount(bare);
     for (const args of [
@@ -72,7 +80,9 @@ describe('deploy', () => {
   it('names the file, key and line of a bad plan file', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-'));
     const plan = path.join(dir, 'plan.yaml');
-    await import('node:fs/promises').then((fs) => fs.writeFile(plan, 'components:\n  web: 1.10\n  api: "1.0"\n'));
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(plan, 'components:\n  web: 1.10\n  api: "1.0"\n'),
+    );
     const r = await cli('--stack', 'shop', 'deploy', '--plan', plan);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${plan}:2: components.web: version must be a string; quote it`);
@@ -97,7 +107,9 @@ describe('swap and revert', () => {
     const swapped = await cli('--stack', 'shop', 'swap');
     expect(swapped.code).toBe(0);
     expect(swapped.stdout).toMatch(/shop: live blue -> green/);
-    expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain('shopLive: green   # edited by stackswap');
+    expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain(
+      'shopLive: green   # edited by stackswap',
+    );
     expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain('blogLive: blue');
     expect(lastCommit()).toContain('Stackswap-From: blue');
     expect(lastCommit()).toContain('Stackswap-To: green');
@@ -135,14 +147,18 @@ describe('scale-down', () => {
     clock += 31 * 60_000;
     const later = await cli('--stack', 'shop', 'scale-down');
     expect(later.code).toBe(0);
-    expect(readAtHead(bare, 'apps/shop/values-blue.yaml')).toContain('replicas: 0 # set by stackswap');
+    expect(readAtHead(bare, 'apps/shop/values-blue.yaml')).toContain(
+      'replicas: 0 # set by stackswap',
+    );
     expect(readAtHead(bare, 'apps/shop/values-green.yaml')).toContain('replicas: 2');
     expect((await cli('--stack', 'shop', 'scale-down')).stdout).toMatch(/already at 0 replicas/);
 
     const revert = await cli('--stack', 'shop', 'revert');
     expect(revert.code).toBe(6);
     expect(revert.stderr).toMatch(/cannot revert to blue: it has been scaled to 0 replicas/);
-    expect(revert.stderr).toMatch(/hint: bring it back first: stackswap deploy --stack shop --set web=1.0.0 --set api=1.0.0/);
+    expect(revert.stderr).toMatch(
+      /hint: bring it back first: stackswap deploy --stack shop --set web=1.0.0 --set api=1.0.0/,
+    );
   });
 });
 
@@ -160,13 +176,18 @@ describe('init, status, history', () => {
     expect(text).toMatch(/^[A-Z0-9_]+=[^\n]*$/m);
 
     const status = await cli('--stack', 'shop', '--output', 'json', 'status');
-    const parsed = JSON.parse(status.stdout) as { ok: boolean; result: { live: string; colours: { green: { replicas: number } } } };
+    const parsed = JSON.parse(status.stdout) as {
+      ok: boolean;
+      result: { live: string; colours: { green: { replicas: number } } };
+    };
     expect(parsed.ok).toBe(true);
     expect(parsed.result.live).toBe('blue');
     expect(parsed.result.colours.green.replicas).toBe(2);
 
     const history = await cli('--stack', 'shop', '--output', 'json', 'history');
-    const entries = (JSON.parse(history.stdout) as { result: { operation: string; requestedBy: string }[] }).result;
+    const entries = (
+      JSON.parse(history.stdout) as { result: { operation: string; requestedBy: string }[] }
+    ).result;
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ operation: 'deploy', requestedBy: 'alice' });
   });
@@ -174,13 +195,23 @@ describe('init, status, history', () => {
   it('prints one JSON error document with the exit code', async () => {
     const r = await cli('--stack', 'nope', '--output', 'json', 'status');
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'validation' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 2,
+      error: { code: 'validation' },
+    });
   });
 });
 
 describe('values set', () => {
   it('edits scalars with typed values and escaped keys', async () => {
-    const r = await cli('values', 'set', 'apps/shop/values-blue.yaml', 'web.image.tag=1.10', 'global.replicas:=3');
+    const r = await cli(
+      'values',
+      'set',
+      'apps/shop/values-blue.yaml',
+      'web.image.tag=1.10',
+      'global.replicas:=3',
+    );
     expect(r.code).toBe(0);
     const text = readAtHead(bare, 'apps/shop/values-blue.yaml');
     expect(text).toContain('tag: "1.10"  # pinned per colour');
@@ -190,7 +221,12 @@ describe('values set', () => {
 
   it('refuses a path outside the repo and a missing key', async () => {
     expect((await cli('values', 'set', '../x.yaml', 'a=b')).code).toBe(2);
-    const missing = await cli('values', 'set', 'apps/shop/values-blue.yaml', 'global.nope.deeper=1');
+    const missing = await cli(
+      'values',
+      'set',
+      'apps/shop/values-blue.yaml',
+      'global.nope.deeper=1',
+    );
     expect(missing.code).toBe(0); // creates missing keys in the file's own style
     expect(readAtHead(bare, 'apps/shop/values-blue.yaml')).toMatch(/nope:\n {4}deeper: "1"/);
   });
