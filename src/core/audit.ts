@@ -87,15 +87,21 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
       from: colour(t(Trailer.from)),
       to: colour(t(Trailer.to)),
       versions: versions
-        ? Object.fromEntries(versions.split(',').map((pair) => pair.split('=', 2) as [string, string]))
+        ? Object.fromEntries(
+            versions.split(',').map((pair) => pair.split('=', 2) as [string, string]),
+          )
         : undefined,
       reason: t(Trailer.reason),
     });
   }
-  return entries.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as HistoryEntry);
+  return entries.map(
+    (e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as HistoryEntry,
+  );
 }
 
 /** The most recent change of the live colour (swap or revert) of a stack. */
 export function lastLiveChange(history: readonly HistoryEntry[]): HistoryEntry | undefined {
-  return history.find((e) => (e.operation === 'swap' || e.operation === 'revert') && e.from && e.to);
+  return history.find(
+    (e) => (e.operation === 'swap' || e.operation === 'revert') && e.from && e.to,
+  );
 }

@@ -27,5 +27,7 @@ export interface Deployer {
 }
 
 export function isLiveAt(status: AppStatus, revision: string): boolean {
-  return status.syncStatus === 'Synced' && status.health === 'Healthy' && status.revision === revision;
+  return (
+    status.syncStatus === 'Synced' && status.health === 'Healthy' && status.revision === revision
+  );
 }

@@ -34,7 +34,9 @@ export function parseConfig(source: string): StackswapConfig {
       key: first!.key.join('.'),
       line: lineOfPath(doc, source, first!.key.map(String)),
     },
-    ...(rest.length > 0 ? { details: { moreProblems: rest.map((p) => `${p.key.join('.')}: ${p.message}`) } } : {}),
+    ...(rest.length > 0
+      ? { details: { moreProblems: rest.map((p) => `${p.key.join('.')}: ${p.message}`) } }
+      : {}),
   });
 }
 

@@ -4,7 +4,15 @@
  */
 export type ProgressEvent =
   | { type: 'step-start'; step: string; title: string; at: number }
-  | { type: 'step-end'; step: string; title: string; at: number; durationMs: number; ok: boolean; detail?: string }
+  | {
+      type: 'step-end';
+      step: string;
+      title: string;
+      at: number;
+      durationMs: number;
+      ok: boolean;
+      detail?: string;
+    }
   | { type: 'info'; step?: string; message: string; at: number };
 
 export type ProgressListener = (event: ProgressEvent) => void;
@@ -30,7 +38,12 @@ export class Progress {
   }
 
   /** Runs `fn` as a named step; its return value may carry a one-line detail for the end line. */
-  async step<T>(step: string, title: string, fn: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
+  async step<T>(
+    step: string,
+    title: string,
+    fn: () => Promise<T>,
+    detail?: (result: T) => string,
+  ): Promise<T> {
     const start = this.now();
     this.listener({ type: 'step-start', step, title, at: start });
     try {
@@ -38,14 +51,32 @@ export class Progress {
       this.finish(step, title, start, true, detail?.(result));
       return result;
     } catch (e) {
-      this.finish(step, title, start, false, e instanceof Error ? e.message.split('\n')[0] : String(e));
+      this.finish(
+        step,
+        title,
+        start,
+        false,
+        e instanceof Error ? e.message.split('\n')[0] : String(e),
+      );
       throw e;
     }
   }
 
-  private finish(step: string, title: string, start: number, ok: boolean, detail: string | undefined) {
+  private finish(
+    step: string,
+    title: string,
+    start: number,
+    ok: boolean,
+    detail: string | undefined,
+  ) {
     const at = this.now();
-    const timing: StepTiming = { step, title, durationMs: at - start, ok, ...(detail ? { detail } : {}) };
+    const timing: StepTiming = {
+      step,
+      title,
+      durationMs: at - start,
+      ok,
+      ...(detail ? { detail } : {}),
+    };
     this.steps.push(timing);
     this.listener({ type: 'step-end', at, ...timing });
   }

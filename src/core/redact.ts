@@ -38,5 +38,8 @@ export class Redactor {
 export function stripUrlCredentials(text: string): string {
   return text
     .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi, `$1${REDACTED}@`)
-    .replace(/([?&](?:token|access_token|private_token|password|secret)=)[^&\s]+/gi, `$1${REDACTED}`);
+    .replace(
+      /([?&](?:token|access_token|private_token|password|secret)=)[^&\s]+/gi,
+      `$1${REDACTED}`,
+    );
 }

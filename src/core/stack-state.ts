@@ -29,7 +29,9 @@ export interface StackState {
 
 export async function readStackState(repo: RepoReader, stack: StackConfig): Promise<StackState> {
   const live = await readLiveColour(repo, stack);
-  const entries = await Promise.all(COLOURS.map(async (c) => [c, await readColour(repo, stack, c)] as const));
+  const entries = await Promise.all(
+    COLOURS.map(async (c) => [c, await readColour(repo, stack, c)] as const),
+  );
   return {
     stack: stack.name,
     headSha: repo.headSha,
@@ -53,14 +55,21 @@ export async function readLiveColour(repo: RepoReader, stack: StackConfig): Prom
   return value;
 }
 
-async function readColour(repo: RepoReader, stack: StackConfig, colour: Colour): Promise<ColourState> {
+async function readColour(
+  repo: RepoReader,
+  stack: StackConfig,
+  colour: Colour,
+): Promise<ColourState> {
   const file = stack.colourValuesFile[colour];
   const source = await readRequired(repo, file);
   const replicas = getScalar(source, stack.replicasKey, { file }) ?? 0;
   if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-    throw new ValidationError(`replicas must be a whole number >= 0, got ${JSON.stringify(replicas)}`, {
-      where: { file, key: stack.replicasKey.join('.') },
-    });
+    throw new ValidationError(
+      `replicas must be a whole number >= 0, got ${JSON.stringify(replicas)}`,
+      {
+        where: { file, key: stack.replicasKey.join('.') },
+      },
+    );
   }
   const versions: Record<string, string | undefined> = {};
   for (const component of stack.components) {
@@ -88,8 +97,13 @@ async function readRequired(repo: RepoReader, file: string): Promise<string> {
 }
 
 /** True when the colour carries exactly these versions for every component. */
-export function carriesVersions(colour: ColourState, versions: Readonly<Record<string, string>>): boolean {
-  return Object.entries(versions).every(([component, version]) => colour.versions[component] === version);
+export function carriesVersions(
+  colour: ColourState,
+  versions: Readonly<Record<string, string>>,
+): boolean {
+  return Object.entries(versions).every(
+    ([component, version]) => colour.versions[component] === version,
+  );
 }
 
 export function formatVersions(versions: Readonly<Record<string, string | undefined>>): string {

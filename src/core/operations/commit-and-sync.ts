@@ -32,7 +32,11 @@ export async function commitStep<T>(
   );
 }
 
-export async function syncStep(ctx: OperationContext, app: string, sha: string): Promise<AppStatus[]> {
+export async function syncStep(
+  ctx: OperationContext,
+  app: string,
+  sha: string,
+): Promise<AppStatus[]> {
   const deployer = ctx.deployer;
   if (!deployer) {
     ctx.progress.info(`argo: not configured or --no-sync; ${app} not synced`);
@@ -60,5 +64,8 @@ export function editValues(
   file: string,
   edits: readonly (readonly [path: readonly string[], value: string | number | boolean | null])[],
 ): string {
-  return edits.reduce((text, [path, value]) => setOrCreateValue(text, path, value, { file }), source);
+  return edits.reduce(
+    (text, [path, value]) => setOrCreateValue(text, path, value, { file }),
+    source,
+  );
 }

@@ -21,44 +21,57 @@ export interface DeployRequest {
   overrides?: Record<string, string>;
 }
 
-export async function deploy(ctx: OperationContext, request: DeployRequest): Promise<OperationResult> {
+export async function deploy(
+  ctx: OperationContext,
+  request: DeployRequest,
+): Promise<OperationResult> {
   let target: Colour | undefined;
   let live: Colour = 'blue';
   let versions: Versions = {};
-  const outcome = await commitStep(ctx, `deploy ${request.stack} to the preview colour`, async (tx) => {
-    const stack = stackOf(await loadConfig(tx), request.stack);
-    const state = await readStackState(tx, stack);
-    // The target is fixed by the first attempt; a retry must never deploy into a colour that
-    // became live meanwhile (that would change what users see).
-    target ??= state.preview;
-    if (state.live === target) {
-      throw new ConflictError(
-        `${target} became live (at ${tx.headSha.slice(0, 12)}) while this deploy was running; deploying into it would change live traffic`,
-        { hint: `run deploy again: it will target ${state.preview}` },
-      );
-    }
-    live = state.live;
-    versions = await resolveVersions(tx, stack, request);
-    const file = stack.colourValuesFile[target];
-    const source = await tx.readFile(file);
-    const updated = editValues(source, file, [
-      [stack.replicasKey, stack.replicas],
-      ...stack.components.map((c) => [c.tagKey, versions[c.name]!] as const),
-    ]);
-    if (updated === source) return { kind: 'noop', result: stack };
-    return {
-      kind: 'commit',
-      files: { [file]: updated },
-      message: commitMessage(
-        `deploy ${stack.name} to ${target} (preview): ${formatVersions(versions)}`,
-        'deploy',
-        stack.name,
-        ctx.actor,
-        { colour: target, versions: formatVersions(versions) },
-      ),
-      result: stack,
-    };
-  });
+  const outcome = await commitStep(
+    ctx,
+    `deploy ${request.stack} to the preview colour`,
+    async (tx) => {
+      const stack = stackOf(await loadConfig(tx), request.stack);
+      const state = await readStackState(tx, stack);
+      // The target is fixed by the first attempt; a retry must never deploy into a colour that
+      // became live meanwhile (that would change what users see).
+      target ??= state.preview;
+      if (state.live === target) {
+        throw new ConflictError(
+          `${target} became live (at ${tx.headSha.slice(0, 12)}) while this deploy was running; deploying into it would change live traffic`,
+          { hint: `run deploy again: it will target ${state.preview}` },
+        );
+      }
+      live = state.live;
+      versions = await resolveVersions(tx, stack, request);
+      const file = stack.colourValuesFile[target];
+      const source = await tx.readFile(file);
+      const updated = editValues(source, file, [
+        [stack.replicasKey, stack.replicas],
+        ...stack.components.map((c) => [c.tagKey, versions[c.name]!] as const),
+      ]);
+      const files: Record<string, string> = {};
+      if (updated !== source) files[file] = updated;
+      // Versions given on the command line become the stack's release plan in the same commit,
+      // so the plan in git always says what the preview runs (and what swap will check).
+      const plan = await recordPlan(tx, stack, versions);
+      if (plan) files[stack.planFile] = plan;
+      if (Object.keys(files).length === 0) return { kind: 'noop', result: stack };
+      return {
+        kind: 'commit',
+        files,
+        message: commitMessage(
+          `deploy ${stack.name} to ${target} (preview): ${formatVersions(versions)}`,
+          'deploy',
+          stack.name,
+          ctx.actor,
+          { colour: target, versions: formatVersions(versions) },
+        ),
+        result: stack,
+      };
+    },
+  );
   const stack = outcome.result;
   const preview = target!;
   const apps = await syncStep(ctx, stack.apps[preview], outcome.sha);
@@ -78,10 +91,39 @@ export async function deploy(ctx: OperationContext, request: DeployRequest): Pro
   };
 }
 
-async function resolveVersions(repo: RepoReader, stack: StackConfig, request: DeployRequest): Promise<Versions> {
+async function recordPlan(
+  repo: RepoReader,
+  stack: StackConfig,
+  versions: Versions,
+): Promise<string | undefined> {
+  const exists = await repo.fileExists(stack.planFile);
+  const source = exists
+    ? await repo.readFile(stack.planFile)
+    : `# Release plan of ${stack.name}: component -> version (image tag).\nstack: ${stack.name}\ncomponents:\n`;
+  const updated = exists ? source : `${source}  ${stack.components[0]!.name}: ''\n`;
+  const written = editValues(
+    updated,
+    stack.planFile,
+    stack.components.map((c) => [['components', c.name], versions[c.name]!] as const),
+  );
+  return written === source ? undefined : written;
+}
+
+async function resolveVersions(
+  repo: RepoReader,
+  stack: StackConfig,
+  request: DeployRequest,
+): Promise<Versions> {
+  const planless = request.plan.source === 'repo' && !(await repo.fileExists(stack.planFile));
   const base =
     request.plan.source === 'repo'
-      ? await loadPlanFromRepo(repo, stack)
-      : checkPlanAgainstStack(request.plan.versions, stack, request.plan.file ? { file: request.plan.file } : {});
+      ? planless
+        ? {}
+        : await loadPlanFromRepo(repo, stack)
+      : checkPlanAgainstStack(
+          request.plan.versions,
+          stack,
+          request.plan.file ? { file: request.plan.file } : {},
+        );
   return checkPlanAgainstStack({ ...base, ...request.overrides }, stack, { file: '--set' });
 }

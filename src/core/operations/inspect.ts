@@ -19,7 +19,12 @@ export async function inspectStack(
 ): Promise<StackReport> {
   const stack = stackOf(await loadConfig(repo), stackName);
   const state = await readStackState(repo, stack);
-  const appNames = [stack.apps.blue, stack.apps.green, stack.apps.ingress, ...(stack.rootApp ? [stack.rootApp] : [])];
+  const appNames = [
+    stack.apps.blue,
+    stack.apps.green,
+    stack.apps.ingress,
+    ...(stack.rootApp ? [stack.rootApp] : []),
+  ];
   const apps: StackReport['apps'] = {};
   if (deployer) {
     const statuses = await Promise.all(
@@ -40,7 +45,11 @@ export async function inspectStack(
   return { ...state, apps, lastPromotions };
 }
 
-export async function history(repo: ConfigRepo, stack?: string, limit = HISTORY_DEPTH): Promise<HistoryEntry[]> {
+export async function history(
+  repo: ConfigRepo,
+  stack?: string,
+  limit = HISTORY_DEPTH,
+): Promise<HistoryEntry[]> {
   return historyFromCommits(await repo.log({ maxCount: limit }), stack);
 }
 
@@ -63,7 +72,8 @@ export function dotenvFor(report: StackReport, stack: { apps: Record<string, str
   ] as const) {
     vars[`${prefix}_REPLICAS`] = String(report.colours[colour].replicas);
     for (const [component, version] of Object.entries(report.colours[colour].versions)) {
-      vars[`${prefix}_VERSION_${component.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = version ?? '';
+      vars[`${prefix}_VERSION_${component.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] =
+        version ?? '';
     }
   }
   return Object.entries(vars)

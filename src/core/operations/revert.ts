@@ -14,14 +14,19 @@ import { commitStep, syncStep } from './commit-and-sync.ts';
 
 export const HISTORY_DEPTH = 500;
 
-export async function revert(ctx: OperationContext, request: { stack: string }): Promise<OperationResult> {
+export async function revert(
+  ctx: OperationContext,
+  request: { stack: string },
+): Promise<OperationResult> {
   let target: Colour | undefined;
   let from: Colour | undefined;
   let undone: string | undefined;
   const outcome = await commitStep(ctx, `revert ${request.stack}`, async (tx) => {
     const stack = stackOf(await loadConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
-    const last = lastLiveChange(historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name));
+    const last = lastLiveChange(
+      historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name),
+    );
     if (!last) {
       throw new PreconditionError(`nothing to revert: the history has no swap of ${stack.name}`, {
         hint: `to move traffic explicitly use: stackswap swap --stack ${stack.name} --to <colour>`,
@@ -44,7 +49,9 @@ export async function revert(ctx: OperationContext, request: { stack: string }):
     const source = await tx.readFile(stack.liveFile);
     return {
       kind: 'commit',
-      files: { [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }) },
+      files: {
+        [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }),
+      },
       message: commitMessage(
         `revert ${stack.name}: live ${state.live} -> ${target} (undoes ${last.sha.slice(0, 12)})`,
         'revert',

@@ -17,41 +17,49 @@ export async function scaleDown(
 ): Promise<OperationResult> {
   let idle: Colour | undefined;
   let live: Colour = 'blue';
-  const outcome = await commitStep(ctx, `scale down the idle colour of ${request.stack}`, async (tx) => {
-    const stack = stackOf(await loadConfig(tx), request.stack);
-    const state = await readStackState(tx, stack);
-    idle ??= state.preview;
-    if (state.live === idle) {
-      throw new ConflictError(`${idle} became live while scale-down was running; it will not be scaled down`);
-    }
-    live = state.live;
-    if (state.colours[idle].replicas === 0) return { kind: 'noop', result: stack };
-    const last = lastLiveChange(historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name));
-    if (last && !request.force) {
-      const idleSince = Date.parse(last.date);
-      const allowedAt = idleSince + stack.retentionMs;
-      if (ctx.now() < allowedAt) {
-        throw new PreconditionError(
-          `${idle} has been idle only since ${new Date(idleSince).toISOString()}; the retention window keeps it up until ${new Date(allowedAt).toISOString()} so that revert stays instant`,
-          { hint: 'wait, or pass --force to scale down now' },
+  const outcome = await commitStep(
+    ctx,
+    `scale down the idle colour of ${request.stack}`,
+    async (tx) => {
+      const stack = stackOf(await loadConfig(tx), request.stack);
+      const state = await readStackState(tx, stack);
+      idle ??= state.preview;
+      if (state.live === idle) {
+        throw new ConflictError(
+          `${idle} became live while scale-down was running; it will not be scaled down`,
         );
       }
-    }
-    const file = stack.colourValuesFile[idle];
-    const source = await tx.readFile(file);
-    return {
-      kind: 'commit',
-      files: { [file]: editValues(source, file, [[stack.replicasKey, 0]]) },
-      message: commitMessage(
-        `scale-down ${stack.name}: ${idle} replicas ${state.colours[idle].replicas} -> 0`,
-        'scale-down',
-        stack.name,
-        ctx.actor,
-        { colour: idle },
-      ),
-      result: stack,
-    };
-  });
+      live = state.live;
+      if (state.colours[idle].replicas === 0) return { kind: 'noop', result: stack };
+      const last = lastLiveChange(
+        historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name),
+      );
+      if (last && !request.force) {
+        const idleSince = Date.parse(last.date);
+        const allowedAt = idleSince + stack.retentionMs;
+        if (ctx.now() < allowedAt) {
+          throw new PreconditionError(
+            `${idle} has been idle only since ${new Date(idleSince).toISOString()}; the retention window keeps it up until ${new Date(allowedAt).toISOString()} so that revert stays instant`,
+            { hint: 'wait, or pass --force to scale down now' },
+          );
+        }
+      }
+      const file = stack.colourValuesFile[idle];
+      const source = await tx.readFile(file);
+      return {
+        kind: 'commit',
+        files: { [file]: editValues(source, file, [[stack.replicasKey, 0]]) },
+        message: commitMessage(
+          `scale-down ${stack.name}: ${idle} replicas ${state.colours[idle].replicas} -> 0`,
+          'scale-down',
+          stack.name,
+          ctx.actor,
+          { colour: idle },
+        ),
+        result: stack,
+      };
+    },
+  );
   const stack = outcome.result;
   const apps = await syncStep(ctx, stack.apps[idle!], outcome.sha);
   return {

@@ -9,7 +9,12 @@ import { PreconditionError } from '../errors.ts';
 import { commitMessage } from '../audit.ts';
 import { isLiveAt } from '../deployer.ts';
 import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
-import { carriesVersions, formatVersions, readStackState, type StackState } from '../stack-state.ts';
+import {
+  carriesVersions,
+  formatVersions,
+  readStackState,
+  type StackState,
+} from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import type { StackConfig } from '../../config/stackswap-config.ts';
 import type { Transaction } from '../../gitops/git/repo.ts';
@@ -35,12 +40,20 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     const source = await tx.readFile(stack.liveFile);
     return {
       kind: 'commit',
-      files: { [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }) },
-      message: commitMessage(`swap ${stack.name}: live ${state.live} -> ${target}`, 'swap', stack.name, ctx.actor, {
-        from: state.live,
-        to: target,
-        versions: formatVersions(state.colours[target].versions),
-      }),
+      files: {
+        [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }),
+      },
+      message: commitMessage(
+        `swap ${stack.name}: live ${state.live} -> ${target}`,
+        'swap',
+        stack.name,
+        ctx.actor,
+        {
+          from: state.live,
+          to: target,
+          versions: formatVersions(state.colours[target].versions),
+        },
+      ),
       result: stack,
     };
   });
@@ -69,7 +82,11 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
  * already carries the plan and the preview does not (the swap already happened), so running
  * `swap` twice does not flip traffic back.
  */
-async function defaultTarget(tx: Transaction, stack: StackConfig, state: StackState): Promise<Colour> {
+async function defaultTarget(
+  tx: Transaction,
+  stack: StackConfig,
+  state: StackState,
+): Promise<Colour> {
   if (!(await tx.fileExists(stack.planFile))) return state.preview;
   const plan = await loadPlanFromRepo(tx, stack);
   const liveHasPlan = carriesVersions(state.colours[state.live], plan);
@@ -105,11 +122,16 @@ async function checkSwappable(
     }
   }
   if (ctx.deployer) {
-    const app = await ctx.deployer.appStatus(colour.app, { refresh: true, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const app = await ctx.deployer.appStatus(colour.app, {
+      refresh: true,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
     if (!isLiveAt(app, tx.headSha)) {
       throw new PreconditionError(
         `${colour.app} is not synced and healthy at ${tx.headSha.slice(0, 12)} (sync ${app.syncStatus} at ${app.revision?.slice(0, 12) ?? '?'}, health ${app.health}${app.message ? `: ${app.message}` : ''})`,
-        { hint: `wait for the deploy to finish, or run: stackswap app wait ${colour.app} --revision ${tx.headSha}` },
+        {
+          hint: `wait for the deploy to finish, or run: stackswap app wait ${colour.app} --revision ${tx.headSha}`,
+        },
       );
     }
   }

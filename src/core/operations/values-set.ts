@@ -19,13 +19,25 @@ export async function valuesSet(ctx: OperationContext, request: ValuesSetRequest
       request.edits.map((e) => [e.path, e.value] as const),
     );
     if (updated === source) return { kind: 'noop', result: undefined };
-    const keys = request.edits.map((e) => `${formatKeyPath(e.path)}=${JSON.stringify(e.value)}`).join(', ');
+    const keys = request.edits
+      .map((e) => `${formatKeyPath(e.path)}=${JSON.stringify(e.value)}`)
+      .join(', ');
     return {
       kind: 'commit',
       files: { [request.file]: updated },
-      message: commitMessage(`values: set ${keys} in ${request.file}`, 'values-set', request.stack ?? '*', ctx.actor),
+      message: commitMessage(
+        `values: set ${keys} in ${request.file}`,
+        'values-set',
+        request.stack ?? '*',
+        ctx.actor,
+      ),
       result: undefined,
     };
   });
-  return { committed: outcome.committed, sha: outcome.sha, attempts: outcome.attempts, file: request.file };
+  return {
+    committed: outcome.committed,
+    sha: outcome.sha,
+    attempts: outcome.attempts,
+    file: request.file,
+  };
 }
