@@ -23,12 +23,15 @@ export function registerSandboxCommands(program: Command, io: CliIo): void {
         ...(opts.dir ? { dir: opts.dir } : {}),
         ...(opts.port ? { port: opts.port } : {}),
         argocd: { faultPattern: new RegExp(opts.faultPattern) },
+        traffic: { backends: { faultPattern: new RegExp(opts.faultPattern) } },
       });
       const exports = Object.entries(running.env)
         .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
         .join('\n');
       io.stdout.write(
-        `sandbox running in ${running.dir}\nArgo CD stand-in: ${running.argocd.url}\n\n${exports}\n\n` +
+        `sandbox running in ${running.dir}\nArgo CD stand-in: ${running.argocd.url}\n` +
+          `gateway: ${running.traffic!.url.href}  (try: curl -H 'Host: my-app.example.com' ${running.traffic!.url.href}; ` +
+          `add -H 'x-stackswap-preview: true' for the preview colour)\n\n${exports}\n\n` +
           `# paste the lines above into a shell, then: stackswap init; stackswap deploy --set my-frontend=1.1.0 ...\n`,
       );
       await new Promise<void>((resolve) => {

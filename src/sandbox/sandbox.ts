@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.ts';
 import { startArgoCdStandIn, type StandIn, type StandInOptions } from './argocd/server.ts';
 import { seedSandboxRepo } from './seed.ts';
+import type { ClusterView } from './traffic/cluster-view.ts';
+import { startSandboxTraffic, type SandboxTraffic } from './traffic/traffic.ts';
+import type { BackendPoolOptions } from './traffic/backends.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -22,12 +25,16 @@ export interface SandboxOptions {
   token?: string;
   /** Passed to the stand-in (progressingMs, faultPattern, faults, latencyMs, ...). */
   argocd?: Omit<StandInOptions, 'repoPath' | 'workDir' | 'port' | 'token'>;
+  /** Also start backends for the applied Deployments and a gateway routing by the applied VirtualService. */
+  traffic?: boolean | { backends?: BackendPoolOptions; gatewayPort?: number };
 }
 
 export interface Sandbox {
   dir: string;
   repoPath: string;
   argocd: StandIn;
+  /** Present when started with `traffic`: send requests to `traffic.url`. */
+  traffic: SandboxTraffic | undefined;
   /** The environment that points the CLI at this sandbox. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -55,10 +62,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.token !== undefined ? { token: options.token } : {}),
   });
+  const trafficOptions = options.traffic === true ? {} : options.traffic || undefined;
+  let traffic: SandboxTraffic | undefined;
+  if (trafficOptions) {
+    try {
+      traffic = await startSandboxTraffic(clusterViewOf(argocd), {
+        ...(trafficOptions.backends ? { backends: trafficOptions.backends } : {}),
+        ...(trafficOptions.gatewayPort !== undefined
+          ? { gateway: { port: trafficOptions.gatewayPort } }
+          : {}),
+      });
+    } catch (e) {
+      await argocd.close();
+      throw e;
+    }
+  }
   return {
     dir,
     repoPath,
     argocd,
+    traffic,
     env: {
       ARGOCD_SERVER: argocd.url,
       ARGOCD_AUTH_TOKEN: argocd.token,
@@ -67,8 +90,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       STACKSWAP_CACHE_DIR: path.join(dir, 'cache'),
     },
     async close() {
+      await traffic?.close();
       await argocd.close();
       if (owned) await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** What the traffic side sees of the stand-in's simulated cluster. */
+function clusterViewOf(argocd: StandIn): ClusterView {
+  return {
+    objects: () => argocd.appliedObjects(),
+    subscribe: (listener) => argocd.on('applied', () => listener()),
   };
 }
