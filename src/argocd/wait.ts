@@ -525,11 +525,31 @@ async function follow<T>(
     () => DEADLINE,
     () => DEADLINE,
   );
+  const RECHECK = 'recheck' as const;
+  // A grace period can expire while Argo CD sends nothing new (a Degraded app is quiet), so
+  // the last state is judged again when it ends instead of at the next poll.
+  const recheckAfterGrace = () => {
+    const until = live?.problemDeadline();
+    if (until === undefined) return new Promise<never>(() => {});
+    return ctx.clock.sleep(Math.max(0, until - ctx.clock.now()), signal).then(
+      () => RECHECK,
+      () => RECHECK,
+    );
+  };
+  let pending = observations.next();
   try {
     for (;;) {
-      const next = await Promise.race([observations.next(), deadline]);
+      const next = await Promise.race([pending, deadline, recheckAfterGrace()]);
       if (ctx.signal?.aborted) throw ctx.signal.reason;
+      if (next === RECHECK) {
+        if (last) {
+          const result = decide(last);
+          if (result !== undefined) return { result, app: last };
+        }
+        continue;
+      }
       if (next === DEADLINE || next.done) throw onTimeout(last);
+      pending = observations.next();
       const o = next.value;
       switch (o.kind) {
         case 'app': {
@@ -604,7 +624,12 @@ function liveDecider(ctx: Ctx, ref: AppRef, target: WaitTarget, start: number) {
     return undefined;
   };
   const onTimeout = (last: Application | undefined) => liveTimeout(ctx, ref, target, last);
-  return { decide, onTimeout };
+  /** When the oldest pending problem outlasts the grace period (undefined: none pending). */
+  const problemDeadline = (): number | undefined => {
+    const firsts = [...since.values()];
+    return firsts.length > 0 ? Math.min(...firsts) + ctx.degradedGraceMs : undefined;
+  };
+  return { decide, onTimeout, problemDeadline };
 }
 
 function problemError(

@@ -114,6 +114,12 @@ function buildProgram(
       parsePositiveInt('--timeout'),
       600,
     )
+    .option(
+      '--degraded-grace <seconds>',
+      'how long an app may stay Degraded before the wait fails (it can recover while pods start)',
+      parsePositiveInt('--degraded-grace'),
+      30,
+    )
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 

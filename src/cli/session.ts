@@ -33,6 +33,7 @@ export interface GlobalOptions {
   sync: boolean;
   wait: boolean;
   timeout: number;
+  degradedGrace: number;
   verbose?: boolean;
 }
 
@@ -95,6 +96,7 @@ export class Session {
         appNamespace: config.appNamespace,
         project: config.project,
         appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
+        degradedGraceMs: this.options.degradedGrace * 1000,
         ...(progress
           ? {
               onProgress: (event) => {

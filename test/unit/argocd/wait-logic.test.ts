@@ -198,10 +198,10 @@ describe('waitForApp', () => {
     const e = await caught(clock.run(waitForApp(api, { ...base, app: 'shop', revision: R })));
     expect(e).toBeInstanceOf(StackswapError);
     expect(e.code).toBe('degraded');
-    // Degraded from 5 s; the first observation past 35 s is the 40 s safety poll.
-    expect(clock.now()).toBe(40_000);
+    // Degraded from 5 s: the wait fails when the 30 s grace ends, without waiting for a new event.
+    expect(clock.now()).toBe(35_000);
     expect(e.message).toBe(
-      'app shop: health Degraded: Deployment "web" exceeded its progress deadline for 35s at 111111111111; unhealthy: Deployment shop/web Degraded (CrashLoopBackOff)',
+      'app shop: health Degraded: Deployment "web" exceeded its progress deadline for 30s at 111111111111; unhealthy: Deployment shop/web Degraded (CrashLoopBackOff)',
     );
   });
 

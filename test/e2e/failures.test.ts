@@ -1,0 +1,204 @@
+/**
+ * Failure paths against the sandbox: what the CLI reports, which exit code, and that a failed
+ * deploy never touches the live colour or the ingress.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ArgoCdClient } from '../../src/argocd/client.ts';
+import { Redactor } from '../../src/core/redact.ts';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import type { StandInOptions } from '../../src/sandbox/argocd/server.ts';
+import { runCli } from '../helpers/cli.ts';
+import { git } from '../helpers/config-repo.ts';
+
+let sandbox: Sandbox | undefined;
+afterEach(async () => {
+  await sandbox?.close();
+  sandbox = undefined;
+});
+
+/** A sandbox whose apps are all synced at the seed commit: blue live on 1.0.0. */
+async function deployed(argocd: Omit<StandInOptions, 'repoPath'> = {}): Promise<Sandbox> {
+  sandbox = await startSandbox({
+    argocd: {
+      progressingMs: 150,
+      faultPattern: /bad/,
+      pollIntervalMs: 0,
+      initialSync: 'all',
+      ...argocd,
+    },
+  });
+  await sandbox.argocd.idle();
+  return sandbox;
+}
+
+const cli = (s: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(['--timeout', '30', ...args], { env: { ...s.env, ...env } });
+const head = (s: Sandbox) => git(s.repoPath, 'rev-parse', 'main');
+const liveKey = (s: Sandbox) => git(s.repoPath, 'show', 'main:apps/ingress/values.yaml');
+const images = (s: Sandbox, ns: string) =>
+  s.argocd
+    .appliedObjects(ns)
+    .filter((o) => o.kind === 'Deployment')
+    .map(
+      (o) =>
+        (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
+          .containers[0]!.image,
+    )
+    .sort();
+
+function untouched(s: Sandbox, ingressRevision: string | undefined) {
+  expect(liveKey(s)).toMatch(/^ {2}live: blue$/m);
+  expect(s.argocd.app('ingress')!.status?.sync?.revision).toBe(ingressRevision);
+  expect(images(s, 'my-app-blue')).toEqual([
+    'registry.example.com/my-app/my-backend:1.0.0',
+    'registry.example.com/my-app/my-frontend:1.0.0',
+  ]);
+}
+
+describe('deploy failures leave live traffic alone', () => {
+  it('a chart that fails to render: deploy fails with helm message', async () => {
+    const s = await deployed();
+    const ingressRevision = s.argocd.app('ingress')!.status?.sync?.revision;
+    const broken = await cli(s, [
+      '--no-sync',
+      'values',
+      'set',
+      'apps/my-app/values-green.yaml',
+      'global.colour=purple',
+    ]);
+    expect(broken.code, broken.stderr).toBe(0);
+
+    const r = await cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(
+      'global.colour must be \\"blue\\" or \\"green\\" (got \\"purple\\")'.replace(/\\/g, ''),
+    );
+    untouched(s, ingressRevision);
+  });
+
+  it('a Degraded preview: deploy fails after the grace period, swap refuses', async () => {
+    const s = await deployed();
+    const ingressRevision = s.argocd.app('ingress')!.status?.sync?.revision;
+    const r = await cli(s, [
+      '--degraded-grace',
+      '1',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.0-bad',
+      '--set',
+      'my-backend=1.1.0',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Degraded/);
+    expect(r.stderr).toMatch(/my-frontend/);
+
+    const swap = await cli(s, ['swap']);
+    expect(swap.code, swap.stderr).toBe(6);
+    expect(swap.stderr).toMatch(/my-app-green is not synced and healthy/);
+    untouched(s, ingressRevision);
+  });
+});
+
+describe('Argo CD trouble', () => {
+  it('503s for a while are retried; 503s for good are a clear error', async () => {
+    const s = await deployed();
+    s.argocd.setFaults({ failNextRequests: 2 });
+    const ok = await cli(s, ['app', 'get', 'my-app-blue']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/my-app-blue: Synced at [0-9a-f]{40}, health Healthy/);
+
+    s.argocd.setFaults({ errorRate: 1 });
+    const down = await cli(s, ['app', 'get', 'my-app-blue']);
+    expect(down.code, down.stderr).toBe(8);
+    expect(down.stderr).toMatch(/503/);
+  });
+
+  it('a wrong token is an auth error and is not printed', async () => {
+    const s = await deployed();
+    const token = 'wrong-token-0123456789abcdef';
+    const r = await cli(s, ['--output', 'json', 'app', 'get', 'my-app-blue'], {
+      ARGOCD_AUTH_TOKEN: token,
+    });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/ARGOCD_AUTH_TOKEN rejected/);
+    expect(r.stdout + r.stderr).not.toContain(token);
+  });
+
+  it('an operation already running is waited for, then the deploy completes', async () => {
+    const s = await deployed();
+    s.argocd.setFaults({ stallOperations: true });
+    const client = new ArgoCdClient({
+      config: {
+        baseUrl: s.argocd.url,
+        auth: { kind: 'token', token: s.argocd.token },
+        insecure: false,
+      },
+      redactor: new Redactor(),
+    });
+    await client.sync('my-app-green', { appNamespace: 'argocd' });
+    const deploy = cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    await new Promise((r) => setTimeout(r, 1500));
+    s.argocd.setFaults({ stallOperations: false });
+    const r = await deploy;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/waiting for .* operation|already running/);
+    const green = s.argocd.app('my-app-green')!;
+    expect(green.status?.sync?.revision).toBe(head(s));
+    expect(green.status?.health?.status).toBe('Healthy');
+  });
+
+  it('a watch stream that drops mid-wait is reconnected', async () => {
+    const s = await deployed({ progressingMs: 1500 });
+    s.argocd.setFaults({ dropStreamsAfterMs: 300 });
+    const r = await cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/watch stream dropped/);
+    expect(s.argocd.app('my-app-green')!.status?.sync?.revision).toBe(head(s));
+  });
+});
+
+describe('app wait --revision', () => {
+  it('does not succeed on a Synced and Healthy app at the previous revision', async () => {
+    const s = await deployed();
+    const before = s.argocd.app('my-app-green')!.status?.sync?.revision;
+    const edit = await cli(s, [
+      '--no-sync',
+      'values',
+      'set',
+      'apps/my-app/values-green.yaml',
+      'my-frontend.image.tag=1.0.1',
+    ]);
+    expect(edit.code, edit.stderr).toBe(0);
+    const pushed = head(s);
+    expect(pushed).not.toBe(before);
+    // Argo CD still reports the app Synced and Healthy, at the old commit.
+    expect(s.argocd.app('my-app-green')!.status).toMatchObject({
+      sync: { status: 'Synced', revision: before },
+      health: { status: 'Healthy' },
+    });
+
+    const early = await cli(s, [
+      'app',
+      'wait',
+      'my-app-green',
+      '--revision',
+      pushed,
+      '--timeout',
+      '3',
+    ]);
+    expect(early.code, early.stderr).toBe(4);
+    expect(early.stderr).toContain(before!.slice(0, 12));
+
+    expect((await cli(s, ['app', 'sync', 'my-app-green', '--revision', pushed])).code).toBe(0);
+    const done = await cli(s, [
+      'app',
+      'wait',
+      'my-app-green',
+      '--revision',
+      pushed,
+      '--timeout',
+      '10',
+    ]);
+    expect(done.code, done.stderr).toBe(0);
+  });
+});
