@@ -1,0 +1,199 @@
+/**
+ * The only place that creates simple-git instances. Every git child gets an environment built
+ * from an allow-list (never a spread of process.env: a CI image's PAGER, GIT_SSH_COMMAND or
+ * CI_JOB_TOKEN must not reach git), a private HOME whose .gitconfig this module writes, and a
+ * per-command inactivity timeout.
+ *
+ * The one simple-git `unsafe` opt-in is `allowUnsafeAskPass`, enabled only when an https token
+ * is configured, so that GIT_ASKPASS can point at bin/git-askpass: a constant helper shipped
+ * with stackswap (never a path from input) that answers git's username/password prompts from
+ * two variables of the git child's environment. The token thus lives only in memory and in
+ * that child env: not in the URL, argv (`ps`, GIT_TRACE), `.git/config` or any file, and git
+ * hands it out only when the server asks for credentials. This is the pattern Kargo and Argo CD
+ * use, and the one exception the reliability notes (§1.2) accept. The alternative,
+ * `allowUnsafeConfigEnvCount` for a GIT_CONFIG_COUNT `http.extraHeader`, is on that list of
+ * opt-ins never to enable: it would turn on env-borne config for every git child.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { StackswapError } from '../../core/errors.ts';
+
+/** The shipped askpass helper; its path is a constant of the installation, never configurable. */
+export const ASKPASS_HELPER = fileURLToPath(new URL('../../../bin/git-askpass', import.meta.url));
+
+/** Environment variables the askpass helper reads (set in the git child env only). */
+export const ASKPASS_USERNAME_VAR = 'STACKSWAP_ASKPASS_USERNAME';
+export const ASKPASS_PASSWORD_VAR = 'STACKSWAP_ASKPASS_PASSWORD';
+
+/** Variables passed through from the parent because networks need them (proxies, CAs, agent). */
+const PASS_THROUGH = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'SSH_AUTH_SOCK',
+] as const;
+
+export interface GitEnvironmentOptions {
+  /** Private HOME (its .gitconfig is written by `preparePrivateHome`). */
+  home: string;
+  /** Git never searches for a repository at or above this directory. */
+  ceiling: string;
+  /** GIT_ALLOW_PROTOCOL entries, e.g. ["https", "ssh"]. */
+  protocols: readonly string[];
+  author: { name: string; email: string };
+  /** https credentials for the askpass helper; omitted when no token is configured. */
+  credentials?: { username: string; password: string };
+  /** Abort a transfer slower than `limitBytesPerSecond` for `seconds`. */
+  lowSpeed?: { limitBytesPerSecond: number; seconds: number };
+  parentEnv?: NodeJS.ProcessEnv;
+}
+
+export function buildGitEnv(options: GitEnvironmentOptions): Record<string, string> {
+  const parent = options.parentEnv ?? process.env;
+  const env: Record<string, string> = {
+    PATH: parent.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: options.home,
+    // Fixed locale: the error classifier matches git's English messages.
+    LANG: 'C',
+    LC_ALL: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_ALLOW_PROTOCOL: options.protocols.join(':'),
+    GIT_CEILING_DIRECTORIES: options.ceiling,
+    // Paths are data, never pathspec magic (":(glob)", ":(top)").
+    GIT_LITERAL_PATHSPECS: '1',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_HTTP_LOW_SPEED_LIMIT: String(options.lowSpeed?.limitBytesPerSecond ?? 1000),
+    GIT_HTTP_LOW_SPEED_TIME: String(options.lowSpeed?.seconds ?? 30),
+    // The configured identity, not whatever the machine's git config says.
+    GIT_AUTHOR_NAME: options.author.name,
+    GIT_AUTHOR_EMAIL: options.author.email,
+    GIT_COMMITTER_NAME: options.author.name,
+    GIT_COMMITTER_EMAIL: options.author.email,
+  };
+  for (const name of PASS_THROUGH) {
+    const value = parent[name];
+    if (value) env[name] = value;
+  }
+  if (options.credentials) {
+    env.GIT_ASKPASS = ASKPASS_HELPER;
+    env[ASKPASS_USERNAME_VAR] = options.credentials.username;
+    env[ASKPASS_PASSWORD_VAR] = options.credentials.password;
+  }
+  return env;
+}
+
+export interface CreateGitOptions {
+  baseDir: string;
+  env: Record<string, string>;
+  /** Kill a git command that produced no output for this long. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export function createGit(options: CreateGitOptions): SimpleGit {
+  return simpleGit({
+    baseDir: options.baseDir,
+    maxConcurrentProcesses: 4,
+    timeout: { block: options.timeoutMs },
+    // simple-git's default treats a command as finished 50 ms after its exit even when its
+    // output has not all been read yet; under load that truncates e.g. a push's rejection
+    // lines. Wait for the streams to close (up to 2 s after exit, in case a grandchild holds them).
+    completion: { onClose: true, onExit: 2_000 },
+    ...(options.signal ? { abort: options.signal } : {}),
+    errors: nonZeroExitIsAnError,
+    unsafe: {
+      // See the module comment: GIT_ASKPASS is always ASKPASS_HELPER, a constant shipped path.
+      allowUnsafeAskPass: options.env.GIT_ASKPASS === ASKPASS_HELPER,
+    },
+  }).env(options.env);
+}
+
+/** simple-git only fails a command that wrote to stderr; any non-zero exit is a failure here. */
+function nonZeroExitIsAnError(
+  error: Buffer | Error | undefined,
+  result: { exitCode: number; stdOut: Buffer[]; stdErr: Buffer[] },
+): Buffer | Error | undefined {
+  if (error || result.exitCode === 0) return error;
+  return Buffer.concat([
+    ...result.stdOut,
+    ...result.stdErr,
+    Buffer.from(`\n(git exited with code ${result.exitCode})`),
+  ]);
+}
+
+/**
+ * The private HOME's .gitconfig: constant settings written by stackswap itself. core.sshCommand
+ * is a key simple-git refuses on the command line, where it could carry attacker input; here its
+ * value is a fixed string. With a local (file://) remote, git runs the "server" side with this
+ * environment too, so nothing here may change how the remote behaves: hooks are kept out of the
+ * cache clone by checking it (see ConfigRepo), not by core.hooksPath, which would also switch
+ * off the remote's own hooks.
+ */
+export function privateGitConfig(options: { ssh: boolean }): string {
+  const lines = [
+    '# Written by stackswap; rewritten on every run. Do not edit.',
+    '[core]',
+    '\tfsmonitor = false',
+    '\tquotePath = false',
+    ...(options.ssh ? ['\tsshCommand = ssh -o BatchMode=yes'] : []),
+    '[commit]',
+    '\tgpgSign = false',
+    '[tag]',
+    '\tgpgSign = false',
+    '[transfer]',
+    // A URL with embedded credentials is refused outright (git >= 2.37).
+    '\tcredentialsInUrl = die',
+    '[credential]',
+    // No helper: nothing is stored, nothing is read from a keychain.
+    '\thelper =',
+    '[safe]',
+    '\tbareRepository = explicit',
+    '[gc]',
+    '\tauto = 0',
+    '[maintenance]',
+    '\tauto = false',
+    '[advice]',
+    '\tdetachedHead = false',
+    '[init]',
+    '\tdefaultBranch = main',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Creates the private HOME (0700) with its .gitconfig. */
+export async function preparePrivateHome(home: string, options: { ssh: boolean }): Promise<void> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const config = privateGitConfig(options);
+  const file = path.join(home, '.gitconfig');
+  const current = await readFile(file, 'utf8').catch(() => undefined);
+  if (current === config) return;
+  // Write then rename: a concurrent process never reads half a file.
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, config, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export async function assertAskpassHelperUsable(): Promise<void> {
+  try {
+    await access(ASKPASS_HELPER, fsConstants.X_OK);
+  } catch (cause) {
+    throw new StackswapError(
+      'internal',
+      `the git askpass helper ${ASKPASS_HELPER} is not executable`,
+      {
+        cause,
+        hint: `reinstall stackswap, or: chmod 755 ${ASKPASS_HELPER}`,
+      },
+    );
+  }
+}

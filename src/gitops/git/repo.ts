@@ -1,0 +1,522 @@
+/**
+ * Access to the GitOps config repo: a cached working clone per (remote, branch), reads pinned to
+ * one commit, and `transact()`, a compare-and-swap commit. Correctness under concurrency comes
+ * from git itself: a push without force succeeds only if the remote branch is still at the
+ * commit the change was computed on. On a lost race the attempt runs again from a fresh fetch,
+ * so preconditions are re-checked against the new state instead of rebasing blindly.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { StackswapError, ValidationError, isStackswapError } from '../../core/errors.ts';
+import type { Redactor } from '../../core/redact.ts';
+import { backoffDelay } from './backoff.ts';
+import { CacheClone, cancelled, type RepoLogger } from './cache-clone.ts';
+import { formatCommitMessage, type CommitInfo, type CommitMessage } from './commit-message.ts';
+import { assertAskpassHelperUsable, buildGitEnv, preparePrivateHome } from './git-factory.ts';
+import { allowedProtocols, parseRemoteUrl } from './remote-url.ts';
+import { Snapshot, type LogOptions } from './snapshot.ts';
+import { assertBranchName, assertIdentity, assertRepoPath } from './validate.ts';
+
+export type { CommitInfo, CommitMessage } from './commit-message.ts';
+export type { LogOptions } from './snapshot.ts';
+export type { RepoLogger } from './cache-clone.ts';
+
+/** https credentials. Never put into a URL, argv, `.git/config` or a file. */
+export interface GitAuth {
+  token?: string;
+  /** Username sent with the token; default "oauth2" (GitLab and GitHub accept any for a PAT). */
+  username?: string;
+}
+
+export interface RetryOptions {
+  /** Compare-and-swap attempts in total; default 10 (as Kargo's git-push step). */
+  attempts?: number;
+  /** First wait after a lost race; default 250 ms, doubling up to `maxDelayMs`. */
+  minDelayMs?: number;
+  /** Default 8 s. */
+  maxDelayMs?: number;
+  /** Give up when the next wait would end later than this after the start; default 120 s. */
+  budgetMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface RepoOptions {
+  /** Local path, file://, ssh://, [user@]host:path, https:// (validated; no credentials). */
+  url: string;
+  branch: string;
+  /** Working clones live under `<cacheDir>/git/<hash of url and branch>/`. */
+  cacheDir: string;
+  auth?: GitAuth;
+  /** Author and committer of every commit; default "stackswap <stackswap@localhost>". */
+  author?: { name: string; email: string };
+  /** The token is registered with it; every git message passes through it. */
+  redactor: Redactor;
+  /** Local paths and file:// remotes: the sandbox and tests. Production allows https and ssh. */
+  allowFileProtocol?: boolean;
+  /** Plaintext http:// remotes. For tests against a local smart-HTTP server only. */
+  allowInsecureHttp?: boolean;
+  /** A git command producing no output for this long is killed; default 60 s. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** How long to wait for another process using the same cache clone; default 120 s. */
+  lockTimeoutMs?: number;
+  logger?: RepoLogger;
+}
+
+/** One attempt of a compare-and-swap: reads are pinned to `headSha`. */
+export interface Transaction {
+  readonly headSha: string;
+  /** 1 for the first attempt, 2 after the first lost race, … */
+  readonly attempt: number;
+  readFile(path: string, options?: { maxBytes?: number }): Promise<string>;
+  fileExists(path: string): Promise<boolean>;
+  log(options?: LogOptions): Promise<CommitInfo[]>;
+}
+
+export type Plan<T> =
+  /** Already in the desired state: no commit, never an empty one. */
+  | { kind: 'noop'; result: T }
+  /** Write these files (repo path -> full new content) and commit them. */
+  | { kind: 'commit'; files: Record<string, string>; message: CommitMessage; result: T };
+
+export interface TransactResult<T> {
+  /** The commit carrying the change, or the head the attempt found already in the desired state. */
+  sha: string;
+  committed: boolean;
+  attempts: number;
+  result: T;
+}
+
+const DEFAULTS = {
+  author: { name: 'stackswap', email: 'stackswap@localhost' },
+  username: 'oauth2',
+  timeoutMs: 60_000,
+  lockTimeoutMs: 120_000,
+  attempts: 10,
+  minDelayMs: 250,
+  maxDelayMs: 8_000,
+  budgetMs: 120_000,
+} as const;
+
+const noopLogger: RepoLogger = { debug() {}, info() {}, warn() {} };
+
+type AttemptOutcome<T> =
+  { kind: 'done'; value: TransactResult<T> } | { kind: 'retry'; unpushed: Unpushed<T> };
+
+/** A commit whose push failed. `uncertain`: the failure does not prove it did not land. */
+interface Unpushed<T> {
+  sha: string;
+  result: T;
+  uncertain: boolean;
+}
+
+export class ConfigRepo {
+  private head = '';
+
+  private constructor(
+    private readonly clone: CacheClone,
+    private readonly options: RepoOptions,
+    private readonly logger: RepoLogger,
+  ) {}
+
+  /** Validates the options, clones into the cache (or reuses the clone there), then syncs. */
+  static async open(options: RepoOptions): Promise<ConfigRepo> {
+    const remote = parseRemoteUrl(options.url, options);
+    const branch = assertBranchName(options.branch);
+    const author = assertIdentity(options.author ?? DEFAULTS.author);
+    const credentials = validateAuth(options.auth);
+    if (credentials) options.redactor.add(credentials.password, { username: credentials.username });
+    if (
+      typeof options.cacheDir !== 'string' ||
+      !options.cacheDir ||
+      /[\0-\x1f]/.test(options.cacheDir)
+    ) {
+      throw new ValidationError('cache directory: not a valid path', {
+        where: { key: 'cacheDir' },
+      });
+    }
+    for (const [key, value] of [
+      ['timeoutMs', options.timeoutMs],
+      ['lockTimeoutMs', options.lockTimeoutMs],
+    ] as const) {
+      if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+        throw new ValidationError(`${key} must be a positive integer`, { where: { key } });
+      }
+    }
+
+    const cacheDir = path.resolve(options.cacheDir);
+    const key = createHash('sha256').update(`${remote.url}\n${branch}`).digest('hex').slice(0, 20);
+    const base = path.join(cacheDir, 'git', key);
+    const home = path.join(base, 'home');
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    await preparePrivateHome(home, { ssh: remote.protocol === 'ssh' });
+    if (credentials) await assertAskpassHelperUsable();
+
+    const logger = options.logger ?? noopLogger;
+    const clone = new CacheClone({
+      remote,
+      branch,
+      base,
+      env: buildGitEnv({
+        home,
+        // Git never looks for a repository above the cache: an outer repo is never touched.
+        ceiling: path.dirname(base),
+        protocols: allowedProtocols(options),
+        author,
+        ...(credentials ? { credentials } : {}),
+      }),
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,
+      redactor: options.redactor,
+      logger,
+    });
+    await clone.checkRefFormat();
+    const repo = new ConfigRepo(clone, options, logger);
+    await repo.sync();
+    return repo;
+  }
+
+  get branch(): string {
+    return this.clone.branch;
+  }
+
+  /** The working clone. Stackswap owns it: it is reset and cleaned on every sync. */
+  get workdir(): string {
+    return this.clone.workdir;
+  }
+
+  /** The remote branch tip as of the last sync or push; every read is pinned to it. */
+  get headSha(): string {
+    return this.head;
+  }
+
+  /**
+   * Fetches, hard-resets the working clone to the remote branch and removes untracked files.
+   * A clone that is corrupt, half-written, locked by a dead process or tampered with is wiped
+   * and cloned again. Returns the new head.
+   */
+  async sync(): Promise<string> {
+    this.head = await this.clone.exclusive(() => this.clone.sync());
+    return this.head;
+  }
+
+  readFile(file: string, options?: { maxBytes?: number }): Promise<string> {
+    return this.snapshot(this.head).readFile(file, options);
+  }
+
+  fileExists(file: string): Promise<boolean> {
+    return this.snapshot(this.head).fileExists(file);
+  }
+
+  /** Commits reachable from the head, newest first, with their trailers parsed. */
+  log(options?: LogOptions): Promise<CommitInfo[]> {
+    return this.snapshot(this.head).log(options);
+  }
+
+  /**
+   * Compare-and-swap commit. Each attempt: fetch and reset to the remote tip, let `attempt`
+   * read the state and decide (it may throw ConflictError / PreconditionError / ValidationError
+   * to stop: nothing is pushed), write and commit the files, push without force. A lost race
+   * waits (exponential backoff with jitter) and runs the next attempt on the new remote state;
+   * every other failure is terminal. The working clone is reset after any failure.
+   */
+  async transact<T>(
+    attempt: (tx: Transaction) => Promise<Plan<T>>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<TransactResult<T>> {
+    const { signal } = options;
+    const retry = this.options.retry ?? {};
+    const maxAttempts = retry.attempts ?? DEFAULTS.attempts;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new ValidationError('retry.attempts must be a positive integer');
+    }
+    const now = retry.now ?? Date.now;
+    const sleep = retry.sleep ?? ((ms: number) => delay(ms));
+    const random = retry.random ?? Math.random;
+    const policy = {
+      minDelayMs: retry.minDelayMs ?? DEFAULTS.minDelayMs,
+      maxDelayMs: retry.maxDelayMs ?? DEFAULTS.maxDelayMs,
+    };
+    const budgetMs = retry.budgetMs ?? DEFAULTS.budgetMs;
+    const started = now();
+    // Commits of earlier attempts that may be on the remote after all: a push cut off after the
+    // ref update (git may even re-send it and then report a race against itself).
+    let unpushed: Unpushed<T>[] = [];
+
+    for (let n = 1; ; n++) {
+      throwIfAborted(signal, unpushed);
+      const outcome = await this.clone.exclusive(() =>
+        this.attemptOnce(attempt, n, unpushed, signal),
+      );
+      if (outcome.kind === 'done') return outcome.value;
+      unpushed = [...unpushed.filter((u) => u.uncertain), outcome.unpushed];
+
+      const wait = backoffDelay(n, policy, random);
+      if (n >= maxAttempts || now() - started + wait > budgetMs) {
+        return this.giveUp(n, unpushed);
+      }
+      this.logger.info(
+        { attempt: n, waitMs: wait, branch: this.branch },
+        'push did not go through; retrying from a fresh fetch',
+      );
+      try {
+        await abortableSleep(sleep, wait, signal, unpushed);
+      } catch (e) {
+        // Cancelled while waiting: drop the unpushed commit now, not at the next sync.
+        await this.clone.exclusive(() => this.clone.resetToRemote());
+        throw e;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  /** One compare-and-swap attempt; runs holding the clone. */
+  private async attemptOnce<T>(
+    attemptFn: (tx: Transaction) => Promise<Plan<T>>,
+    attempt: number,
+    unpushed: readonly Unpushed<T>[],
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptOutcome<T>> {
+    const head = await this.syncForAttempt(unpushed, signal);
+    this.head = head;
+    // A push that failed mid-transfer may have landed: then the fetched branch contains it.
+    for (const earlier of unpushed) {
+      if (await this.clone.isAncestor(earlier.sha, head, signal)) {
+        this.logger.info({ sha: earlier.sha }, 'an earlier push did land; not committing again');
+        return done(earlier.sha, true, attempt, earlier.result);
+      }
+    }
+
+    // Whether the work tree needs no reset on the way out: untouched, pushed, or about to be
+    // reset by the next attempt's sync (a retry) or by giveUp's final sync.
+    let workdirClean = false;
+    try {
+      const tx = new AttemptTransaction(new Snapshot(this.clone.gitRun(signal), head), attempt);
+      let plan: Plan<T>;
+      try {
+        plan = await attemptFn(tx);
+      } finally {
+        tx.close();
+      }
+      if (signal?.aborted) throw cancelled(signal);
+      if (plan.kind === 'noop') {
+        workdirClean = true;
+        return done(head, false, attempt, plan.result);
+      }
+      if (plan.kind !== 'commit') {
+        throw new ValidationError('transact: the plan must be noop or commit');
+      }
+      const message = formatCommitMessage(plan.message);
+      const files = Object.entries(plan.files ?? {});
+      for (const [file, content] of files) {
+        assertRepoPath(file);
+        if (typeof content !== 'string') {
+          throw new ValidationError(`${file}: new content must be a string`, { where: { file } });
+        }
+      }
+
+      for (const [file, content] of files) await this.clone.writeFile(file, content);
+      if (
+        !(await this.clone.stage(
+          files.map(([file]) => file),
+          signal,
+        ))
+      ) {
+        // The "new" content equals the old: no commit (never an empty one).
+        workdirClean = true;
+        return done(head, false, attempt, plan.result);
+      }
+      const sha = await this.clone.commit(message, signal);
+
+      const failure = await this.clone.push(signal);
+      if (!failure) {
+        workdirClean = true;
+        this.head = sha;
+        this.logger.info({ sha, attempt, branch: this.branch }, 'pushed');
+        return done(sha, true, attempt, plan.result);
+      }
+      if (failure.kind === 'terminal') throw failure.error;
+      workdirClean = true;
+      if (failure.kind === 'maybe-landed') {
+        this.logger.warn(
+          { sha, reason: failure.reason },
+          'push failed mid-transfer; checking on the next fetch whether it landed',
+        );
+      }
+      const uncertain = failure.kind === 'maybe-landed';
+      return { kind: 'retry', unpushed: { sha, result: plan.result, uncertain } };
+    } catch (e) {
+      throw this.clone.publicError(e, signal);
+    } finally {
+      if (!workdirClean) await this.clone.resetToRemote();
+    }
+  }
+
+  /** The attempt's sync; if it fails after an unconfirmed push, the error says so. */
+  private async syncForAttempt(
+    unpushed: readonly Unpushed<unknown>[],
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    try {
+      return await this.clone.sync(signal);
+    } catch (e) {
+      const uncertain = unconfirmed(unpushed);
+      if (uncertain.length === 0 || !isStackswapError(e) || e.code === 'operation-failed') throw e;
+      throw new StackswapError(
+        e.code,
+        `${e.message}; commit ${uncertain.join(', ')} may or may not have landed`,
+        {
+          ...(e.hint ? { hint: e.hint } : {}),
+          details: { ...e.details, unconfirmedCommits: uncertain },
+        },
+      );
+    }
+  }
+
+  /**
+   * Out of attempts or time: unless a push that was cut off turns out to have landed, throw
+   * 'retries-exhausted' naming the remote tip, with the clone reset to it.
+   */
+  private async giveUp<T>(
+    attempts: number,
+    unpushed: readonly Unpushed<T>[],
+  ): Promise<TransactResult<T>> {
+    let remoteSha = this.head;
+    try {
+      remoteSha = await this.sync();
+      for (const earlier of unpushed.filter((u) => u.uncertain)) {
+        if (await this.clone.isAncestor(earlier.sha, remoteSha)) {
+          return { sha: earlier.sha, committed: true, attempts, result: earlier.result };
+        }
+      }
+    } catch {
+      // Keep the last known tip (the failure to report is the exhausted retries), and still
+      // drop the unpushed commit.
+      await this.clone.exclusive(() => this.clone.resetToRemote()).catch(() => undefined);
+    }
+    const uncertain = unconfirmed(unpushed);
+    throw new StackswapError(
+      'retries-exhausted',
+      `gave up after ${attempts} attempts; remote ${this.branch} at ${remoteSha}`,
+      {
+        hint: 'another writer keeps moving the branch; run the operation again later',
+        details: {
+          attempts,
+          remoteSha,
+          branch: this.branch,
+          ...(uncertain.length > 0 ? { unconfirmedCommits: uncertain } : {}),
+        },
+      },
+    );
+  }
+
+  private snapshot(sha: string): Snapshot {
+    if (!sha) throw new StackswapError('internal', 'the config repo has not been synced');
+    return new Snapshot(this.clone.gitRun(), sha);
+  }
+}
+
+function done<T>(sha: string, committed: boolean, attempts: number, result: T): AttemptOutcome<T> {
+  return { kind: 'done', value: { sha, committed, attempts, result } };
+}
+
+class AttemptTransaction implements Transaction {
+  private open = true;
+
+  constructor(
+    private readonly snapshot: Snapshot,
+    readonly attempt: number,
+  ) {}
+
+  get headSha(): string {
+    return this.snapshot.sha;
+  }
+
+  readFile(file: string, options?: { maxBytes?: number }): Promise<string> {
+    this.assertOpen();
+    return this.snapshot.readFile(file, options);
+  }
+
+  fileExists(file: string): Promise<boolean> {
+    this.assertOpen();
+    return this.snapshot.fileExists(file);
+  }
+
+  log(options?: LogOptions): Promise<CommitInfo[]> {
+    this.assertOpen();
+    return this.snapshot.log(options);
+  }
+
+  close(): void {
+    this.open = false;
+  }
+
+  private assertOpen(): void {
+    if (!this.open) {
+      throw new StackswapError('internal', 'a transaction was used after its attempt ended');
+    }
+  }
+}
+
+function validateAuth(
+  auth: GitAuth | undefined,
+): { username: string; password: string } | undefined {
+  if (!auth?.token) return undefined;
+  const username = auth.username ?? DEFAULTS.username;
+  // Never echo the values: the message must not carry the secret.
+  if (typeof auth.token !== 'string' || /[\0-\x1f\x7f]/.test(auth.token)) {
+    throw new ValidationError('git token: contains a control character or newline', {
+      where: { key: 'auth.token' },
+    });
+  }
+  if (!username || /[\0-\x1f\x7f:]/.test(username)) {
+    throw new ValidationError('git username: must be non-empty, single-line and without ":"', {
+      where: { key: 'auth.username' },
+    });
+  }
+  return { username, password: auth.token };
+}
+
+/** Shas of commits whose push failed in a way that does not prove they did not land. */
+function unconfirmed(unpushed: readonly { sha: string; uncertain: boolean }[]): string[] {
+  return unpushed.filter((u) => u.uncertain).map((u) => u.sha);
+}
+
+function throwIfAborted(
+  signal: AbortSignal | undefined,
+  unpushed: readonly { sha: string; uncertain: boolean }[],
+): void {
+  if (!signal?.aborted) return;
+  const uncertain = unconfirmed(unpushed);
+  throw cancelled(
+    signal,
+    uncertain.length > 0
+      ? `commit ${uncertain.join(', ')} may or may not have landed; run the operation again`
+      : undefined,
+  );
+}
+
+async function abortableSleep(
+  sleep: (ms: number) => Promise<void>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  unpushed: readonly { sha: string; uncertain: boolean }[],
+): Promise<void> {
+  if (!signal) return sleep(ms);
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([sleep(ms), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  throwIfAborted(signal, unpushed);
+}

@@ -1,0 +1,34 @@
+/** Shared set-up for the config-repo tests: open a ConfigRepo on a fixture remote. */
+import path from 'node:path';
+import { Redactor } from '../../../src/core/redact.ts';
+import { ConfigRepo, type RepoOptions } from '../../../src/gitops/git/repo.ts';
+import { tempDir, type BareRepo } from '../../helpers/git-fixtures.ts';
+
+export const SEED_FILES = {
+  'stackswap.yaml': 'version: 1\n',
+  'apps/shop/values-blue.yaml': 'global:\n  colour: blue\n',
+  'apps/shop/values-green.yaml': 'global:\n  colour: green\n',
+  'apps/ingress/values.yaml': 'global:\n  shopLive: blue\n',
+};
+
+export function openRepo(
+  repo: BareRepo,
+  overrides: Partial<RepoOptions> = {},
+): Promise<ConfigRepo> {
+  return ConfigRepo.open({
+    url: repo.bare,
+    branch: repo.branch,
+    cacheDir: path.join(tempDir('stackswap-cache-'), 'cache'),
+    redactor: new Redactor(),
+    allowFileProtocol: true,
+    timeoutMs: 20_000,
+    retry: { sleep: async () => {}, random: () => 0.5 },
+    ...overrides,
+  });
+}
+
+export const trailers = (operation: string, id: string) => ({
+  'Stackswap-Operation': operation,
+  'Stackswap-Stack': 'shop',
+  'Stackswap-Operation-Id': id,
+});
