@@ -12,17 +12,24 @@ let sandbox: Sandbox;
 let clock = Date.now();
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ argocd: { progressingMs: 150, faultPattern: /bad/, pollIntervalMs: 0 } });
+  sandbox = await startSandbox({
+    argocd: { progressingMs: 150, faultPattern: /bad/, pollIntervalMs: 0 },
+  });
 });
 afterAll(async () => sandbox?.close());
 
 const cli = (...args: string[]) =>
-  runCli(['--timeout', '60', '--requested-by', 'e2e', ...args], { env: sandbox.env, now: () => clock });
+  runCli(['--timeout', '60', '--requested-by', 'e2e', ...args], {
+    env: sandbox.env,
+    now: () => clock,
+  });
 const head = () => git(sandbox.repoPath, 'rev-parse', 'main');
 
 function liveWeights(): Record<string, number> {
   const vs = sandbox.argocd.appliedObjects('istio-system').find((o) => o.kind === 'VirtualService');
-  const spec = vs?.spec as { http: { name: string; route: { destination: { host: string }; weight: number }[] }[] };
+  const spec = vs?.spec as {
+    http: { name: string; route: { destination: { host: string }; weight: number }[] }[];
+  };
   const route = spec.http.find((r) => r.name === 'default')!;
   return Object.fromEntries(route.route.map((d) => [d.destination.host.split('.')[1]!, d.weight]));
 }
@@ -38,7 +45,11 @@ function images(namespace: string): string[] {
   return sandbox.argocd
     .appliedObjects(namespace)
     .filter((o) => o.kind === 'Deployment')
-    .map((o) => (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]!.image)
+    .map(
+      (o) =>
+        (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
+          .containers[0]!.image,
+    )
     .sort();
 }
 
