@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BranchName, ImageTag, formatKeyPath, parseKeyPath, repoPathProblem } from '../../../src/config/names.ts';
+import {
+  BranchName,
+  ImageTag,
+  formatKeyPath,
+  parseKeyPath,
+  repoPathProblem,
+} from '../../../src/config/names.ts';
 
 describe('repo paths', () => {
   it.each([
@@ -20,9 +26,12 @@ describe('repo paths', () => {
 });
 
 describe('image tags', () => {
-  it.each(['1.0.0', '1.10', 'v2.3.4-rc.1', '0362525', '0e1234', 'latest', '_x'])('accepts %s', (tag) => {
-    expect(ImageTag.safeParse(tag).success).toBe(true);
-  });
+  it.each(['1.0.0', '1.10', 'v2.3.4-rc.1', '0362525', '0e1234', 'latest', '_x'])(
+    'accepts %s',
+    (tag) => {
+      expect(ImageTag.safeParse(tag).success).toBe(true);
+    },
+  );
   it.each(['', '-1', '.1', 'a b', 'a:b', 'x'.repeat(129), 'ä'])('rejects %j', (tag) => {
     expect(ImageTag.safeParse(tag).success).toBe(false);
   });
@@ -36,7 +45,10 @@ describe('image tags', () => {
 describe('key paths', () => {
   it('splits on dots and honours escapes', () => {
     expect(parseKeyPath('global.live')).toEqual(['global', 'live']);
-    expect(parseKeyPath('podAnnotations.example\\.com/team')).toEqual(['podAnnotations', 'example.com/team']);
+    expect(parseKeyPath('podAnnotations.example\\.com/team')).toEqual([
+      'podAnnotations',
+      'example.com/team',
+    ]);
     expect(parseKeyPath('a\\\\.b')).toEqual(['a\\', 'b']);
   });
   it('round-trips through formatKeyPath', () => {
@@ -51,7 +63,9 @@ describe('key paths', () => {
 });
 
 describe('branch names', () => {
-  it.each(['main', 'release/1.2', 'feature_x-1'])('accepts %s', (b) => expect(BranchName.safeParse(b).success).toBe(true));
+  it.each(['main', 'release/1.2', 'feature_x-1'])('accepts %s', (b) =>
+    expect(BranchName.safeParse(b).success).toBe(true),
+  );
   it.each(['-h', 'a..b', 'x.lock', 'a//b', 'a@{1}', 'a b', '/main', 'main/'])('rejects %s', (b) =>
     expect(BranchName.safeParse(b).success).toBe(false),
   );

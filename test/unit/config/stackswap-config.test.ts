@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { StackswapConfigFile, resolveConfig, type StackswapConfig } from '../../../src/config/stackswap-config.ts';
+import {
+  StackswapConfigFile,
+  resolveConfig,
+  type StackswapConfig,
+} from '../../../src/config/stackswap-config.ts';
 import { parseSetPairs, checkPlanAgainstStack } from '../../../src/config/release-plan.ts';
 
 function resolve(file: unknown): StackswapConfig {
@@ -12,7 +16,10 @@ describe('stackswap.yaml', () => {
   it('fills the conventional layout from a minimal entry', () => {
     const config = resolve({ version: 1, stacks: { shop: { components: ['web', 'api'] } } });
     const shop = config.stacks.get('shop')!;
-    expect(shop.colourValuesFile).toEqual({ blue: 'apps/shop/values-blue.yaml', green: 'apps/shop/values-green.yaml' });
+    expect(shop.colourValuesFile).toEqual({
+      blue: 'apps/shop/values-blue.yaml',
+      green: 'apps/shop/values-green.yaml',
+    });
     expect(shop.components).toEqual([
       { name: 'web', tagKey: ['web', 'image', 'tag'] },
       { name: 'api', tagKey: ['api', 'image', 'tag'] },
@@ -30,8 +37,15 @@ describe('stackswap.yaml', () => {
     const config = resolve({
       version: 1,
       stacks: {
-        a: { components: ['x'], live: { file: 'apps/ingress/values.yaml', key: 'global.{stack}Live' } },
-        b: { components: { x: { tagKey: 'images.x' } }, live: { key: 'global.{stack}Live' }, retention: '90s' },
+        a: {
+          components: ['x'],
+          live: { file: 'apps/ingress/values.yaml', key: 'global.{stack}Live' },
+        },
+        b: {
+          components: { x: { tagKey: 'images.x' } },
+          live: { key: 'global.{stack}Live' },
+          retention: '90s',
+        },
       },
     });
     expect(config.stacks.get('a')!.liveKey).toEqual(['global', 'aLive']);
@@ -41,25 +55,41 @@ describe('stackswap.yaml', () => {
 
   it('reports a path that escapes the repo with its key', () => {
     const problems = resolveConfig(
-      StackswapConfigFile.parse({ version: 1, stacks: { a: { components: ['x'], plan: '../../etc/{stack}.yaml' } } }),
+      StackswapConfigFile.parse({
+        version: 1,
+        stacks: { a: { components: ['x'], plan: '../../etc/{stack}.yaml' } },
+      }),
     );
     expect(problems).toEqual([
-      { key: ['stacks', 'a', 'plan'], message: 'path escapes the config repo ("..") (got "../../etc/a.yaml")' },
+      {
+        key: ['stacks', 'a', 'plan'],
+        message: 'path escapes the config repo ("..") (got "../../etc/a.yaml")',
+      },
     ]);
   });
 
   it('refuses two stacks sharing one live key', () => {
     const problems = resolveConfig(
-      StackswapConfigFile.parse({ version: 1, stacks: { a: { components: ['x'] }, b: { components: ['y'] } } }),
+      StackswapConfigFile.parse({
+        version: 1,
+        stacks: { a: { components: ['x'] }, b: { components: ['y'] } },
+      }),
     );
-    expect(Array.isArray(problems) && problems[0]?.message).toMatch(/share the live key global.live/);
+    expect(Array.isArray(problems) && problems[0]?.message).toMatch(
+      /share the live key global.live/,
+    );
   });
 
   it('refuses a colour file without {colour}', () => {
     const problems = resolveConfig(
-      StackswapConfigFile.parse({ version: 1, stacks: { a: { components: ['x'], values: { colourFile: 'v.yaml' } } } }),
+      StackswapConfigFile.parse({
+        version: 1,
+        stacks: { a: { components: ['x'], values: { colourFile: 'v.yaml' } } },
+      }),
     );
-    expect(Array.isArray(problems) && problems.map((p) => p.key.join('.'))).toContain('stacks.a.values.colourFile');
+    expect(Array.isArray(problems) && problems.map((p) => p.key.join('.'))).toContain(
+      'stacks.a.values.colourFile',
+    );
   });
 
   it.each([
@@ -76,12 +106,22 @@ describe('stackswap.yaml', () => {
 });
 
 describe('release plans', () => {
-  const stack = resolve({ version: 1, stacks: { shop: { components: ['web', 'api'] } } }).stacks.get('shop')!;
+  const stack = resolve({
+    version: 1,
+    stacks: { shop: { components: ['web', 'api'] } },
+  }).stacks.get('shop')!;
 
   it('needs every component and no unknown one', () => {
-    expect(checkPlanAgainstStack({ web: '1', api: '2' }, stack, {})).toEqual({ web: '1', api: '2' });
-    expect(() => checkPlanAgainstStack({ web: '1' }, stack, { file: 'p.yaml' })).toThrow(/no version for api/);
-    expect(() => checkPlanAgainstStack({ web: '1', api: '2', db: '3' }, stack, {})).toThrow(/unknown component "db"/);
+    expect(checkPlanAgainstStack({ web: '1', api: '2' }, stack, {})).toEqual({
+      web: '1',
+      api: '2',
+    });
+    expect(() => checkPlanAgainstStack({ web: '1' }, stack, { file: 'p.yaml' })).toThrow(
+      /no version for api/,
+    );
+    expect(() => checkPlanAgainstStack({ web: '1', api: '2', db: '3' }, stack, {})).toThrow(
+      /unknown component "db"/,
+    );
   });
 
   it('parses --set pairs strictly', () => {
