@@ -4,8 +4,9 @@
  * affected app and we wait until it is live. A no-op still verifies the app at the head commit,
  * so re-running an operation that failed after its push resumes it.
  */
+import type { OperationKind } from '../audit.ts';
 import type { AppStatus } from '../deployer.ts';
-import type { OperationContext } from './context.ts';
+import type { OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
 import { setOrCreateValue } from '../../gitops/values-edit.ts';
 
@@ -68,4 +69,24 @@ export function editValues(
     (text, [path, value]) => setOrCreateValue(text, path, value, { file }),
     source,
   );
+}
+
+/** The result every changing operation reports, from its commit outcome and what it synced. */
+export function operationResult(
+  ctx: OperationContext,
+  operation: OperationKind,
+  stack: string,
+  outcome: CommitOutcome<unknown>,
+  view: Pick<OperationResult, 'summary' | 'live' | 'preview' | 'apps' | 'details'>,
+): OperationResult {
+  return {
+    operation,
+    stack,
+    operationId: ctx.actor.operationId,
+    committed: outcome.committed,
+    sha: outcome.sha,
+    attempts: outcome.attempts,
+    ...view,
+    steps: ctx.progress.steps,
+  };
 }

@@ -12,7 +12,7 @@ import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.
 import type { StackConfig } from '../../config/stackswap-config.ts';
 import type { RepoReader } from '../repo-files.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, editValues, syncStep } from './commit-and-sync.ts';
+import { commitStep, editValues, operationResult, syncStep } from './commit-and-sync.ts';
 
 export interface DeployRequest {
   stack: string;
@@ -75,20 +75,13 @@ export async function deploy(
   const stack = outcome.result;
   const preview = target!;
   const apps = await syncStep(ctx, stack.apps[preview], outcome.sha);
-  return {
-    operation: 'deploy',
-    stack: stack.name,
-    operationId: ctx.actor.operationId,
-    committed: outcome.committed,
-    sha: outcome.sha,
-    attempts: outcome.attempts,
+  return operationResult(ctx, 'deploy', stack.name, outcome, {
     summary: `${stack.name}: ${preview} (preview) runs ${formatVersions(versions)}; ${live} stays live`,
     live,
     preview,
     apps,
-    steps: ctx.progress.steps,
     details: { versions, colour: preview, replicas: stack.replicas },
-  };
+  });
 }
 
 async function recordPlan(

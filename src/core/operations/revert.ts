@@ -7,10 +7,10 @@ import { PreconditionError } from '../errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
 import { loadConfig, stackOf } from '../load-config.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
-import type { Colour } from '../../config/names.ts';
+import { otherColour, type Colour } from '../../config/names.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, syncStep } from './commit-and-sync.ts';
+import { commitStep, operationResult, syncStep } from './commit-and-sync.ts';
 
 export const HISTORY_DEPTH = 500;
 
@@ -64,19 +64,12 @@ export async function revert(
   });
   const stack = outcome.result;
   const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
-  return {
-    operation: 'revert',
-    stack: stack.name,
-    operationId: ctx.actor.operationId,
-    committed: outcome.committed,
-    sha: outcome.sha,
-    attempts: outcome.attempts,
+  return operationResult(ctx, 'revert', stack.name, outcome, {
     summary: outcome.committed
       ? `${stack.name}: live ${from} -> ${target} (reverted ${undone?.slice(0, 12)})`
       : `${stack.name}: ${target} is already live; nothing to revert`,
     live: target!,
-    preview: target === 'blue' ? 'green' : 'blue',
+    preview: otherColour(target!),
     apps,
-    steps: ctx.progress.steps,
-  };
+  });
 }

@@ -8,7 +8,7 @@ import { loadConfig, stackOf } from '../load-config.ts';
 import { readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, editValues, syncStep } from './commit-and-sync.ts';
+import { commitStep, editValues, operationResult, syncStep } from './commit-and-sync.ts';
 import { HISTORY_DEPTH } from './revert.ts';
 
 export async function scaleDown(
@@ -62,19 +62,12 @@ export async function scaleDown(
   );
   const stack = outcome.result;
   const apps = await syncStep(ctx, stack.apps[idle!], outcome.sha);
-  return {
-    operation: 'scale-down',
-    stack: stack.name,
-    operationId: ctx.actor.operationId,
-    committed: outcome.committed,
-    sha: outcome.sha,
-    attempts: outcome.attempts,
+  return operationResult(ctx, 'scale-down', stack.name, outcome, {
     summary: outcome.committed
       ? `${stack.name}: ${idle} scaled to 0; ${live} stays live`
       : `${stack.name}: ${idle} is already at 0 replicas`,
     live,
     preview: idle!,
     apps,
-    steps: ctx.progress.steps,
-  };
+  });
 }

@@ -15,12 +15,12 @@ import {
   readStackState,
   type StackState,
 } from '../stack-state.ts';
-import type { Colour } from '../../config/names.ts';
+import { otherColour, type Colour } from '../../config/names.ts';
 import type { StackConfig } from '../../config/stackswap-config.ts';
 import type { Transaction } from '../../gitops/git/repo.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, syncStep } from './commit-and-sync.ts';
+import { commitStep, operationResult, syncStep } from './commit-and-sync.ts';
 
 export interface SwapRequest {
   stack: string;
@@ -60,21 +60,14 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
   const stack = outcome.result;
   const live = target!;
   const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
-  return {
-    operation: 'swap',
-    stack: stack.name,
-    operationId: ctx.actor.operationId,
-    committed: outcome.committed,
-    sha: outcome.sha,
-    attempts: outcome.attempts,
+  return operationResult(ctx, 'swap', stack.name, outcome, {
     summary: outcome.committed
       ? `${stack.name}: live ${from} -> ${live}`
       : `${stack.name}: ${live} is already live; nothing to swap`,
     live,
-    preview: live === 'blue' ? 'green' : 'blue',
+    preview: otherColour(live),
     apps,
-    steps: ctx.progress.steps,
-  };
+  });
 }
 
 /**
