@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import type { Redactor } from '../core/redact.ts';
+import { createLogger } from '../core/logger.ts';
 import type { Progress } from '../core/progress.ts';
 import type { Deployer } from '../core/deployer.ts';
 import { loadConfig } from '../core/load-config.ts';
@@ -69,6 +70,9 @@ export class Session {
         email: this.env.STACKSWAP_GIT_AUTHOR_EMAIL ?? 'stackswap@localhost',
       },
       redactor: this.redactor,
+      ...(this.options.verbose
+        ? { logger: createLogger({ redactor: this.redactor, level: 'debug' }) }
+        : {}),
       allowFileProtocol: isLocal || url.startsWith('file://'),
       // Plain http only for local test servers; production remotes are https or ssh.
       allowInsecureHttp: this.env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
