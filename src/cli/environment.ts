@@ -11,6 +11,7 @@ import type { Redactor } from '../core/redact.ts';
 const Environment = z.object({
   STACKSWAP_REPO: z.string().min(1).optional(),
   STACKSWAP_BRANCH: z.string().min(1).optional(),
+  STACKSWAP_STACK: z.string().min(1).optional(),
   STACKSWAP_CACHE_DIR: z.string().min(1).optional(),
   /** https token for the config repo (a GitLab project/deploy token, a GitHub token). */
   STACKSWAP_GIT_TOKEN: z.string().min(1).optional(),

@@ -99,7 +99,10 @@ function buildProgram(
     })
     .option('--repo <url>', 'config repo: path, file://, ssh or https URL (env STACKSWAP_REPO)')
     .option('--branch <name>', 'config repo branch (env STACKSWAP_BRANCH)', undefined)
-    .option('--stack <name>', 'stack to act on (optional when stackswap.yaml has one stack)')
+    .option(
+      '--stack <name>',
+      'stack to act on (env STACKSWAP_STACK; optional when stackswap.yaml has one stack)',
+    )
     .addOption(
       new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'),
     )

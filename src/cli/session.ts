@@ -82,7 +82,8 @@ export class Session {
 
   /** --stack, or the only stack of stackswap.yaml. */
   async stackName(repo: ConfigRepo): Promise<string> {
-    if (this.options.stack) return this.options.stack;
+    const explicit = this.options.stack ?? this.env.STACKSWAP_STACK;
+    if (explicit) return explicit;
     const stacks = [...(await loadConfig(repo)).stacks.keys()];
     if (stacks.length === 1) return stacks[0]!;
     throw new UsageError(
