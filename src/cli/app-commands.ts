@@ -9,7 +9,7 @@ import { snapshot } from '../argocd/app-state.ts';
 import { ArgoCdClient } from '../argocd/client.ts';
 import { argoCdConfigFromEnv } from '../argocd/config.ts';
 import { syncAndWait, triggerSync, waitForApp } from '../argocd/wait.ts';
-import { describeArgoEvent } from './argo-progress.ts';
+import { describeArgoEvent } from '../argocd/progress-text.ts';
 import { printResult, type OutputFormat } from './output.ts';
 import type { CliIo } from './program.ts';
 import { parsePositiveInt } from './program.ts';

@@ -36,6 +36,7 @@ import {
 import { Session, type GlobalOptions } from './session.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
 
 export interface CliIo extends Terminal {
   env: NodeJS.ProcessEnv;
@@ -323,6 +324,7 @@ function buildProgram(
 
   registerAppCommands(program, session, io);
   registerSandboxCommands(program, io);
+  registerServeCommand(program, io);
   return program;
 }
 

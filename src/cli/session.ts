@@ -13,7 +13,7 @@ import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
 import { createArgoDeployer } from '../argocd/deployer.ts';
-import { describeArgoEvent } from './argo-progress.ts';
+import { describeArgoEvent } from '../argocd/progress-text.ts';
 import {
   defaultCacheDir,
   readEnvironment,

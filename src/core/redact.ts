@@ -9,6 +9,8 @@ export const REDACTED = '[REDACTED]';
 
 export class Redactor {
   private readonly secrets = new Set<string>();
+  /** Longest first, so a base64 form is not half-replaced by a shorter raw form; kept sorted on add. */
+  private ordered: string[] = [];
 
   /** Registers a secret and its usual encodings. Short strings are ignored (they would match everywhere). */
   add(secret: string | undefined, options: { username?: string } = {}): void {
@@ -18,6 +20,7 @@ export class Redactor {
       if (user) forms.push(Buffer.from(`${user}:${secret}`).toString('base64'));
     }
     for (const form of forms) if (form.length >= MIN_SECRET_LENGTH) this.secrets.add(form);
+    this.ordered = [...this.secrets].sort((a, b) => b.length - a.length);
   }
 
   get size(): number {
@@ -26,8 +29,7 @@ export class Redactor {
 
   redact(text: string): string {
     let out = stripUrlCredentials(text);
-    // Longest first, so a base64 form is not half-replaced by a shorter raw form.
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+    for (const s of this.ordered) {
       if (out.includes(s)) out = out.split(s).join(REDACTED);
     }
     return out;

@@ -1,5 +1,5 @@
 /** Turns Argo CD wait events into one-line progress notes (only the ones a person cares about). */
-import type { ArgoProgressEvent } from '../argocd/progress.ts';
+import type { ArgoProgressEvent } from './progress.ts';
 
 const short = (sha: string | undefined) => sha?.slice(0, 12) ?? '?';
 

@@ -1,0 +1,163 @@
+/**
+ * `buildApp(deps)`: the fastify application of `stackswap serve`, with every dependency passed
+ * in and nothing listening (tests use `app.inject()`; `serve.ts` listens). Plugins: zod type
+ * provider (validation and OpenAPI from the same schemas), helmet, rate limiting keyed by the
+ * caller's token (by IP for unauthenticated requests), bearer auth, one error handler.
+ */
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import type { Redactor } from '../core/redact.ts';
+import { BearerAuth } from './auth/bearer.ts';
+import type { TokenStore } from './auth/tokens.ts';
+import { ApiError, errorHandler, notFoundHandler } from './errors.ts';
+import { lazyChildLogger } from './logging.ts';
+import type { ServerMetrics } from './metrics.ts';
+import type { OperationManager } from './operations/manager.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerOperationRoutes } from './routes/operations.ts';
+import { registerSlackRoutes } from './routes/slack.ts';
+import { registerStackRoutes } from './routes/stacks.ts';
+import type { ReadyResponse } from './schemas.ts';
+import type { SlackResponder } from './slack/responder.ts';
+import type { DryRunInput } from './stacks/dry-run.ts';
+import type { DryRunResult } from './schemas.ts';
+import type { StackStatusService } from './stacks/status.ts';
+
+export interface Limits {
+  /** JSON API bodies; default 64 KiB. */
+  bodyLimit: number;
+  /** Slack's form bodies; default 16 KiB. */
+  slackBodyLimit: number;
+  /** Requests per window per token (per IP without one); default 300 per minute. */
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  /** Whole request (headers and body) must arrive within this; default 30 s. */
+  requestTimeoutMs: number;
+  /** Idle socket timeout; default 60 s (SSE streams send a keepalive well within it). */
+  connectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  sseKeepAliveMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  bodyLimit: 64 * 1024,
+  slackBodyLimit: 16 * 1024,
+  rateLimitMax: 300,
+  rateLimitWindowMs: 60_000,
+  requestTimeoutMs: 30_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  sseKeepAliveMs: 15_000,
+};
+
+export interface AppDeps {
+  logger: FastifyBaseLogger;
+  redactor: Redactor;
+  tokens: TokenStore;
+  operations: OperationManager;
+  status: StackStatusService;
+  dryRun: (
+    input: Pick<DryRunInput, 'kind' | 'stack' | 'body' | 'requestedBy' | 'reason'>,
+  ) => Promise<DryRunResult>;
+  readiness: () => Promise<ReadyResponse>;
+  metrics: ServerMetrics;
+  slack: { signingSecret: string | undefined; responder: SlackResponder };
+  now: () => number;
+  limits?: Partial<Limits>;
+  /** Behind an ingress: take the client address from X-Forwarded-For (per-IP rate limits). */
+  trustProxy?: boolean;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
+    trustProxy: deps.trustProxy ?? false,
+    bodyLimit: limits.bodyLimit,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Logged by the onResponse hook below instead, once the caller is known: a verified token
+    // is registered with the redactor by then, wherever the caller put it (even in the URL).
+    logController: new LogController({ disableRequestLogging: true }),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Shutdown (service.ts): the manager answers 503 to new operations while running ones
+    // finish; once the server closes, fastify answers 503 to whatever still arrives.
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+  // JSON only (and Slack's form, in its own scope): a text/plain body is a 415, not a string.
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler(deps.redactor));
+  app.setNotFoundHandler(notFoundHandler);
+
+  const auth = new BearerAuth(deps.tokens, deps.redactor);
+  await app.register(helmet, { global: true });
+  await app.register(rateLimit, {
+    global: true,
+    max: limits.rateLimitMax,
+    timeWindow: limits.rateLimitWindowMs,
+    keyGenerator: (request) => {
+      const identity = auth.identify(request);
+      return identity ? `token:${identity.name}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'rate-limited', `rate limit exceeded; retry in ${context.after}`, {
+        limit: context.max,
+      }),
+  });
+  auth.register(app);
+  // One line per request: at info for changes and refusals, at debug for successful reads
+  // (status polling would otherwise drown the audit-relevant lines).
+  app.addHook('onResponse', async (request, reply) => {
+    const quiet = request.method === 'GET' && reply.statusCode < 400;
+    if (quiet && request.log.level !== 'debug' && request.log.level !== 'trace') return;
+    const caller = auth.identify(request)?.name;
+    request.log[quiet ? 'debug' : 'info'](
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
+        ...(caller ? { caller } : {}),
+      },
+      'request',
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'stackswap',
+        description:
+          'Whole-stack blue/green promotion through git and Argo CD. Changing operations answer 202 with an operation id; follow it at /v1/operations/{id} or its /events stream.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+    transform: createJsonSchemaTransform({ skipList: [] }),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  registerHealthRoutes(app, deps);
+  registerStackRoutes(app, deps);
+  registerOperationRoutes(app, deps, limits);
+  await registerSlackRoutes(app, deps, limits);
+  return app;
+}

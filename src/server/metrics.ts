@@ -1,0 +1,83 @@
+/**
+ * Prometheus metrics of the service, on a registry of its own (no prom-client global state):
+ * operations by stack, kind and result with their durations, push retries (compare-and-swap
+ * attempts after the first), and how long Argo CD took to sync and turn healthy (the `sync`
+ * step), plus the process defaults.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OperationKind } from './schemas.ts';
+
+export type OperationResultLabel = 'succeeded' | 'failed' | 'interrupted';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly operations: Counter<'stack' | 'kind' | 'result'>;
+  private readonly durations: Histogram<'stack' | 'kind' | 'result'>;
+  private readonly running: Gauge<'stack'>;
+  private readonly pushRetries: Counter<'stack' | 'kind'>;
+  private readonly argoWait: Histogram<'stack' | 'kind' | 'ok'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.operations = new Counter({
+      name: 'stackswap_operations_total',
+      help: 'Operations finished, by stack, kind and result',
+      labelNames: ['stack', 'kind', 'result'],
+      registers,
+    });
+    this.durations = new Histogram({
+      name: 'stackswap_operation_duration_seconds',
+      help: 'Wall time of operations from acceptance to their result',
+      labelNames: ['stack', 'kind', 'result'],
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200],
+      registers,
+    });
+    this.running = new Gauge({
+      name: 'stackswap_operations_running',
+      help: 'Operations running now, by stack',
+      labelNames: ['stack'],
+      registers,
+    });
+    this.pushRetries = new Counter({
+      name: 'stackswap_push_retries_total',
+      help: 'Compare-and-swap push attempts beyond the first (lost races with other writers)',
+      labelNames: ['stack', 'kind'],
+      registers,
+    });
+    this.argoWait = new Histogram({
+      name: 'stackswap_argocd_wait_seconds',
+      help: 'Argo CD sync-and-wait step durations (until synced at the commit and healthy)',
+      labelNames: ['stack', 'kind', 'ok'],
+      buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'stackswap_' });
+    }
+  }
+
+  operationStarted(stack: string): void {
+    this.running.inc({ stack });
+  }
+
+  operationFinished(
+    stack: string,
+    kind: OperationKind,
+    result: OperationResultLabel,
+    durationMs: number,
+    attempts: number | undefined,
+  ): void {
+    this.running.dec({ stack });
+    this.operations.inc({ stack, kind, result });
+    this.durations.observe({ stack, kind, result }, durationMs / 1000);
+    if (attempts !== undefined && attempts > 1) this.pushRetries.inc({ stack, kind }, attempts - 1);
+  }
+
+  argoWaitObserved(stack: string, kind: OperationKind, ok: boolean, durationMs: number): void {
+    this.argoWait.observe({ stack, kind, ok: String(ok) }, durationMs / 1000);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

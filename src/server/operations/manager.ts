@@ -1,0 +1,551 @@
+/**
+ * Runs the service's operations: accepts a request (202 + id), runs it in the background with
+ * the same core code the CLI runs, journals it, relays its progress, and answers for it.
+ *
+ * - One operation per stack at a time: a request for a busy stack is refused with 409 and the
+ *   running operation's id (not queued: a queued promotion would run against a state nobody
+ *   looked at, and the caller can follow or retry). Different stacks run in parallel. This only
+ *   avoids wasted work; git compare-and-swap remains the guard against other writers.
+ * - `Idempotency-Key`: the same key (per caller) with the same request returns the operation it
+ *   started; with a different request it is refused (422).
+ * - Shutdown: new operations are refused (503); running ones get a grace period, then their
+ *   AbortSignal fires and they stop at the next safe point; whatever did not finish is recorded
+ *   as `interrupted` with how to resume. An operation found running in the journal at start (the
+ *   process died) is recorded the same way.
+ */
+import { randomUUID } from 'node:crypto';
+import { StackswapError, isStackswapError } from '../../core/errors.ts';
+import type { OperationResult } from '../../core/operations/context.ts';
+import { Progress, type ProgressEvent, type StepTiming } from '../../core/progress.ts';
+import type { Redactor } from '../../core/redact.ts';
+import { ApiError } from '../errors.ts';
+import type { ServerMetrics } from '../metrics.ts';
+import type {
+  ErrorJson,
+  Interruption,
+  OperationKind,
+  OperationOutcome,
+  OperationRequest,
+  OperationState,
+  OperationView,
+} from '../schemas.ts';
+import type { EndEntry, Journal, JournalEvent, JournaledOperation, StartEntry } from './journal.ts';
+
+export const RESUME_HINT =
+  'POST the same request again: operations are idempotent, so a re-run skips what is already done (an existing commit is not made twice) and resumes from there';
+
+/** An event as relayed over SSE: progress, or the final result (always last). */
+export type OperationEvent =
+  JournalEvent | { seq: number; type: 'result'; data: Record<string, unknown> };
+
+export interface ExecuteInput {
+  id: string;
+  stack: string;
+  kind: OperationKind;
+  requestedBy: string;
+  request: OperationRequest;
+  progress: Progress;
+  signal: AbortSignal;
+}
+
+export interface StartInput {
+  stack: string;
+  kind: OperationKind;
+  requestedBy: string;
+  request: OperationRequest;
+  idempotency?: { scope: string; key: string; fingerprint: string };
+}
+
+export interface OperationManagerOptions {
+  journal: Journal;
+  /** Runs the operation (the core operation with a context built for it). */
+  execute: (input: ExecuteInput) => Promise<OperationResult>;
+  redactor: Redactor;
+  metrics: ServerMetrics;
+  logger: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
+  now?: () => number;
+  /** Called when an operation on the stack ends (the status cache drops the stack). */
+  onSettled?: (stack: string) => void;
+  /** Finished operations kept in memory (and their idempotency keys); default 1000. */
+  maxRetained?: number;
+  /** Events kept per operation; later ones are counted, not kept; default 2000. */
+  maxEventsPerOperation?: number;
+}
+
+interface Tracked {
+  start: StartEntry;
+  state: OperationState;
+  events: OperationEvent[];
+  steps: StepTiming[];
+  end: EndEntry | undefined;
+  listeners: Set<(event: OperationEvent) => void>;
+  controller: AbortController | undefined;
+  done: Promise<void> | undefined;
+}
+
+/** The reason an operation's signal carries when the service stops it. */
+export class ShutdownAbort extends StackswapError {
+  constructor() {
+    super('operation-failed', 'the service is shutting down; the operation was stopped', {
+      hint: RESUME_HINT,
+    });
+    this.name = 'ShutdownAbort';
+  }
+}
+
+export class OperationManager {
+  private readonly ops = new Map<string, Tracked>();
+  private readonly busy = new Map<string, string>();
+  private readonly idempotency = new Map<string, string>();
+  private closing = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: OperationManagerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Loads the journal's operations; those that never ended were cut off by the end of the
+   * process: they are recorded as interrupted now.
+   */
+  async restore(operations: readonly JournaledOperation[]): Promise<{ interrupted: string[] }> {
+    const interrupted: string[] = [];
+    for (const op of operations) {
+      const tracked = this.track(op.start, op.events);
+      if (op.end) {
+        this.applyEnd(tracked, op.end);
+        continue;
+      }
+      const end = this.endEntry(tracked, 'interrupted', {
+        interrupted: this.interruption(
+          tracked,
+          'the service stopped while the operation was running',
+        ),
+      });
+      await this.options.journal.append(end);
+      this.applyEnd(tracked, end);
+      interrupted.push(op.start.id);
+    }
+    this.trim();
+    return { interrupted };
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Starts an operation, or returns the one an earlier request with the same key started. */
+  async start(input: StartInput): Promise<{ operation: OperationView; replayed: boolean }> {
+    if (input.idempotency) {
+      const key = idempotencyKey(input.idempotency);
+      const existing = this.idempotency.get(key);
+      const tracked = existing ? this.ops.get(existing) : undefined;
+      if (tracked) {
+        if (tracked.start.idempotency?.fingerprint !== input.idempotency.fingerprint) {
+          throw new ApiError(
+            422,
+            'idempotency-key-reused',
+            'idempotency key reused with a different request',
+            { operationId: tracked.start.id },
+          );
+        }
+        return { operation: this.view(tracked), replayed: true };
+      }
+    }
+    if (this.closing) {
+      throw new ApiError(
+        503,
+        'shutting-down',
+        'the service is shutting down and accepts no new operations; retry against another instance or after the restart',
+        {},
+        { 'retry-after': '30' },
+      );
+    }
+    const running = this.busy.get(input.stack);
+    if (running) {
+      const op = this.ops.get(running);
+      throw new ApiError(
+        409,
+        'stack-busy',
+        `stack ${input.stack} is busy with operation ${running}${op ? ` (${op.start.kind})` : ''}; follow it or retry when it has finished`,
+        { operationId: running, location: `/v1/operations/${running}` },
+      );
+    }
+
+    const start: StartEntry = {
+      t: 'start',
+      id: randomUUID(),
+      stack: input.stack,
+      kind: input.kind,
+      requestedBy: input.requestedBy,
+      createdAt: new Date(this.now()).toISOString(),
+      request: input.request,
+      ...(input.idempotency ? { idempotency: input.idempotency } : {}),
+    };
+    // Claimed before the first await, so two requests can never both pass the check above.
+    this.busy.set(input.stack, start.id);
+    const tracked = this.track(start, []);
+    try {
+      await this.options.journal.append(start);
+    } catch (e) {
+      this.busy.delete(input.stack);
+      this.forget(tracked);
+      throw e;
+    }
+    this.options.metrics.operationStarted(input.stack);
+    this.options.logger.info(
+      {
+        operationId: start.id,
+        stack: start.stack,
+        kind: start.kind,
+        requestedBy: start.requestedBy,
+      },
+      'operation accepted',
+    );
+    tracked.controller = new AbortController();
+    tracked.done = this.run(tracked, tracked.controller.signal);
+    this.trim();
+    return { operation: this.view(tracked), replayed: false };
+  }
+
+  get(id: string): OperationView | undefined {
+    const tracked = this.ops.get(id);
+    return tracked ? this.view(tracked) : undefined;
+  }
+
+  /** Newest first. */
+  list(filter: { stack?: string; state?: OperationState; limit: number }): OperationView[] {
+    const out: OperationView[] = [];
+    for (const tracked of [...this.ops.values()].reverse()) {
+      if (filter.stack && tracked.start.stack !== filter.stack) continue;
+      if (filter.state && tracked.state !== filter.state) continue;
+      out.push(this.view(tracked));
+      if (out.length >= filter.limit) break;
+    }
+    return out;
+  }
+
+  runningOn(stack: string): string | undefined {
+    return this.busy.get(stack);
+  }
+
+  /**
+   * Replays the events after `afterSeq`, then relays live ones, the result event last.
+   * Returns undefined for an unknown id; otherwise a function that stops the relay.
+   */
+  follow(
+    id: string,
+    afterSeq: number,
+    listener: (event: OperationEvent) => void,
+  ): (() => void) | undefined {
+    const tracked = this.ops.get(id);
+    if (!tracked) return undefined;
+    for (const event of tracked.events) if (event.seq > afterSeq) listener(event);
+    if (tracked.state !== 'running') return () => {};
+    tracked.listeners.add(listener);
+    return () => tracked.listeners.delete(listener);
+  }
+
+  /**
+   * Stops accepting operations; waits up to `graceMs` for running ones, then aborts them and
+   * waits up to `settleMs` for them to reach a safe point. Whatever is still running then is
+   * recorded as interrupted. Resolves when every operation has a recorded end.
+   */
+  async shutdown(options: { graceMs: number; settleMs: number }): Promise<void> {
+    this.closing = true;
+    const running = () => [...this.ops.values()].filter((t) => t.state === 'running');
+    const all = () => Promise.all(running().map((t) => t.done));
+    if (running().length > 0) {
+      this.options.logger.info(
+        { running: running().map((t) => t.start.id), graceMs: options.graceMs },
+        'shutting down: waiting for running operations',
+      );
+    }
+    await raceTimeout(all(), options.graceMs);
+    for (const t of running()) t.controller?.abort(new ShutdownAbort());
+    await raceTimeout(all(), options.settleMs);
+    for (const t of running()) {
+      const end = this.endEntry(t, 'interrupted', {
+        interrupted: this.interruption(t, 'the service shut down before the operation stopped'),
+      });
+      await this.options.journal.append(end).catch(() => undefined);
+      this.settle(t, end, undefined);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private async run(tracked: Tracked, signal: AbortSignal): Promise<void> {
+    const { start } = tracked;
+    const progress = new Progress((event) => this.onProgress(tracked, event), this.now);
+    const began = this.now();
+    let end: EndEntry;
+    let attempts: number | undefined;
+    try {
+      const result = await this.options.execute({
+        id: start.id,
+        stack: start.stack,
+        kind: start.kind,
+        requestedBy: start.requestedBy,
+        request: start.request,
+        progress,
+        signal,
+      });
+      attempts = result.attempts;
+      end = this.endEntry(tracked, 'succeeded', { result: this.outcome(result) });
+    } catch (e) {
+      if (signal.aborted && signal.reason instanceof ShutdownAbort) {
+        end = this.endEntry(tracked, 'interrupted', {
+          interrupted: this.interruption(tracked, 'the service shut down during the operation'),
+        });
+      } else {
+        const attemptsDetail = isStackswapError(e) ? e.details?.attempts : undefined;
+        if (typeof attemptsDetail === 'number') attempts = attemptsDetail;
+        end = this.endEntry(tracked, 'failed', { error: this.errorJson(e, start.id) });
+        if (!isStackswapError(e) || e.code === 'internal') {
+          this.options.logger.error({ err: e, operationId: start.id }, 'operation failed');
+        }
+      }
+    }
+    if (tracked.state !== 'running') return; // recorded by a shutdown that gave up waiting
+    try {
+      await this.options.journal.append(end);
+    } catch (e) {
+      this.options.logger.error({ err: e, operationId: start.id }, 'could not journal the end');
+    }
+    this.settle(tracked, end, { durationMs: this.now() - began, attempts });
+  }
+
+  private settle(
+    tracked: Tracked,
+    end: EndEntry,
+    timing: { durationMs: number; attempts: number | undefined } | undefined,
+  ): void {
+    if (tracked.state !== 'running') return;
+    this.applyEnd(tracked, end);
+    const { stack, kind, id } = tracked.start;
+    if (this.busy.get(stack) === id) this.busy.delete(stack);
+    this.options.metrics.operationFinished(
+      stack,
+      kind,
+      end.state,
+      timing?.durationMs ?? Date.parse(end.finishedAt) - Date.parse(tracked.start.createdAt),
+      timing?.attempts,
+    );
+    this.options.logger.info(
+      {
+        operationId: id,
+        stack,
+        kind,
+        requestedBy: tracked.start.requestedBy,
+        state: end.state,
+        sha: end.result?.sha,
+        error: end.error?.code,
+      },
+      'operation finished',
+    );
+    this.options.onSettled?.(stack);
+    const result = tracked.events.at(-1);
+    for (const listener of [...tracked.listeners]) if (result) listener(result);
+    tracked.listeners.clear();
+    this.trim();
+  }
+
+  private onProgress(tracked: Tracked, event: ProgressEvent): void {
+    if (tracked.state !== 'running') return;
+    const data = JSON.parse(this.options.redactor.redact(JSON.stringify(event))) as Record<
+      string,
+      unknown
+    >;
+    const seq = (tracked.events.at(-1)?.seq ?? 0) + 1;
+    const journalEvent: JournalEvent = { seq, type: event.type, data };
+    if (event.type === 'step-end') {
+      const { type: _type, at: _at, ...timing } = event;
+      tracked.steps.push(timing);
+      if (event.step === 'sync') {
+        this.options.metrics.argoWaitObserved(
+          tracked.start.stack,
+          tracked.start.kind,
+          event.ok,
+          event.durationMs,
+        );
+      }
+    }
+    const max = this.options.maxEventsPerOperation ?? 2000;
+    if (tracked.events.length >= max && event.type === 'info') return;
+    tracked.events.push(journalEvent);
+    this.options.journal
+      .append({ t: 'event', id: tracked.start.id, event: journalEvent })
+      .catch((e: unknown) =>
+        this.options.logger.warn(
+          { err: e, operationId: tracked.start.id },
+          'journal append failed',
+        ),
+      );
+    for (const listener of tracked.listeners) listener(journalEvent);
+  }
+
+  private track(start: StartEntry, events: readonly JournalEvent[]): Tracked {
+    const steps: StepTiming[] = [];
+    for (const e of events) {
+      if (e.type === 'step-end') steps.push(stepOf(e.data));
+    }
+    const tracked: Tracked = {
+      start,
+      state: 'running',
+      events: [...events],
+      steps,
+      end: undefined,
+      listeners: new Set(),
+      controller: undefined,
+      done: undefined,
+    };
+    this.ops.set(start.id, tracked);
+    if (start.idempotency) this.idempotency.set(idempotencyKey(start.idempotency), start.id);
+    return tracked;
+  }
+
+  private applyEnd(tracked: Tracked, end: EndEntry): void {
+    tracked.end = end;
+    tracked.state = end.state;
+    const seq = (tracked.events.at(-1)?.seq ?? 0) + 1;
+    tracked.events.push({ seq, type: 'result', data: resultData(end) });
+  }
+
+  private forget(tracked: Tracked): void {
+    this.ops.delete(tracked.start.id);
+    if (tracked.start.idempotency) {
+      this.idempotency.delete(idempotencyKey(tracked.start.idempotency));
+    }
+  }
+
+  /** Drops the oldest finished operations beyond the retention limit. */
+  private trim(): void {
+    const max = this.options.maxRetained ?? 1000;
+    if (this.ops.size <= max) return;
+    for (const tracked of this.ops.values()) {
+      if (this.ops.size <= max) break;
+      if (tracked.state !== 'running') this.forget(tracked);
+    }
+  }
+
+  private endEntry(
+    tracked: Tracked,
+    state: EndEntry['state'],
+    outcome: Pick<EndEntry, 'result' | 'error' | 'interrupted'>,
+  ): EndEntry {
+    return {
+      t: 'end',
+      id: tracked.start.id,
+      state,
+      finishedAt: new Date(this.now()).toISOString(),
+      ...outcome,
+    };
+  }
+
+  private interruption(tracked: Tracked, reason: string): Interruption {
+    const last = tracked.steps.filter((s) => s.ok).at(-1);
+    const commit = tracked.steps.find((s) => s.step === 'commit' && s.ok);
+    const synced = tracked.steps.some((s) => s.step === 'sync' && s.ok);
+    const where =
+      commit && !synced
+        ? `; git: ${commit.detail ?? 'committed'}, the Argo CD wait did not finish`
+        : '';
+    return {
+      reason: `${reason}${where}`,
+      ...(last ? { lastCompletedStep: last } : {}),
+      resume: `${RESUME_HINT}: POST ${tracked.start.request.path} with the same body`,
+    };
+  }
+
+  private outcome(result: OperationResult): OperationOutcome {
+    const value: OperationOutcome = {
+      committed: result.committed,
+      sha: result.sha,
+      attempts: result.attempts,
+      summary: result.summary,
+      live: result.live as OperationOutcome['live'],
+      preview: result.preview as OperationOutcome['preview'],
+      apps: result.apps.map((a) => ({
+        app: a.app,
+        syncStatus: a.syncStatus,
+        health: a.health,
+        ...(a.revision ? { revision: a.revision } : {}),
+        ...(a.operationPhase ? { operationPhase: a.operationPhase } : {}),
+        ...(a.message ? { message: a.message } : {}),
+      })),
+      ...(result.details ? { details: result.details } : {}),
+    };
+    return JSON.parse(this.options.redactor.redact(JSON.stringify(value))) as OperationOutcome;
+  }
+
+  /** Domain errors as the CLI's JSON shows them; anything else hidden behind "internal". */
+  private errorJson(e: unknown, id: string): ErrorJson {
+    if (isStackswapError(e) && e.code !== 'internal') {
+      return JSON.parse(this.options.redactor.redact(JSON.stringify(e.toJSON()))) as ErrorJson;
+    }
+    return {
+      code: 'internal',
+      message: `internal error; the service log has the cause (operation ${id})`,
+    };
+  }
+
+  private view(tracked: Tracked): OperationView {
+    const { start, end } = tracked;
+    const self = `/v1/operations/${start.id}`;
+    return {
+      id: start.id,
+      stack: start.stack,
+      kind: start.kind,
+      state: tracked.state,
+      requestedBy: start.requestedBy,
+      createdAt: start.createdAt,
+      ...(end ? { finishedAt: end.finishedAt } : {}),
+      request: start.request,
+      steps: tracked.steps,
+      ...(end?.result ? { result: end.result } : {}),
+      ...(end?.error ? { error: end.error } : {}),
+      ...(end?.interrupted ? { interrupted: end.interrupted } : {}),
+      links: { self, events: `${self}/events` },
+    };
+  }
+}
+
+function idempotencyKey(i: { scope: string; key: string }): string {
+  return `${i.scope}\n${i.key}`;
+}
+
+function stepOf(data: Record<string, unknown>): StepTiming {
+  return {
+    step: String(data.step),
+    title: String(data.title),
+    durationMs: Number(data.durationMs),
+    ok: data.ok === true,
+    ...(typeof data.detail === 'string' ? { detail: data.detail } : {}),
+  };
+}
+
+function resultData(end: EndEntry): Record<string, unknown> {
+  return {
+    state: end.state,
+    finishedAt: end.finishedAt,
+    ...(end.result ? { result: end.result } : {}),
+    ...(end.error ? { error: end.error } : {}),
+    ...(end.interrupted ? { interrupted: end.interrupted } : {}),
+  };
+}
+
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,132 @@
+/**
+ * Operations: one by id, a filtered list (newest first), and a server-sent event stream of an
+ * operation's progress. The stream replays the events a late client missed (or those after
+ * `Last-Event-ID`), then relays live ones, and ends after the final `result` event:
+ *
+ *   id: 3
+ *   event: step-end
+ *   data: {"step":"commit","title":"...","durationMs":412,"ok":true,"detail":"pushed 1a2b..."}
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppDeps, Limits } from '../app.ts';
+import { ApiError } from '../errors.ts';
+import type { OperationEvent } from '../operations/manager.ts';
+import {
+  ErrorResponse,
+  Operation,
+  OperationList,
+  OperationListQuery,
+  OperationParams,
+} from '../schemas.ts';
+
+const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse };
+
+export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, limits: Limits) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const notFound = (id: string) =>
+    new ApiError(404, 'not-found', `no operation ${id} (unknown, or older than the retention)`);
+
+  r.get(
+    '/v1/operations',
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'listOperations',
+        tags: ['operations'],
+        summary: 'operations, newest first, optionally of one stack or in one state',
+        security: [{ bearer: [] }],
+        querystring: OperationListQuery,
+        response: { 200: OperationList, 400: ErrorResponse, ...errors },
+      },
+    },
+    async (request) => ({ operations: deps.operations.list(request.query) }),
+  );
+
+  r.get(
+    '/v1/operations/:id',
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'getOperation',
+        tags: ['operations'],
+        summary:
+          'one operation: state (running, succeeded, failed, interrupted), steps with timings, result or error; an interrupted one says how to resume',
+        security: [{ bearer: [] }],
+        params: OperationParams,
+        response: { 200: Operation, 400: ErrorResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const operation = deps.operations.get(request.params.id);
+      if (!operation) throw notFound(request.params.id);
+      return operation;
+    },
+  );
+
+  r.get(
+    '/v1/operations/:id/events',
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'operationEvents',
+        tags: ['operations'],
+        summary:
+          'text/event-stream: step-start, step-end and info events, then the final result; past events are replayed first',
+        security: [{ bearer: [] }],
+        params: OperationParams,
+        headers: z
+          .object({
+            'last-event-id': z
+              .string()
+              .regex(/^\d{1,9}$/)
+              .optional(),
+          })
+          .loose(),
+        response: { 200: z.string().describe('text/event-stream'), 400: ErrorResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!deps.operations.get(id)) throw notFound(id);
+      const after = Number(request.headers['last-event-id'] ?? 0);
+
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      raw.write('retry: 2000\n\n');
+
+      let ended = false;
+      let stop: (() => void) | undefined;
+      let keepalive: NodeJS.Timeout | undefined;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        clearInterval(keepalive);
+        stop?.();
+        raw.end();
+      };
+      const send = (event: OperationEvent) => {
+        if (ended) return;
+        raw.write(
+          `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`,
+        );
+        if (event.type === 'result') end();
+      };
+      stop = deps.operations.follow(id, after, send);
+      // Finished, and the client has seen the result already (Last-Event-ID): nothing to wait for.
+      if (deps.operations.get(id)?.state !== 'running') end();
+      if (ended) return;
+      keepalive = setInterval(() => raw.write(': keepalive\n\n'), limits.sseKeepAliveMs);
+      request.raw.on('close', end);
+      raw.on('close', end);
+    },
+  );
+}

@@ -1,0 +1,312 @@
+/**
+ * The service's composition root: environment -> config repo clones, Argo CD access, tokens,
+ * journal, operation manager, status cache -> the fastify app. The same building blocks as the
+ * CLI's Session (ConfigRepo.open, the Argo CD deployer, the core operations), assembled for a
+ * long-running process:
+ *
+ * - a writer clone for operations (in STACKSWAP_CACHE_DIR, shared with CLI runs on the host
+ *   through its inter-process lock) and a reader clone for status, dry runs and readiness, so
+ *   reads never wait behind a commit;
+ * - one Argo CD client shared by all requests; a deployer per operation for its progress notes.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { DestinationStream, Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { isStackswapError, StackswapError, ValidationError } from '../core/errors.ts';
+import { loadConfig } from '../core/load-config.ts';
+import type { OperationContext } from '../core/operations/context.ts';
+import { ConfigRepo, type RetryOptions } from '../gitops/git/repo.ts';
+import { defaultCacheDir, readEnvironment, type Environment } from '../cli/environment.ts';
+import { buildApp, type Limits } from './app.ts';
+import { ArgoAccess } from './argo.ts';
+import { loadTokens, type TokenStore } from './auth/tokens.ts';
+import { defaultDataDir, readServeEnvironment } from './config.ts';
+import { createServiceLogger, ServiceRedactor } from './logging.ts';
+import { ServerMetrics } from './metrics.ts';
+import { callCore, reasonOf } from './operations/core-call.ts';
+import { Journal } from './operations/journal.ts';
+import { OperationManager } from './operations/manager.ts';
+import type { ReadyResponse } from './schemas.ts';
+import { SlackResponder } from './slack/responder.ts';
+import { dryRun } from './stacks/dry-run.ts';
+import { StackStatusService } from './stacks/status.ts';
+
+export interface ServiceOptions {
+  env: NodeJS.ProcessEnv;
+  /** Overrides STACKSWAP_DATA_DIR. */
+  dataDir?: string;
+  logDestination?: DestinationStream;
+  logLevel?: string;
+  limits?: Partial<Limits>;
+  now?: () => number;
+  /** Which Slack response_url hosts may be called (default: https on slack.com). */
+  slackAllowUrl?: (url: URL) => boolean;
+  /** Argo CD wait tuning (tests and the sandbox poll faster). */
+  argo?: { pollIntervalMs?: number; degradedGraceMs?: number };
+  /** Compare-and-swap retry tuning of the writer clone. */
+  gitRetry?: RetryOptions;
+  /** Seconds; overrides STACKSWAP_TIMEOUT. */
+  timeoutSeconds?: number;
+}
+
+export interface Service {
+  app: FastifyInstance;
+  operations: OperationManager;
+  /** The cached stack status (dropped per stack when an operation on it ends). */
+  status: StackStatusService;
+  tokens: TokenStore;
+  logger: Logger;
+  dataDir: string;
+  /** Ids of operations found running in the journal at start, now recorded as interrupted. */
+  interruptedAtStart: string[];
+  /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
+  shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
+}
+
+export async function createService(options: ServiceOptions): Promise<Service> {
+  const redactor = new ServiceRedactor();
+  const cliEnv = readEnvironment(options.env, redactor);
+  const serveEnv = readServeEnvironment(options.env, redactor);
+  const now = options.now ?? Date.now;
+  const logger = createServiceLogger({
+    redactor,
+    level: options.logLevel ?? serveEnv.STACKSWAP_LOG_LEVEL ?? 'info',
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+
+  const tokens = loadTokens({
+    ...(serveEnv.STACKSWAP_TOKENS_FILE
+      ? {
+          file: {
+            path: serveEnv.STACKSWAP_TOKENS_FILE,
+            text: await readTokensFile(serveEnv.STACKSWAP_TOKENS_FILE),
+          },
+        }
+      : {}),
+    ...(serveEnv.STACKSWAP_TOKENS !== undefined ? { json: serveEnv.STACKSWAP_TOKENS } : {}),
+  });
+  if (tokens.size === 0) {
+    logger.warn(
+      'no API tokens configured (STACKSWAP_TOKENS_FILE / STACKSWAP_TOKENS): every API route answers 401',
+    );
+  }
+
+  const cacheDir = defaultCacheDir(cliEnv);
+  const writer = await openRepo(cliEnv, cacheDir, redactor, logger, options.gitRetry);
+  const reader = await openRepo(cliEnv, path.join(cacheDir, 'serve-reader'), redactor, logger);
+  const argo = ArgoAccess.fromEnv(options.env, redactor, options.argo ?? {});
+  const timeoutMs = (options.timeoutSeconds ?? serveEnv.STACKSWAP_TIMEOUT ?? 600) * 1000;
+
+  const status = new StackStatusService({
+    repo: reader,
+    deployer: (config) => argo?.deployer(config),
+    ttlMs: (serveEnv.STACKSWAP_STATUS_CACHE_SECONDS ?? 5) * 1000,
+    now,
+  });
+  const dataDir = path.resolve(options.dataDir ?? defaultDataDir(serveEnv));
+  const { journal, load } = await Journal.open(dataDir);
+  if (load.tornTail || load.skippedLines > 0) {
+    logger.warn(
+      { tornTail: load.tornTail, skippedLines: load.skippedLines },
+      'the journal had unreadable lines; they were skipped',
+    );
+  }
+  const metrics = new ServerMetrics();
+  const operations = new OperationManager({
+    journal,
+    redactor,
+    metrics,
+    logger,
+    now,
+    onSettled: (stack) => status.invalidate(stack),
+    execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
+      const config = await loadConfig(writer);
+      const reason = reasonOf(kind, request.body);
+      const ctx: OperationContext = {
+        repo: writer,
+        actor: { requestedBy, operationId: id, ...(reason ? { reason } : {}) },
+        progress,
+        deployer: argo?.deployer(config, progress),
+        wait: true,
+        timeoutMs,
+        signal,
+        now,
+      };
+      return callCore(ctx, kind, stack, request.body);
+    },
+  });
+  const { interrupted } = await operations.restore(load.operations);
+  if (interrupted.length > 0) {
+    logger.warn(
+      { operations: interrupted },
+      'operations were running when the service stopped; recorded as interrupted (POST the same request again to resume)',
+    );
+  }
+
+  const app = await buildApp({
+    logger,
+    redactor,
+    tokens,
+    operations,
+    status,
+    metrics,
+    now,
+    dryRun: async (input) =>
+      dryRun({
+        ...input,
+        repo: reader,
+        refresh: () => status.config({ force: true }),
+        deployer: argo?.deployer(await status.config()),
+        timeoutMs,
+        now,
+      }),
+    readiness: readinessCheck(status, argo, redactor),
+    slack: {
+      signingSecret: serveEnv.STACKSWAP_SLACK_SIGNING_SECRET,
+      responder: new SlackResponder({
+        logger,
+        ...(options.slackAllowUrl ? { allowUrl: options.slackAllowUrl } : {}),
+      }),
+    },
+    limits: {
+      ...(serveEnv.STACKSWAP_RATE_LIMIT ? { rateLimitMax: serveEnv.STACKSWAP_RATE_LIMIT } : {}),
+      ...options.limits,
+    },
+    ...(serveEnv.STACKSWAP_TRUST_PROXY === 'true' ? { trustProxy: true } : {}),
+  });
+
+  let closing: Promise<void> | undefined;
+  const defaultGraceMs = (serveEnv.STACKSWAP_SHUTDOWN_GRACE_SECONDS ?? 30) * 1000;
+  return {
+    app,
+    operations,
+    status,
+    tokens,
+    logger,
+    dataDir,
+    interruptedAtStart: interrupted,
+    shutdown: (opts = {}) =>
+      (closing ??= (async () => {
+        await operations.shutdown({
+          graceMs: opts.graceMs ?? defaultGraceMs,
+          settleMs: opts.settleMs ?? 10_000,
+        });
+        await app.close();
+        await journal.close();
+        logger.info('stopped');
+      })()),
+  };
+}
+
+async function readTokensFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ValidationError(
+      `cannot read STACKSWAP_TOKENS_FILE: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`,
+      { where: { file, key: 'STACKSWAP_TOKENS_FILE' }, cause },
+    );
+  }
+}
+
+/** As the CLI's Session.openRepo: a local path or file:// is allowed only as such. */
+async function openRepo(
+  env: Environment,
+  cacheDir: string,
+  redactor: ServiceRedactor,
+  logger: Logger,
+  retry?: RetryOptions,
+): Promise<ConfigRepo> {
+  const url = env.STACKSWAP_REPO;
+  if (!url) {
+    throw new ValidationError('no config repo: set STACKSWAP_REPO', {
+      where: { key: 'STACKSWAP_REPO' },
+    });
+  }
+  const isLocal = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]+@[^/]+:/.test(url);
+  return ConfigRepo.open({
+    url: isLocal && !url.startsWith('file://') ? path.resolve(url) : url,
+    branch: env.STACKSWAP_BRANCH ?? 'main',
+    cacheDir,
+    auth: { token: env.STACKSWAP_GIT_TOKEN, username: env.STACKSWAP_GIT_USERNAME },
+    author: {
+      name: env.STACKSWAP_GIT_AUTHOR_NAME ?? 'stackswap',
+      email: env.STACKSWAP_GIT_AUTHOR_EMAIL ?? 'stackswap@localhost',
+    },
+    redactor,
+    allowFileProtocol: isLocal || url.startsWith('file://'),
+    allowInsecureHttp: env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
+    logger: {
+      debug: (obj, msg) => logger.debug(obj, msg),
+      info: (obj, msg) => logger.info(obj, msg),
+      warn: (obj, msg) => logger.warn(obj, msg),
+    },
+    ...(retry ? { retry } : {}),
+  });
+}
+
+const READY_TIMEOUT_MS = 5_000;
+const READY_CACHE_MS = 2_000;
+
+/** /readyz: a fetch of the config repo and Argo CD's userinfo, at most every 2 s, shared. */
+function readinessCheck(
+  status: StackStatusService,
+  argo: ArgoAccess | undefined,
+  redactor: ServiceRedactor,
+): () => Promise<ReadyResponse> {
+  let last: { at: number; value: ReadyResponse } | undefined;
+  let pending: Promise<ReadyResponse> | undefined;
+  const check = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await withTimeout(fn(), READY_TIMEOUT_MS, `${what} did not answer within 5 s`);
+      return { ok: true };
+    } catch (e) {
+      const reason = isStackswapError(e)
+        ? `${e.code}: ${e.message}`
+        : e instanceof Error
+          ? e.message
+          : String(e);
+      return { ok: false, reason: redactor.redact(reason).slice(0, 300) };
+    }
+  };
+  return () => {
+    if (last && Date.now() - last.at < READY_CACHE_MS) return Promise.resolve(last.value);
+    pending ??= (async () => {
+      try {
+        const configRepo = await check('the config repo', () => status.config({ force: true }));
+        const argocd = argo
+          ? await check('Argo CD', async () => {
+              const info = await argo.probe().userInfo();
+              if (info.loggedIn === false) {
+                throw new StackswapError('auth', 'Argo CD does not accept the token');
+              }
+            })
+          : { ok: true, reason: 'not configured (git-only)' };
+        const value: ReadyResponse = {
+          status: configRepo.ok && argocd.ok ? 'ready' : 'not-ready',
+          checks: { configRepo, argocd },
+        };
+        last = { at: Date.now(), value };
+        return value;
+      } finally {
+        pending = undefined;
+      }
+    })();
+    return pending;
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
