@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import { runCli } from '../helpers/cli.ts';
 import { git } from '../helpers/config-repo.ts';
+import { expectLiveAt, images, liveWeights } from '../helpers/sandbox-state.ts';
 
 let sandbox: Sandbox;
 let clock = Date.now();
@@ -25,34 +26,6 @@ const cli = (...args: string[]) =>
   });
 const head = () => git(sandbox.repoPath, 'rev-parse', 'main');
 
-function liveWeights(): Record<string, number> {
-  const vs = sandbox.argocd.appliedObjects('istio-system').find((o) => o.kind === 'VirtualService');
-  const spec = vs?.spec as {
-    http: { name: string; route: { destination: { host: string }; weight: number }[] }[];
-  };
-  const route = spec.http.find((r) => r.name === 'default')!;
-  return Object.fromEntries(route.route.map((d) => [d.destination.host.split('.')[1]!, d.weight]));
-}
-
-function expectLiveAt(app: string, sha: string) {
-  const a = sandbox.argocd.app(app)!;
-  expect(a.status?.sync?.status, app).toBe('Synced');
-  expect(a.status?.sync?.revision, app).toBe(sha);
-  expect(a.status?.health?.status, app).toBe('Healthy');
-}
-
-function images(namespace: string): string[] {
-  return sandbox.argocd
-    .appliedObjects(namespace)
-    .filter((o) => o.kind === 'Deployment')
-    .map(
-      (o) =>
-        (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
-          .containers[0]!.image,
-    )
-    .sort();
-}
-
 describe('blue/green cycle on the sandbox', () => {
   it('init reports blue live', async () => {
     // Bring the sandbox to its deployed starting point: blue and the ingress synced at HEAD.
@@ -64,33 +37,35 @@ describe('blue/green cycle on the sandbox', () => {
     const report = JSON.parse(r.stdout).result;
     expect(report.live).toBe('blue');
     expect(report.apps['my-app-blue']).toMatchObject({ syncStatus: 'Synced', health: 'Healthy' });
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
   });
 
   it('deploy syncs the preview at the pushed commit; live untouched', async () => {
     const r = await cli('deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0');
     expect(r.code, r.stderr).toBe(0);
-    expectLiveAt('my-app-green', head());
-    expect(images('my-app-green')).toEqual([
+    expectLiveAt(sandbox, 'my-app-green', head());
+    expect(images(sandbox, 'my-app-green')).toEqual([
       'registry.example.com/my-app/my-backend:1.1.0',
       'registry.example.com/my-app/my-frontend:1.1.0',
     ]);
-    expect(images('my-app-blue')).toContain('registry.example.com/my-app/my-frontend:1.0.0');
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expect(images(sandbox, 'my-app-blue')).toContain(
+      'registry.example.com/my-app/my-frontend:1.0.0',
+    );
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
   });
 
   it('swap moves 100 % to green', async () => {
     const r = await cli('swap');
     expect(r.code, r.stderr).toBe(0);
-    expectLiveAt('ingress', head());
-    expect(liveWeights()).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
+    expectLiveAt(sandbox, 'ingress', head());
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
   });
 
   it('revert moves 100 % back to blue', async () => {
     const r = await cli('revert');
     expect(r.code, r.stderr).toBe(0);
-    expectLiveAt('ingress', head());
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expectLiveAt(sandbox, 'ingress', head());
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
   });
 
   it('scale-down takes the idle colour to zero after the retention window', async () => {
@@ -98,12 +73,12 @@ describe('blue/green cycle on the sandbox', () => {
     clock += 31 * 60_000;
     const r = await cli('scale-down');
     expect(r.code, r.stderr).toBe(0);
-    expectLiveAt('my-app-blue', head());
+    expectLiveAt(sandbox, 'my-app-blue', head());
     const replicas = sandbox.argocd
       .appliedObjects('my-app-blue')
       .filter((o) => o.kind === 'Deployment')
       .map((o) => (o.spec as { replicas: number }).replicas);
     expect(replicas).toEqual([0, 0]);
-    expect(liveWeights()).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
   });
 });

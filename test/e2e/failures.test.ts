@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import type { StandInOptions } from '../../src/sandbox/argocd/server.ts';
 import { runCli } from '../helpers/cli.ts';
 import { git } from '../helpers/config-repo.ts';
+import { images } from '../helpers/sandbox-state.ts';
 
 let sandbox: Sandbox | undefined;
 afterEach(async () => {
@@ -35,17 +36,6 @@ const cli = (s: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}) =>
   runCli(['--timeout', '30', ...args], { env: { ...s.env, ...env } });
 const head = (s: Sandbox) => git(s.repoPath, 'rev-parse', 'main');
 const liveKey = (s: Sandbox) => git(s.repoPath, 'show', 'main:apps/ingress/values.yaml');
-const images = (s: Sandbox, ns: string) =>
-  s.argocd
-    .appliedObjects(ns)
-    .filter((o) => o.kind === 'Deployment')
-    .map(
-      (o) =>
-        (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
-          .containers[0]!.image,
-    )
-    .sort();
-
 function untouched(s: Sandbox, ingressRevision: string | undefined) {
   expect(liveKey(s)).toMatch(/^ {2}live: blue$/m);
   expect(s.argocd.app('ingress')!.status?.sync?.revision).toBe(ingressRevision);

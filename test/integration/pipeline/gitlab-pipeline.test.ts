@@ -5,6 +5,7 @@
  * passes travels: the dotenv reports of the needed jobs. Also covered: the guards that stop a
  * pipeline acting on a stale snapshot, and the merge-request validation job.
  */
+import { expectLiveAt, images, liveWeights } from '../../helpers/sandbox-state.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,34 +81,6 @@ function expectFailed(r: RunResult, job: string) {
 const head = () => git(sandbox.repoPath, 'rev-parse', 'main');
 const headMessage = () => git(sandbox.repoPath, 'log', '-1', '--format=%B', 'main');
 
-function liveWeights(): Record<string, number> {
-  const vs = sandbox.argocd.appliedObjects('istio-system').find((o) => o.kind === 'VirtualService');
-  const spec = vs?.spec as {
-    http: { name: string; route: { destination: { host: string }; weight: number }[] }[];
-  };
-  const route = spec.http.find((r) => r.name === 'default')!;
-  return Object.fromEntries(route.route.map((d) => [d.destination.host.split('.')[1]!, d.weight]));
-}
-
-function images(namespace: string): string[] {
-  return sandbox.argocd
-    .appliedObjects(namespace)
-    .filter((o) => o.kind === 'Deployment')
-    .map(
-      (o) =>
-        (o.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec
-          .containers[0]!.image,
-    )
-    .sort();
-}
-
-function expectSyncedAt(app: string, sha: string) {
-  const a = sandbox.argocd.app(app)!;
-  expect(a.status?.sync?.status, app).toBe('Synced');
-  expect(a.status?.sync?.revision, app).toBe(sha);
-  expect(a.status?.health?.status, app).toBe('Healthy');
-}
-
 function expectAudit(operation: string) {
   const message = headMessage();
   expect(message).toContain(`Stackswap-Operation: ${operation}`);
@@ -157,13 +130,15 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
     const r = await run(pipeline, 'deploy', 'deploy', { DEPLOY_ARGS: RELEASE });
     expectPassed(r, 'deploy');
     expect(head()).not.toBe(before);
-    expectSyncedAt('my-app-green', head());
-    expect(images('my-app-green')).toEqual([
+    expectLiveAt(sandbox, 'my-app-green', head());
+    expect(images(sandbox, 'my-app-green')).toEqual([
       'registry.example.com/my-app/my-backend:1.1.0',
       'registry.example.com/my-app/my-frontend:1.1.0',
     ]);
-    expect(images('my-app-blue')).toContain('registry.example.com/my-app/my-frontend:1.0.0');
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expect(images(sandbox, 'my-app-blue')).toContain(
+      'registry.example.com/my-app/my-frontend:1.0.0',
+    );
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
     expectAudit('deploy');
     // What swap will promote, handed over in deploy's own dotenv report.
     expect(await pipeline.dotenv('deploy', 'deploy.env')).toEqual({
@@ -183,8 +158,8 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
   it('swap sends 100 % of the traffic to green', async () => {
     const r = await run(pipeline, 'swap', 'swap');
     expectPassed(r, 'swap');
-    expectSyncedAt('ingress', head());
-    expect(liveWeights()).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
+    expectLiveAt(sandbox, 'ingress', head());
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
     expectAudit('swap');
     expect(headMessage()).toContain('Stackswap-To: green');
   });
@@ -195,14 +170,14 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
     expectFailed(r, 'deploy');
     expect(r.output).toContain("green went live after this pipeline's init saw blue live");
     expect(head()).toBe(before);
-    expect(liveWeights()).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
   });
 
   it('revert sends 100 % back to blue', async () => {
     const r = await run(pipeline, 'revert', 'revert');
     expectPassed(r, 'revert');
-    expectSyncedAt('ingress', head());
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expectLiveAt(sandbox, 'ingress', head());
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
     expectAudit('revert');
   });
 
@@ -217,12 +192,14 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
       'green now runs my-backend=1.2.0,my-frontend=1.2.0, not my-backend=1.1.0,my-frontend=1.1.0 deployed by this pipeline',
     );
     expect(head()).toBe(before);
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
 
     // The pipeline that deployed it can.
     expectPassed(await run(other, 'swap', 'swap (b)'), 'swap');
-    expect(liveWeights()).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
-    expect(images('my-app-green')).toContain('registry.example.com/my-app/my-frontend:1.2.0');
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
+    expect(images(sandbox, 'my-app-green')).toContain(
+      'registry.example.com/my-app/my-frontend:1.2.0',
+    );
   });
 
   it('scale-down (the preview environment’s stop job) waits for the retention window', async () => {

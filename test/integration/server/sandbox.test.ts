@@ -4,6 +4,7 @@
  * idempotent retry, the busy-stack refusal, and a restart on the same journal (with an
  * operation the previous process never finished).
  */
+import { liveWeights } from '../../helpers/sandbox-state.ts';
 import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -62,15 +63,6 @@ const get = async (url: string) =>
     Record<string, unknown>
   >;
 
-function liveWeights(): Record<string, number> {
-  const vs = sandbox.argocd.appliedObjects('istio-system').find((o) => o.kind === 'VirtualService');
-  const spec = vs?.spec as {
-    http: { name: string; route: { destination: { host: string }; weight: number }[] }[];
-  };
-  const route = spec.http.find((r) => r.name === 'default')!;
-  return Object.fromEntries(route.route.map((d) => [d.destination.host.split('.')[1]!, d.weight]));
-}
-
 /** Follows an operation's stream live; returns its events once the result came. */
 const follow = (id: string) => readEvents(`${base}/v1/operations/${id}/events`, bearer('read'));
 
@@ -128,7 +120,7 @@ describe('a release through the API', () => {
 
     expect(commitCount(sandbox.repoPath)).toBe(before + 1);
     expect(sandbox.argocd.app('my-app-green')?.status?.sync?.revision).toBe(result.result.sha);
-    expect(liveWeights()).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
+    expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
   });
 
   it('a client connecting late gets the past events replayed, then the end', async () => {
@@ -154,7 +146,7 @@ describe('a release through the API', () => {
       const stream = await follow(operation.id);
       streams[kind] = stream.events;
       expect(skeleton(stream.events), JSON.stringify(stream.events.at(-1))).toEqual(EXPECTED);
-      expect(liveWeights()).toEqual(weights);
+      expect(liveWeights(sandbox)).toEqual(weights);
     }
   });
 
