@@ -1,10 +1,9 @@
 /**
  * `buildApp(deps)`: the fastify application of `stackswap serve`, with every dependency passed
  * in and nothing listening (tests use `app.inject()`; `serve.ts` listens). Plugins: zod type
- * provider (validation and OpenAPI from the same schemas), helmet, rate limiting keyed by the
- * caller's token (by IP for unauthenticated requests), bearer auth, one error handler.
+ * provider (validation and OpenAPI from the same schemas), helmet's headers, rate limiting keyed
+ * by the caller's token (by IP for unauthenticated requests), bearer auth, one error handler.
  */
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,6 +20,7 @@ import type { TokenStore } from './auth/tokens.ts';
 import { ApiError, errorHandler, notFoundHandler } from './errors.ts';
 import { lazyChildLogger } from './logging.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { helmetHeaders, registerSecurityHeaders } from './security-headers.ts';
 import type { OperationManager } from './operations/manager.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -106,7 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFoundHandler);
 
   const auth = new BearerAuth(deps.tokens, deps.redactor);
-  await app.register(helmet, { global: true });
+  // helmet's defaults, computed once (security-headers.ts says why not the plugin per request).
+  registerSecurityHeaders(app, await helmetHeaders());
   await app.register(rateLimit, {
     global: true,
     max: limits.rateLimitMax,
@@ -123,9 +124,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   auth.register(app);
   // One line per request: at info for changes and refusals, at debug for successful reads
   // (status polling would otherwise drown the audit-relevant lines).
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback style, not async: no promise per request for a hook that mostly returns at once.
+  app.addHook('onResponse', (request, reply, done) => {
     const quiet = request.method === 'GET' && reply.statusCode < 400;
-    if (quiet && request.log.level !== 'debug' && request.log.level !== 'trace') return;
+    if (quiet && request.log.level !== 'debug' && request.log.level !== 'trace') return done();
     const caller = auth.identify(request)?.name;
     request.log[quiet ? 'debug' : 'info'](
       {
@@ -137,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       'request',
     );
+    done();
   });
 
   await app.register(swagger, {

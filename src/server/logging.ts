@@ -6,15 +6,18 @@
  * registered (registering whatever callers send would grow without bound).
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bindings, ChildLoggerOptions, DestinationStream, LogFn, Logger } from 'pino';
+import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
 import { createLogger } from '../core/logger.ts';
 import { REDACTED, Redactor } from '../core/redact.ts';
 
 export class ServiceRedactor extends Redactor {
   override redact(text: string): string {
-    return super
-      .redact(text)
-      .replace(/\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]+/gi, `$1$2${REDACTED}`);
+    return (
+      super
+        .redact(text)
+        // Credentials are long; the words "bearer token" in our own messages are not scrubbed.
+        .replace(/\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`)
+    );
   }
 }
 
@@ -31,31 +34,66 @@ type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'sile
 /**
  * fastify's per-request logger, created on first use: building a pino child (with its redaction
  * of the bindings) for every request costs more than a status read itself, and most reads
- * never log. Given to fastify as `childLoggerFactory`.
+ * never log. Given to fastify as `childLoggerFactory`. A class, not closures: one small object
+ * per request (this runs on every request, and allocation shows up as GC time under load).
  */
 export function lazyChildLogger(
   parent: FastifyBaseLogger,
   bindings: Bindings,
   options: ChildLoggerOptions,
 ): FastifyBaseLogger {
-  let child: FastifyBaseLogger | undefined;
-  const real = () => (child ??= parent.child(bindings, options));
-  const forward = (method: LogMethod) =>
-    ((...args: unknown[]) => (real()[method] as (...a: unknown[]) => void)(...args)) as LogFn;
-  return {
-    get level() {
-      return child?.level ?? parent.level;
-    },
-    set level(value: string) {
-      real().level = value;
-    },
-    fatal: forward('fatal'),
-    error: forward('error'),
-    warn: forward('warn'),
-    info: forward('info'),
-    debug: forward('debug'),
-    trace: forward('trace'),
-    silent: forward('silent'),
-    child: (b: Bindings, o?: ChildLoggerOptions) => real().child(b, o),
-  };
+  return new LazyChildLogger(parent, bindings, options);
+}
+
+class LazyChildLogger implements FastifyBaseLogger {
+  private real: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private logger(): FastifyBaseLogger {
+    return (this.real ??= this.parent.child(this.bindings, this.options));
+  }
+
+  private forward(method: LogMethod, args: unknown[]): void {
+    const logger = this.logger();
+    (logger[method] as (...a: unknown[]) => void).apply(logger, args);
+  }
+
+  get level(): string {
+    return this.real?.level ?? this.parent.level;
+  }
+
+  set level(value: string) {
+    this.logger().level = value;
+  }
+
+  fatal(...args: unknown[]): void {
+    this.forward('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.forward('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.forward('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.forward('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.forward('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.forward('trace', args);
+  }
+  silent(...args: unknown[]): void {
+    this.forward('silent', args);
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger().child(bindings, options);
+  }
 }

@@ -28,9 +28,15 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/**
+ * Per request, so the rate limiter and the auth hook hash the token once: undefined until
+ * resolved, then the identity or null. A request decoration rather than a WeakMap keyed by the
+ * request (an insert and the GC's ephemeron work on every request).
+ */
+const RESOLVED = Symbol('stackswap.resolvedIdentity');
+type WithResolved = FastifyRequest & { [RESOLVED]?: Identity | null };
+
 export class BearerAuth {
-  /** Per request, so the rate limiter and the auth hook hash the token once. */
-  private readonly resolved = new WeakMap<FastifyRequest, Identity | null>();
   /** Identities whose token is registered with the redactor already (once is enough). */
   private readonly registered = new Set<string>();
 
@@ -40,7 +46,7 @@ export class BearerAuth {
   ) {}
 
   identify(request: FastifyRequest): Identity | undefined {
-    const cached = this.resolved.get(request);
+    const cached = (request as WithResolved)[RESOLVED];
     if (cached !== undefined) return cached ?? undefined;
     const header = request.headers.authorization;
     const token = bearerToken(Array.isArray(header) ? header[0] : header);
@@ -50,7 +56,7 @@ export class BearerAuth {
       this.redactor.add(token);
       this.registered.add(identity.name);
     }
-    this.resolved.set(request, identity ?? null);
+    (request as WithResolved)[RESOLVED] = identity ?? null;
     return identity;
   }
 
@@ -85,10 +91,19 @@ export class BearerAuth {
   /** Installs the hook that enforces `config.scope` on every route that declares one. */
   register(app: FastifyInstance): void {
     app.decorateRequest('identity', null);
-    app.addHook('preParsing', async (request) => {
+    // Declared up front so every request object has the same shape (fastify's advice).
+    app.decorateRequest(RESOLVED, undefined);
+    // Callback style, not async: no promise per request (fastify passes a thrown ApiError or
+    // one given to done() to the error handler alike).
+    app.addHook('preParsing', (request, _reply, payload, done) => {
       const scope = request.routeOptions.config.scope;
-      if (scope === undefined) return;
-      request.identity = this.require(request, scope);
+      if (scope === undefined) return done(null, payload);
+      try {
+        request.identity = this.require(request, scope);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null, payload);
     });
   }
 }

@@ -110,6 +110,9 @@ describe('auth matrix', () => {
         if (want === 401 && route.need !== 'slack') {
           expect(res.headers['www-authenticate'], label).toMatch(/^Bearer realm="stackswap"/);
           expect(res.json().error.code).toBe('unauthorized');
+          // The message explains itself: the scrubber must not eat the words "bearer token".
+          expect(res.json().error.message).toMatch(/bearer token/);
+          expect(res.json().error.message).not.toContain('[REDACTED]');
         }
         if (want === 403) {
           expect(res.json().error).toMatchObject({ code: 'forbidden', missingScope: route.need });
