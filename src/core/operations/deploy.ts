@@ -93,9 +93,8 @@ async function recordPlan(
   const source = exists
     ? await repo.readFile(stack.planFile)
     : `# Release plan of ${stack.name}: component -> version (image tag).\nstack: ${stack.name}\ncomponents:\n`;
-  const updated = exists ? source : `${source}  ${stack.components[0]!.name}: ''\n`;
   const written = editValues(
-    updated,
+    source,
     stack.planFile,
     stack.components.map((c) => [['components', c.name], versions[c.name]!] as const),
   );

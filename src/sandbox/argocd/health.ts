@@ -8,6 +8,7 @@
 import type { LiveObject } from './cluster.ts';
 import { groupOf } from './render.ts';
 import type { HealthStatus, HealthStatusCode, KubeObject } from './types.ts';
+import { imageTag } from '../image-ref.ts';
 
 /** Most healthy first (gitops-engine `healthOrder`). */
 export const HEALTH_ORDER: readonly HealthStatusCode[] = [
@@ -117,14 +118,6 @@ interface Container {
 interface PodSpec {
   containers?: Container[];
   initContainers?: Container[];
-}
-
-/** `registry:5000/repo/name:1.2.3@sha256:...` -> `1.2.3`; no tag means `latest`. */
-export function imageTag(image: string): string {
-  const withoutDigest = image.split('@')[0] ?? image;
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const lastColon = withoutDigest.lastIndexOf(':');
-  return lastColon > lastSlash ? withoutDigest.slice(lastColon + 1) : 'latest';
 }
 
 function imageTags(object: KubeObject): string[] {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { RenderedObject } from '../../helm/render.ts';
+import { imageTag } from '../image-ref.ts';
 
 export const COLOUR_LABEL = 'stackswap.io/colour';
 
@@ -120,14 +121,6 @@ export function readServices(objects: readonly RenderedObject[]): ReadResult<Ser
     });
   }
   return result;
-}
-
-/** `registry:5000/repo/name:1.2.3@sha256:...` -> `1.2.3`; no tag means `latest`. */
-export function imageTag(image: string): string {
-  const withoutDigest = image.split('@')[0] ?? image;
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const lastColon = withoutDigest.lastIndexOf(':');
-  return lastColon > lastSlash ? withoutDigest.slice(lastColon + 1) : 'latest';
 }
 
 function colourSuffix(namespace: string): string | null {

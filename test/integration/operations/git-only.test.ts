@@ -77,6 +77,18 @@ describe('deploy', () => {
     expect(commitCount(bare)).toBe(before);
   });
 
+  it('creates the release plan when the repo has none', async () => {
+    const files = configRepoFiles([{ name: 'shop' }]);
+    delete files['releases/shop.yaml'];
+    ({ bare } = seedBareRepo(files));
+    expect((await cli('--stack', 'shop', 'deploy')).code).toBe(2);
+    const r = await cli('--stack', 'shop', 'deploy', '--set', 'web=1.10', '--set', 'api=2.0.0');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readAtHead(bare, 'releases/shop.yaml')).toBe(
+      '# Release plan of shop: component -> version (image tag).\nstack: shop\ncomponents:\n  web: "1.10"\n  api: 2.0.0',
+    );
+  });
+
   it('names the file, key and line of a bad plan file', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-'));
     const plan = path.join(dir, 'plan.yaml');
