@@ -3,6 +3,9 @@
  * re-checking preconditions on every attempt), then Argo CD applies exactly that commit to the
  * affected app and we wait until it is live. A no-op still verifies the app at the head commit,
  * so re-running an operation that failed after its push resumes it.
+ *
+ * In plan mode (`ctx.plan`, dry runs) the commit step runs the same attempt once on the synced
+ * head without committing, hands the plan to the sink, and the sync step does nothing.
  */
 import type { OperationKind } from '../audit.ts';
 import type { AppStatus } from '../deployer.ts';
@@ -22,6 +25,20 @@ export async function commitStep<T>(
   title: string,
   attempt: (tx: Transaction) => Promise<Plan<T>>,
 ): Promise<CommitOutcome<T>> {
+  const sink = ctx.plan;
+  if (sink) {
+    return ctx.progress.step(
+      'commit',
+      `${title} (dry run)`,
+      async () => {
+        const planned = await ctx.repo.plan(attempt, ctx.signal ? { signal: ctx.signal } : {});
+        sink(planned);
+        const { plan, baseSha } = planned;
+        return { sha: baseSha, committed: false, attempts: 1, result: plan.result };
+      },
+      (r) => `planned on ${r.sha.slice(0, 12)}; nothing committed (dry run)`,
+    );
+  }
   return ctx.progress.step(
     'commit',
     title,
@@ -38,6 +55,11 @@ export async function syncStep(
   app: string,
   sha: string,
 ): Promise<AppStatus[]> {
+  if (ctx.plan) {
+    // A dry run may carry a deployer for read-only precondition checks (swap); it never syncs.
+    ctx.progress.info(`dry run: ${app} not synced`);
+    return [];
+  }
   const deployer = ctx.deployer;
   if (!deployer) {
     ctx.progress.info(`argo: not configured or --no-sync; ${app} not synced`);

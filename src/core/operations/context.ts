@@ -1,7 +1,10 @@
 import type { Actor, OperationKind } from '../audit.ts';
 import type { AppStatus, Deployer } from '../deployer.ts';
 import type { Progress, StepTiming } from '../progress.ts';
-import type { ConfigRepo } from '../../gitops/git/repo.ts';
+import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
+
+/** Receives the plan an operation made instead of committing it (see `OperationContext.plan`). */
+export type PlanSink = (planned: PlanOutcome<unknown>) => void;
 
 /** Everything an operation needs, built once by the entry point (CLI or HTTP service). */
 export interface OperationContext {
@@ -14,6 +17,8 @@ export interface OperationContext {
   timeoutMs: number;
   signal?: AbortSignal;
   now: () => number;
+  /** Dry runs: plan instead of committing (and never sync), so the real operation is previewed. */
+  plan?: PlanSink;
 }
 
 export interface OperationResult {

@@ -4,6 +4,8 @@
  * from git itself: a push without force succeeds only if the remote branch is still at the
  * commit the change was computed on. On a lost race the attempt runs again from a fresh fetch,
  * so preconditions are re-checked against the new state instead of rebasing blindly.
+ * `plan()` runs one such attempt on the synced head and returns its plan without committing:
+ * the seam dry runs use.
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -82,6 +84,14 @@ export type Plan<T> =
   | { kind: 'noop'; result: T }
   /** Write these files (repo path -> full new content) and commit them. */
   | { kind: 'commit'; files: Record<string, string>; message: CommitMessage; result: T };
+
+/** The plan one attempt made on `baseSha`; nothing was committed or pushed. */
+export interface PlanOutcome<T> {
+  plan: Plan<T>;
+  baseSha: string;
+  /** For a commit plan: each planned file as it is at `baseSha` (null: the plan creates it). */
+  previous: Record<string, string | null>;
+}
 
 export interface TransactResult<T> {
   /** The commit carrying the change, or the head the attempt found already in the desired state. */
@@ -273,7 +283,60 @@ export class ConfigRepo {
     }
   }
 
+  /**
+   * What `transact` would do, without doing it: runs `attempt` once on the current head (as of
+   * the caller's last sync; no fetch here) through the same read-only, attempt-scoped
+   * Transaction, and checks the plan as `transact` would. Writes nothing: no commit, no push,
+   * the head and the working clone stay as they are. Needs no hold on the clone (reads come
+   * from the object store). A commit plan whose files equal the current content would commit
+   * nothing in `transact`; comparing is the caller's business.
+   */
+  async plan<T>(
+    attempt: (tx: Transaction) => Promise<Plan<T>>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<PlanOutcome<T>> {
+    const { signal } = options;
+    const baseSha = this.head;
+    try {
+      const snapshot = this.snapshot(baseSha, signal);
+      const plan = await this.runAttempt(attempt, snapshot, 1, signal);
+      checkPlan(plan);
+      // Read at the same commit as the attempt, so a diff against it is exact.
+      const previous: Record<string, string | null> = {};
+      if (plan.kind === 'commit') {
+        for (const file of Object.keys(plan.files)) {
+          previous[file] = (await snapshot.fileExists(file)) ? await snapshot.readFile(file) : null;
+        }
+      }
+      return { plan, baseSha, previous };
+    } catch (e) {
+      throw this.clone.publicError(e, signal);
+    }
+  }
+
   // ---------------------------------------------------------------------------------------
+
+  /**
+   * Runs the caller's attempt on one snapshot; the transaction it gets is closed when the
+   * attempt ends, so a read that escapes it (a stray promise) fails instead of reading stale
+   * state.
+   */
+  private async runAttempt<T>(
+    attemptFn: (tx: Transaction) => Promise<Plan<T>>,
+    snapshot: Snapshot,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Plan<T>> {
+    const tx = new AttemptTransaction(snapshot, attempt);
+    let plan: Plan<T>;
+    try {
+      plan = await attemptFn(tx);
+    } finally {
+      tx.close();
+    }
+    if (signal?.aborted) throw cancelled(signal);
+    return plan;
+  }
 
   /** One compare-and-swap attempt; runs holding the clone. */
   private async attemptOnce<T>(
@@ -296,29 +359,13 @@ export class ConfigRepo {
     // reset by the next attempt's sync (a retry) or by giveUp's final sync.
     let workdirClean = false;
     try {
-      const tx = new AttemptTransaction(new Snapshot(this.clone.gitRun(signal), head), attempt);
-      let plan: Plan<T>;
-      try {
-        plan = await attemptFn(tx);
-      } finally {
-        tx.close();
-      }
-      if (signal?.aborted) throw cancelled(signal);
-      if (plan.kind === 'noop') {
+      const plan = await this.runAttempt(attemptFn, this.snapshot(head, signal), attempt, signal);
+      const checked = checkPlan(plan);
+      if (checked.kind === 'noop') {
         workdirClean = true;
         return done(head, false, attempt, plan.result);
       }
-      if (plan.kind !== 'commit') {
-        throw new ValidationError('transact: the plan must be noop or commit');
-      }
-      const message = formatCommitMessage(plan.message);
-      const files = Object.entries(plan.files ?? {});
-      for (const [file, content] of files) {
-        assertRepoPath(file);
-        if (typeof content !== 'string') {
-          throw new ValidationError(`${file}: new content must be a string`, { where: { file } });
-        }
-      }
+      const { message, files } = checked;
 
       for (const [file, content] of files) await this.clone.writeFile(file, content);
       if (
@@ -415,10 +462,33 @@ export class ConfigRepo {
     );
   }
 
-  private snapshot(sha: string): Snapshot {
+  private snapshot(sha: string, signal?: AbortSignal): Snapshot {
     if (!sha) throw new StackswapError('internal', 'the config repo has not been synced');
-    return new Snapshot(this.clone.gitRun(), sha);
+    return new Snapshot(this.clone.gitRun(signal), sha);
   }
+}
+
+/**
+ * Checks a plan before anything is written: noop, or a commit with a valid message and valid
+ * paths and contents. For a commit, returns the message text and the files to write.
+ */
+function checkPlan(
+  plan: Plan<unknown>,
+): { kind: 'noop' } | { kind: 'commit'; message: string; files: [string, string][] } {
+  // Optional chaining: an attempt written in plain JS may return nothing at all.
+  if (plan?.kind === 'noop') return { kind: 'noop' };
+  if (plan?.kind !== 'commit') {
+    throw new ValidationError('transact: the plan must be noop or commit');
+  }
+  const message = formatCommitMessage(plan.message);
+  const files = Object.entries(plan.files ?? {});
+  for (const [file, content] of files) {
+    assertRepoPath(file);
+    if (typeof content !== 'string') {
+      throw new ValidationError(`${file}: new content must be a string`, { where: { file } });
+    }
+  }
+  return { kind: 'commit', message, files };
 }
 
 function done<T>(sha: string, committed: boolean, attempts: number, result: T): AttemptOutcome<T> {

@@ -1,30 +1,18 @@
 /**
- * Dry runs: the real operation runs against the config repo up to the point where it would
- * commit. Its compare-and-swap attempt (state read, preconditions checked, files edited) runs
- * once on the current remote head through a read-only transaction; the plan it returns is
- * captured and diffed instead of committed, and the operation stops there (no push, no sync).
- *
- * This wraps `ConfigRepo.transact` without touching core: the context gets a view of the repo
- * whose `transact` captures the plan. (A `ConfigRepo.plan(attempt)` in core would make the
- * seam explicit; see the report.)
+ * Dry runs: the real core operation runs in plan mode (`OperationContext.plan`). Its commit
+ * step runs the compare-and-swap attempt (state read, preconditions checked, files edited) once
+ * on the synced head through `ConfigRepo.plan`, a read-only transaction that commits and pushes
+ * nothing, and hands the plan to the sink; in plan mode the sync step syncs nothing. The plan is
+ * then diffed against the base commit.
  */
 import { randomUUID } from 'node:crypto';
 import type { Deployer } from '../../core/deployer.ts';
 import type { OperationContext } from '../../core/operations/context.ts';
 import { Progress } from '../../core/progress.ts';
-import type { ConfigRepo, Plan, Transaction } from '../../gitops/git/repo.ts';
+import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
 import { callCore } from '../operations/core-call.ts';
 import type { DryRunResult, OperationKind } from '../schemas.ts';
 import { unifiedDiff } from './diff.ts';
-
-class PlanCaptured extends Error {
-  constructor(
-    readonly plan: Plan<unknown>,
-    readonly baseSha: string,
-  ) {
-    super('dry run: plan captured');
-  }
-}
 
 export interface DryRunInput {
   /** A synced clone; its head is the commit the plan is made on. */
@@ -44,71 +32,55 @@ export interface DryRunInput {
 
 export async function dryRun(input: DryRunInput): Promise<DryRunResult> {
   await input.refresh();
-  const { repo } = input;
-  for (let round = 1; ; round++) {
-    const captured = await capturePlan(input);
-    // Another read may have fetched meanwhile; a plan is exact only for one head throughout.
-    if (repo.headSha !== captured.baseSha && round < 3) continue;
-    const { plan, baseSha } = captured;
-    const files: DryRunResult['files'] = [];
-    if (plan.kind === 'commit') {
-      for (const [file, content] of Object.entries(plan.files)) {
-        const exists = await repo.fileExists(file);
-        const before = exists ? await repo.readFile(file) : '';
-        if (before === content) continue;
-        files.push({ file, created: !exists, diff: unifiedDiff(file, before, content, !exists) });
-      }
+  // Every read of the plan and of the files it changes is pinned to one commit (baseSha), so
+  // the diff is exact even if another read moves the clone's head meanwhile.
+  const { plan, baseSha, previous } = await capturePlan(input);
+  const files: DryRunResult['files'] = [];
+  if (plan.kind === 'commit') {
+    for (const [file, content] of Object.entries(plan.files)) {
+      const before = previous[file] ?? null;
+      if (before === content) continue;
+      const created = before === null;
+      files.push({ file, created, diff: unifiedDiff(file, before ?? '', content, created) });
     }
-    const commit = plan.kind === 'commit' && files.length > 0 ? plan : undefined;
-    return {
-      dryRun: true,
-      stack: input.stack,
-      kind: input.kind,
-      baseSha,
-      wouldCommit: commit !== undefined,
-      ...(commit
-        ? { subject: commit.message.subject, trailers: { ...commit.message.trailers } }
-        : {}),
-      files,
-    };
   }
+  const commit = plan.kind === 'commit' && files.length > 0 ? plan : undefined;
+  return {
+    dryRun: true,
+    stack: input.stack,
+    kind: input.kind,
+    baseSha,
+    wouldCommit: commit !== undefined,
+    ...(commit
+      ? { subject: commit.message.subject, trailers: { ...commit.message.trailers } }
+      : {}),
+    files,
+  };
 }
 
-async function capturePlan(input: DryRunInput): Promise<PlanCaptured> {
-  const { repo } = input;
-  const planning = Object.create(repo) as ConfigRepo;
-  Object.defineProperty(planning, 'transact', {
-    value: async (attempt: (tx: Transaction) => Promise<Plan<unknown>>) => {
-      const headSha = repo.headSha;
-      const tx: Transaction = {
-        headSha,
-        attempt: 1,
-        readFile: (file, options) => repo.readFile(file, options),
-        fileExists: (file) => repo.fileExists(file),
-        log: (options) => repo.log(options),
-      };
-      throw new PlanCaptured(await attempt(tx), headSha);
-    },
-  });
+/** Runs the operation in plan mode; its own errors (refused preconditions) propagate. */
+async function capturePlan(input: DryRunInput): Promise<PlanOutcome<unknown>> {
+  let captured: PlanOutcome<unknown> | undefined;
   const ctx: OperationContext = {
-    repo: planning,
+    repo: input.repo,
     actor: {
       requestedBy: input.requestedBy,
       operationId: randomUUID(),
       ...(input.reason ? { reason: input.reason } : {}),
     },
     progress: new Progress(),
+    // Kept for read-only precondition checks (swap asks Argo CD whether the target is live at
+    // the head); plan mode never syncs.
     deployer: input.deployer,
     wait: false,
     timeoutMs: input.timeoutMs,
     ...(input.signal ? { signal: input.signal } : {}),
     now: input.now,
+    plan: (planned) => {
+      captured = planned;
+    },
   };
-  try {
-    await callCore(ctx, input.kind, input.stack, input.body);
-  } catch (e) {
-    if (e instanceof PlanCaptured) return e;
-    throw e;
-  }
-  throw new Error('dry run: the operation finished without planning a commit');
+  await callCore(ctx, input.kind, input.stack, input.body);
+  if (!captured) throw new Error('dry run: the operation finished without planning a commit');
+  return captured;
 }
