@@ -1,12 +1,14 @@
 /**
  * `stackswap serve` under load. The service runs in a child process of its own, as in
- * production (its RSS is its own, and the load generator does not share its event loop); this
- * process generates the load over keep-alive sockets (undici) and runs the sandbox.
+ * production (its RSS is its own). Status bursts come from a load-generator child of their own
+ * (keep-alive sockets, undici), so that this process, which runs the sandbox, never pauses a
+ * burst's clock; the deploys of part B are sent from this process.
  *
  *   A. bursts of 200 concurrent GET /v1/stacks/my-app against the sandbox (git + the Argo CD
  *      stand-in): with the state cached, and with the cache dropped before the burst (the 200
  *      then share one read of git and Argo CD). For reference, the same bursts against a bare
- *      fastify route in the same kind of child: the floor of this machine and client.
+ *      fastify route answering the same JSON in the same kind of child: the floor of this
+ *      machine and client.
  *   B. 10 concurrent deploys on the 10 stacks of one config repo (git-only), with status
  *      requests running meanwhile.
  *
@@ -16,6 +18,7 @@
  * service process every 5 ms. Targets: status p99 < 50 ms with the state cached, RSS < 150 MB.
  *
  *   npx tsx bench/server.ts [--rounds 5] [--runtime compiled|tsx|both] [--semi-space 4|0]
+ *                           [--profile DIR]
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -60,14 +63,48 @@ if (process.argv[2] === 'service') {
   const base = await service.app.listen({ port: 0, host: '127.0.0.1' });
   answer(async (m) => {
     if (m.cmd === 'invalidate') service.status.invalidate(m.stack);
-    if (m.cmd === 'stop') await service.shutdown({ graceMs: 1000, settleMs: 1000 });
+    if (m.cmd === 'stop') {
+      await service.shutdown({ graceMs: 1000, settleMs: 1000 });
+      // A normal exit, so that --cpu-prof (bench --profile) writes its profile.
+      setTimeout(() => process.exit(0), 50);
+    }
     return { peakRss: peak };
   });
   process.send({ base, rss: process.memoryUsage.rss() });
+} else if (process.argv[2] === 'load') {
+  // The load generator: bursts of concurrent GETs over keep-alive sockets, each answer read and
+  // parsed as a bot would. A process of its own, so that neither the sandbox's work nor its
+  // garbage collections (git, helm renders, the Argo CD stand-in) pause the clock of a burst.
+  const { Agent, request } = await import('undici');
+  const agent = new Agent({ connections: 512, keepAliveTimeout: 30_000 });
+  const headers = JSON.parse(process.env.BENCH_HEADERS);
+  const timed = async (url) => {
+    const started = performance.now();
+    const res = await request(url, { dispatcher: agent, headers });
+    const body = await res.body.json();
+    return { ms: performance.now() - started, status: res.statusCode, body };
+  };
+  answer(async (m) => {
+    if (m.cmd === 'burst') {
+      const results = await Promise.all(Array.from({ length: m.n }, () => timed(m.url)));
+      const bad = results.find((r) => r.status !== 200);
+      return bad ? { error: JSON.stringify(bad) } : { ms: results.map((r) => r.ms) };
+    }
+    if (m.cmd === 'stop') {
+      await agent.close();
+      setTimeout(() => process.exit(0), 50);
+    }
+    return { peakRss: peak };
+  });
+  process.send({ base: '', rss: process.memoryUsage.rss() });
 } else {
+  // The reference: a bare fastify route answering the same JSON the service answers.
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
-  app.get('/v1/stacks/:stack', async () => ({ status: 'ok' }));
+  const body = process.env.BENCH_BODY;
+  app.get('/v1/stacks/:stack', (_request, reply) => {
+    reply.type('application/json; charset=utf-8').send(body);
+  });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   answer(async (m) => {
     if (m.cmd === 'stop') await app.close();
@@ -113,15 +150,22 @@ function prepare(runtime: Runtime): { dir: string; serviceModule: string } {
   return { dir, serviceModule: pathToFileURL(path.join(out, 'server/service.js')).href };
 }
 
+interface Answer {
+  peakRss: number;
+  /** A burst's latencies (load child), or why it failed. */
+  ms?: number[];
+  error?: string;
+}
+
 interface Child {
   base: string;
   startRss: number;
-  call(cmd: string, extra?: Record<string, unknown>): Promise<{ peakRss: number }>;
+  call(cmd: string, extra?: Record<string, unknown>): Promise<Answer>;
   stop(): Promise<number>;
 }
 
 async function spawnChild(
-  role: 'service' | 'baseline',
+  role: 'service' | 'baseline' | 'load',
   variant: Variant,
   env: NodeJS.ProcessEnv,
 ): Promise<Child> {
@@ -139,8 +183,8 @@ async function spawnChild(
     child.once('message', (m) => resolve(m as { base: string; rss: number }));
     child.once('exit', (code) => reject(new Error(`the ${role} child exited with ${code}`)));
   });
-  const pending = new Map<string, (value: { peakRss: number }) => void>();
-  child.on('message', (m: { id?: string; peakRss: number }) => {
+  const pending = new Map<string, (value: Answer) => void>();
+  child.on('message', (m: Answer & { id?: string }) => {
     if (m.id) pending.get(m.id)?.(m);
   });
   const call: Child['call'] = (cmd, extra = {}) => {
@@ -155,7 +199,10 @@ async function spawnChild(
     startRss: ready.rss,
     call,
     async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
       const { peakRss } = await call('stop');
+      // The service and load children exit by themselves (writing a CPU profile if asked).
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       child.kill();
       return peakRss;
     },
@@ -184,6 +231,13 @@ async function burst(url: string, n: number): Promise<number[]> {
   const bad = results.find((r) => r.status !== 200);
   if (bad) throw new Error(`a request failed: ${JSON.stringify(bad)}`);
   return results.map((r) => r.ms);
+}
+
+/** A burst from the load child: `n` concurrent GETs of `url`, their latencies. */
+async function loadBurst(load: Child, url: string, n: number): Promise<number[]> {
+  const answer = await load.call('burst', { url, n });
+  if (!answer.ms) throw new Error(`a request failed: ${answer.error}`);
+  return answer.ms;
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -215,15 +269,15 @@ function serviceEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Warm-up (JIT, sockets), then `rounds` bursts with the state cached and, optionally, cold. */
-async function statusBursts(child: Child, rounds: number, cold: boolean) {
-  const url = `${child.base}/v1/stacks/my-app`;
-  for (let i = 0; i < 5; i++) await burst(url, 200);
+async function statusBursts(load: Child, target: Child, rounds: number, cold: boolean) {
+  const url = `${target.base}/v1/stacks/my-app`;
+  for (let i = 0; i < 5; i++) await loadBurst(load, url, 200);
   const out = { cached: [] as number[], cold: [] as number[] };
   for (let i = 0; i < rounds; i++) {
-    out.cached.push(...(await burst(url, 200)));
+    out.cached.push(...(await loadBurst(load, url, 200)));
     if (cold) {
-      await child.call('invalidate', { stack: 'my-app' });
-      out.cold.push(...(await burst(url, 200)));
+      await target.call('invalidate', { stack: 'my-app' });
+      out.cold.push(...(await loadBurst(load, url, 200)));
     }
   }
   return out;
@@ -231,6 +285,11 @@ async function statusBursts(child: Child, rounds: number, cold: boolean) {
 
 async function partStatus(rounds: number, variants: Variant[]): Promise<string[][]> {
   const sandbox = await startSandbox({ argocd: { progressingMs: 150, pollIntervalMs: 0 } });
+  const compiled: Variant = { label: 'reference', runtime: 'compiled', nodeFlags: [] };
+  const load = await spawnChild('load', compiled, {
+    PATH: process.env.PATH,
+    BENCH_HEADERS: JSON.stringify(HEADERS),
+  });
   try {
     for (const app of ['my-app-blue', 'my-app-green', 'ingress']) {
       const r = await runCli(['app', 'sync', app], { env: sandbox.env });
@@ -239,9 +298,11 @@ async function partStatus(rounds: number, variants: Variant[]): Promise<string[]
     const rows: string[][] = [
       ['A: bursts of 200 concurrent GET /v1/stacks/my-app', 'p50', 'p99', 'max', 'samples'],
     ];
+    let statusBody = '';
     for (const variant of variants) {
       const service = await spawnChild('service', variant, serviceEnv(sandbox.env));
-      const measured = await statusBursts(service, rounds, true);
+      statusBody = JSON.stringify((await timed(`${service.base}/v1/stacks/my-app`)).body);
+      const measured = await statusBursts(load, service, rounds, true);
       const peak = await service.stop();
       const tag = `[${variant.label}]`;
       rows.push(
@@ -250,17 +311,20 @@ async function partStatus(rounds: number, variants: Variant[]): Promise<string[]
         [`${tag} peak RSS of the service`, mb(peak), `at start ${mb(service.startRss)}`],
       );
     }
-    const reference: Variant = { label: 'reference', runtime: 'compiled', nodeFlags: [] };
-    const baseline = await spawnChild('baseline', reference, { PATH: process.env.PATH });
-    const floor = await statusBursts(baseline, rounds, false);
+    const baseline = await spawnChild('baseline', compiled, {
+      PATH: process.env.PATH,
+      BENCH_BODY: statusBody,
+    });
+    const floor = await statusBursts(load, baseline, rounds, false);
     const peak = await baseline.stop();
-    rows.push(row('reference: bare fastify route, same load', floor.cached), [
+    rows.push(row('reference: bare fastify route, same JSON, same load', floor.cached), [
       'reference: peak RSS of bare fastify',
       mb(peak),
       `at start ${mb(baseline.startRss)}`,
     ]);
     return rows;
   } finally {
+    await load.stop();
     await sandbox.close();
   }
 }
@@ -332,6 +396,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     runtime: { type: 'string', default: 'both' },
     'semi-space': { type: 'string', default: '4' },
+    profile: { type: 'string' },
   },
 });
 const runtimes: Runtime[] =
@@ -339,10 +404,14 @@ const runtimes: Runtime[] =
 // Each runtime as is, and compiled with a smaller young generation (V8 grows it up to 3 x 16 MB
 // under allocation pressure; NODE_OPTIONS=--max-semi-space-size=N caps it).
 const semi = `--max-semi-space-size=${values['semi-space']}`;
+// --profile DIR: a V8 CPU profile of each service child into DIR (open it in Chrome DevTools).
+const profiling = values.profile
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`]
+  : [];
 const variants: Variant[] = runtimes.flatMap((runtime) => [
-  { label: runtime, runtime, nodeFlags: [] },
+  { label: runtime, runtime, nodeFlags: profiling },
   ...(runtime === 'compiled' && values['semi-space'] !== '0'
-    ? [{ label: `compiled ${semi}`, runtime, nodeFlags: [semi] }]
+    ? [{ label: `compiled ${semi}`, runtime, nodeFlags: [semi, ...profiling] }]
     : []),
 ]);
 const a = await partStatus(Number(values.rounds), variants);

@@ -1,7 +1,7 @@
 /**
  * `buildApp(deps)`: the fastify application of `stackswap serve`, with every dependency passed
  * in and nothing listening (tests use `app.inject()`; `serve.ts` listens). Plugins: zod type
- * provider (validation and OpenAPI from the same schemas), helmet's headers, rate limiting keyed
+ * provider (validation and OpenAPI from the same schemas), security headers, rate limiting keyed
  * by the caller's token (by IP for unauthenticated requests), bearer auth, one error handler.
  */
 import rateLimit from '@fastify/rate-limit';
@@ -20,7 +20,11 @@ import type { TokenStore } from './auth/tokens.ts';
 import { ApiError, errorHandler, notFoundHandler } from './errors.ts';
 import { lazyChildLogger } from './logging.ts';
 import type { ServerMetrics } from './metrics.ts';
-import { helmetHeaders, registerSecurityHeaders } from './security-headers.ts';
+import {
+  API_SECURITY_HEADERS,
+  helmetHeaders,
+  registerSecurityHeaders,
+} from './security-headers.ts';
 import type { OperationManager } from './operations/manager.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -106,8 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFoundHandler);
 
   const auth = new BearerAuth(deps.tokens, deps.redactor);
-  // helmet's defaults, computed once (security-headers.ts says why not the plugin per request).
-  registerSecurityHeaders(app, await helmetHeaders());
+  // The API's security headers; the HTML pages under /docs add helmet's (security-headers.ts).
+  registerSecurityHeaders(app, API_SECURITY_HEADERS);
   await app.register(rateLimit, {
     global: true,
     max: limits.rateLimitMax,
@@ -156,7 +160,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     transform: createJsonSchemaTransform({ skipList: [] }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  const docsHeaders = await helmetHeaders();
+  await app.register(async (docs) => {
+    registerSecurityHeaders(docs, docsHeaders);
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  });
 
   registerHealthRoutes(app, deps);
   registerStackRoutes(app, deps);

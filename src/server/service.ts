@@ -278,7 +278,9 @@ function readinessCheck(
         const argocd = argo
           ? await check('Argo CD', async () => {
               const info = await argo.probe().userInfo();
-              if (info.loggedIn === false) {
+              // Argo CD answers userinfo without a session as `{}` (a false loggedIn is omitted
+              // from its JSON), never 401: only an explicit true means the token is accepted.
+              if (info.loggedIn !== true) {
                 throw new StackswapError('auth', 'Argo CD does not accept the token');
               }
             })

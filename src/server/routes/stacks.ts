@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { AppDeps } from '../app.ts';
+import type { CachedStatus } from '../stacks/status.ts';
 import type { Scope } from '../auth/tokens.ts';
 import { BODY_SCHEMAS } from '../operations/core-call.ts';
 import {
@@ -80,7 +81,18 @@ export function registerStackRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: { 200: StackStatus, ...errors },
       },
     },
-    async (request, reply) => sendJson(reply, await statusJson(deps, request.params.stack)),
+    // Not async: a fresh cached status is answered without a promise (status.peek).
+    (request, reply) => {
+      const { stack } = request.params;
+      const cached = deps.status.peek(stack);
+      if (cached) {
+        sendJson(reply, withRunningOperation(deps, stack, cached));
+        return;
+      }
+      return statusJson(deps, stack).then((json) => {
+        sendJson(reply, json);
+      });
+    },
   );
 
   for (const [kind, { scope, summary }] of Object.entries(OPERATIONS) as [
@@ -122,7 +134,10 @@ export function registerStackRoutes(app: FastifyInstance, deps: AppDeps): void {
  * schema when it was read), with the running operation added when there is one.
  */
 async function statusJson(deps: AppDeps, stack: string): Promise<string> {
-  const { value, json } = await deps.status.get(stack);
+  return withRunningOperation(deps, stack, await deps.status.get(stack));
+}
+
+function withRunningOperation(deps: AppDeps, stack: string, { value, json }: CachedStatus) {
   const running = deps.operations.runningOn(stack);
   return running ? JSON.stringify({ ...value, runningOperation: running }) : json;
 }

@@ -73,6 +73,19 @@ export class StackStatusService {
     return found;
   }
 
+  /**
+   * The cached status of a stack when it is fresh, synchronously (the hot path of status
+   * polling: no promise, no await); undefined when `get()` has to read or decide.
+   */
+  peek(stack: string): CachedStatus | undefined {
+    if (!this.synced || this.stale) return undefined;
+    const now = this.now();
+    if (now - this.synced.at >= this.ttlMs) return undefined;
+    const entry = this.entries.get(stack);
+    if (!entry?.value || now - entry.at >= this.ttlMs) return undefined;
+    return entry.value;
+  }
+
   async get(stack: string): Promise<CachedStatus> {
     await this.assertStack(stack);
     const entry = this.entries.get(stack) ?? { at: 0, generation: 0 };

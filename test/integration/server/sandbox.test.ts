@@ -184,6 +184,29 @@ describe('a release through the API', () => {
       checks: { configRepo: { ok: true }, argocd: { ok: true } },
     });
   });
+
+  it('readyz is 503 when Argo CD does not accept the token (its userinfo answers {} then)', async () => {
+    const wrongToken = 'not-the-argocd-token-0123456789';
+    const other = await createService({
+      env: { ...env, ARGOCD_AUTH_TOKEN: wrongToken },
+      dataDir: tempDir('data-wrong-token'),
+      logDestination: new LogCapture(),
+    });
+    try {
+      const res = await other.app.inject({ url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({
+        status: 'not-ready',
+        checks: {
+          configRepo: { ok: true },
+          argocd: { ok: false, reason: 'auth: Argo CD does not accept the token' },
+        },
+      });
+      expect(res.body).not.toContain(wrongToken);
+    } finally {
+      await other.shutdown({ graceMs: 1_000, settleMs: 100 });
+    }
+  });
 });
 
 describe('a restart on the same data dir', () => {

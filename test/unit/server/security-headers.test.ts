@@ -1,9 +1,16 @@
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { helmetHeaders, registerSecurityHeaders } from '../../../src/server/security-headers.ts';
+import {
+  API_SECURITY_HEADERS,
+  helmetHeaders,
+  registerSecurityHeaders,
+} from '../../../src/server/security-headers.ts';
 
-/** Routes that exercise every way a response leaves: send, throw, 404, hijack, own header. */
+/**
+ * Routes that exercise every way a response leaves: send, throw, 404, hijack, own header. A
+ * hijacked reply copies the reply's headers into its writeHead, as the service's SSE route does.
+ */
 function routes(app: FastifyInstance): FastifyInstance {
   app.get('/ok', async () => ({ ok: true }));
   app.get('/fails', async () => {
@@ -14,7 +21,10 @@ function routes(app: FastifyInstance): FastifyInstance {
   );
   app.get('/hijacked', (_request, reply) => {
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
+    reply.raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream',
+    });
     reply.raw.end('data: 1\n\n');
   });
   return app;
@@ -47,5 +57,32 @@ describe('security headers computed once', () => {
     const own = await precomputed.inject({ method: 'GET', url: '/own-csp' });
     expect(own.headers['content-security-policy']).toBe("default-src 'none'");
     await Promise.all([withPlugin.close(), precomputed.close()]);
+  });
+
+  it('the API set (OWASP REST) on every kind of response; a child scope adds its own set', async () => {
+    const app = Fastify();
+    registerSecurityHeaders(app, API_SECURITY_HEADERS);
+    routes(app);
+    await app.register(async (docs) => {
+      registerSecurityHeaders(docs, await helmetHeaders());
+      docs.get('/docs', async () => 'html');
+    });
+    for (const url of ['/ok', '/fails', '/missing', '/hijacked']) {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.headers, url).toMatchObject({
+        'cache-control': 'no-store',
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      });
+    }
+    const own = await app.inject({ method: 'GET', url: '/own-csp' });
+    expect(own.headers['content-security-policy']).toBe("default-src 'none'");
+    const docs = await app.inject({ method: 'GET', url: '/docs' });
+    expect(docs.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(docs.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(docs.headers['cross-origin-opener-policy']).toBe('same-origin');
+    await app.close();
   });
 });
