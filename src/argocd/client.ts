@@ -597,7 +597,7 @@ export class ArgoCdClient implements ArgoCdApi {
         argocdMessage,
         grpcCode,
         {
-          code: 'not-found',
+          code: 'argocd-forbidden',
           hint: 'check the app name (and its appNamespace / project); Argo CD answers "permission denied" for apps that do not exist',
         },
       );

@@ -50,7 +50,8 @@ export const STREAM_RECONNECT_POLICY: RetryPolicy = {
 /** Errors no retry can fix: stop observing and let the waiter fail with them. */
 function isFatal(error: unknown): boolean {
   return (
-    isStackswapError(error) && ['auth', 'forbidden', 'not-found', 'validation'].includes(error.code)
+    isStackswapError(error) &&
+    ['auth', 'forbidden', 'argocd-forbidden', 'not-found', 'validation'].includes(error.code)
   );
 }
 

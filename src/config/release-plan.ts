@@ -9,13 +9,40 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
+import { RESERVED_KEYS } from '../gitops/yaml-parse.ts';
 import { ImageTag, ResourceName } from './names.ts';
 import type { StackConfig } from './stackswap-config.ts';
+
+export const COMPONENT_NAME_NOT_ALLOWED = 'component name not allowed';
+
+/**
+ * component -> version. `__proto__`, `constructor` and `prototype` are refused by name: a zod
+ * record silently drops an own `__proto__` key, so it is checked on the input, before the record.
+ * (Plan files never get this far with one: the YAML parser refuses those keys first.)
+ */
+const ComponentVersions = z.preprocess(
+  (value, ctx) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const key of Object.keys(value)) {
+        if (RESERVED_KEYS.has(key)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: COMPONENT_NAME_NOT_ALLOWED,
+            input: key,
+          });
+        }
+      }
+    }
+    return value;
+  },
+  z.record(ResourceName, ImageTag),
+);
 
 export const ReleasePlanFile = z
   .object({
     stack: ResourceName.optional(),
-    components: z.record(ResourceName, ImageTag),
+    components: ComponentVersions,
   })
   .strict();
 export type ReleasePlanFile = z.infer<typeof ReleasePlanFile>;
@@ -63,6 +90,11 @@ export function parseSetPairs(pairs: readonly string[]): Record<string, string> 
     }
     const component = pair.slice(0, eq);
     const version = pair.slice(eq + 1);
+    if (RESERVED_KEYS.has(component)) {
+      throw new ValidationError(`--set "${pair}": ${COMPONENT_NAME_NOT_ALLOWED}`, {
+        where: { key: '--set' },
+      });
+    }
     const name = ResourceName.safeParse(component);
     if (!name.success) {
       throw new ValidationError(`--set "${pair}": component ${name.error.issues[0]?.message}`, {

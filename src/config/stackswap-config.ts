@@ -7,9 +7,16 @@
  * Templates: `{stack}`, `{colour}` and `{component}` are substituted in paths, keys and app names.
  */
 import { z } from 'zod';
+import { RESERVED_KEYS } from '../gitops/yaml-parse.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 
 const Template = z.string().min(1);
+
+/** Also a key in values files (`{component}.image.tag`), where the YAML parser refuses these. */
+const ComponentName = ResourceName.refine(
+  (name) => !RESERVED_KEYS.has(name),
+  'component name not allowed',
+);
 
 const ComponentSettings = z
   .object({
@@ -19,8 +26,8 @@ const ComponentSettings = z
   .strict();
 
 const Components = z.union([
-  z.array(ResourceName).min(1, 'a stack needs at least one component'),
-  z.record(ResourceName, ComponentSettings.nullable()),
+  z.array(ComponentName).min(1, 'a stack needs at least one component'),
+  z.record(ComponentName, ComponentSettings.nullable()),
 ]);
 
 const Duration = z
@@ -154,8 +161,13 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
     };
     const path = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
       check(RepoPath, fill(template, vars), key);
-    const keyPath = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
-      check(KeyPath, fill(template, vars), key);
+    const keyPath = (template: string, key: (string | number)[], vars?: Record<string, string>) => {
+      const segments = check(KeyPath, fill(template, vars), key);
+      const reserved = Array.isArray(segments) && segments.find((s) => RESERVED_KEYS.has(s));
+      // The values files could never hold such a key: the YAML parser refuses it.
+      if (reserved) problems.push({ key, message: `key ${reserved} is not allowed` });
+      return segments;
+    };
     const resource = (template: string, key: (string | number)[], vars?: Record<string, string>) =>
       check(ResourceName, fill(template, vars), key);
 

@@ -41,6 +41,12 @@ export type ErrorCode =
   | 'push-rejected'
   | 'argocd-unavailable'
   | 'argocd-error'
+  /**
+   * Argo CD answered 403 (or 404 with a project) for an application: it does not exist or the
+   * token may not see it, and Argo CD will not say which. An Argo CD error, not bad input: an
+   * operation may already have pushed its commit when it meets this.
+   */
+  | 'argocd-forbidden'
   | 'operation-failed'
   | 'degraded'
   | 'internal';
@@ -69,6 +75,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'push-rejected': ExitCode.remote,
   'argocd-unavailable': ExitCode.argocd,
   'argocd-error': ExitCode.argocd,
+  'argocd-forbidden': ExitCode.argocd,
   'operation-failed': ExitCode.failure,
   degraded: ExitCode.failure,
   internal: ExitCode.failure,
@@ -88,6 +95,7 @@ const HTTP_BY_CODE: Record<ErrorCode, number> = {
   'push-rejected': 502,
   'argocd-unavailable': 502,
   'argocd-error': 502,
+  'argocd-forbidden': 502,
   'operation-failed': 500,
   degraded: 500,
   internal: 500,

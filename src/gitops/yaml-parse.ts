@@ -3,8 +3,9 @@
  *
  * The repo is input we do not control, so parsing is bounded: a size limit checked before any
  * work, a nesting-depth limit checked on the CST before anything recursive runs, a small alias
- * expansion budget, the YAML 1.2 core schema only (no custom or YAML 1.1 tags), unique keys, and
- * exactly one document. Every failure is a ValidationError that says where (file, line, key).
+ * expansion budget, the YAML 1.2 core schema only (no custom or YAML 1.1 tags), unique keys, no
+ * prototype-related map keys, and exactly one document. Every failure is a ValidationError that
+ * says where (file, line, key).
  */
 import { Composer, Parser, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type {
@@ -12,6 +13,7 @@ import type {
   Document,
   DocumentOptions,
   Node,
+  Pair,
   ParseOptions,
   SchemaOptions,
   YAMLError,
@@ -24,6 +26,16 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024;
 export const MAX_ALIAS_COUNT = 50;
 /** Deepest collection nesting accepted; real values files stay far below this. */
 export const MAX_NESTING_DEPTH = 100;
+/**
+ * Map keys refused anywhere in a document: they mean something to JavaScript objects. yaml's
+ * toJS keeps `__proto__` as an own property, but zod records then drop it silently, and naive
+ * lookups or merges follow `constructor` / `prototype` into Object.prototype.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
 
 export interface YamlParseOptions {
   /** Path of the file (relative to the config repo), used in error messages. */
@@ -116,6 +128,7 @@ export function parseYamlSource(source: string, opts: YamlParseOptions = {}): Pa
       { where: whereAt(doc, source, file, badTag.pos[0]) },
     );
   }
+  checkReservedKeys(doc, source, file);
   return { source, doc, tokens, aliasedAnchors };
 }
 
@@ -341,6 +354,41 @@ function checkAliases(doc: Document.Parsed, source: string, file: string | undef
     }
   }
   return used;
+}
+
+/**
+ * Refuses RESERVED_KEYS as map keys, the first one in document order, with its key path and line.
+ * Walks the node tree (not the JS value), so a key is caught where it is written: under an anchor
+ * that a merge key copies, through an alias used as a key, or spelled with escapes.
+ */
+function checkReservedKeys(doc: Document.Parsed, source: string, file: string | undefined): void {
+  type Work = { node: unknown; path: string[] } | { pair: Pair; path: string[] };
+  const work: Work[] = [{ node: doc.contents, path: [] }];
+  while (work.length > 0) {
+    const next = work.pop()!;
+    if ('pair' in next) {
+      const { pair, path } = next;
+      const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
+      if (key !== undefined && RESERVED_KEYS.has(key)) {
+        const offset = rangeOf(pair.key)?.[0] ?? rangeOf(pair.value)?.[0] ?? 0;
+        throw new ValidationError(`key ${key} is not allowed`, {
+          where: { ...whereOf(file, lineAt(source, offset)), key: [...path, key].join('.') },
+          hint: 'stackswap refuses __proto__, constructor and prototype as map keys (JavaScript object internals); rename the key',
+        });
+      }
+      work.push({ node: pair.value, path: key === undefined ? path : [...path, key] });
+      if (key === undefined) work.push({ node: pair.key, path });
+    } else if (isMap(next.node)) {
+      const items = next.node.items as Pair[];
+      for (let i = items.length - 1; i >= 0; i--) work.push({ pair: items[i]!, path: next.path });
+    } else if (isSeq(next.node)) {
+      const items = next.node.items;
+      for (let i = items.length - 1; i >= 0; i--) {
+        work.push({ node: items[i], path: [...next.path, String(i)] });
+      }
+    }
+  }
 }
 
 function tooDeep(

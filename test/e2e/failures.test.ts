@@ -112,6 +112,21 @@ describe('Argo CD trouble', () => {
     expect(r.stdout + r.stderr).not.toContain(token);
   });
 
+  it('a mistyped app name is an Argo CD error (exit 8), not bad input (exit 2)', async () => {
+    const s = await deployed();
+    // The stand-in answers 403 "permission denied" for an unknown app, as Argo CD does.
+    const r = await cli(s, ['--output', 'json', 'app', 'get', 'my-app-grene']);
+    expect(r.code, r.stderr).toBe(8);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 8,
+      error: {
+        code: 'argocd-forbidden',
+        message: 'application my-app-grene not found or not permitted for this token',
+      },
+    });
+  });
+
   it('an operation already running is waited for, then the deploy completes', async () => {
     const s = await deployed();
     s.argocd.setFaults({ stallOperations: true });

@@ -11,12 +11,14 @@ import { AuthError, StackswapError } from '../../core/errors.ts';
  * A rejected compare-and-swap, in every wording seen from git, GitHub, GitLab and go-git
  * servers: `[rejected] (fetch first)`, `(non-fast-forward)`, `(stale info)`, and server-side
  * ref-update races `[remote rejected] (cannot lock ref …)`, `(incorrect old value provided)`,
- * `(failed to update ref)`, `(reference already exists)`.
+ * `(failed to update ref)`, `(reference already exists)`, and go-git's `(object not found)`
+ * (Gitea/Forgejo go-git builds). "object not found" counts only as a ref status or as the
+ * remote's unpack status of this push, never as free text: elsewhere it is a local problem.
  */
 const RACE_STATUS =
-  /\[(?:remote )?rejected\][^\n]*\((?:fetch first|non-fast-forward|stale info|cannot lock ref[^\n]*|incorrect old value provided|failed to update ref|reference already exists)\)/i;
+  /\[(?:remote )?rejected\][^\n]*\((?:fetch first|non-fast-forward|stale info|cannot lock ref[^\n]*|incorrect old value provided|failed to update ref|reference already exists|object not found)\)/i;
 const RACE_DETAIL =
-  /cannot lock ref '[^'\n]*': is at [0-9a-f]+ but expected [0-9a-f]+|incorrect old value provided|Updates were rejected because the (?:remote contains work|tip of your current branch is behind)/i;
+  /cannot lock ref '[^'\n]*': is at [0-9a-f]+ but expected [0-9a-f]+|incorrect old value provided|Updates were rejected because the (?:remote contains work|tip of your current branch is behind)|remote unpack failed: object not found/i;
 
 /** Server policy: branch protection, rulesets, hooks. Terminal. */
 const HOOK_DECLINED = /\[remote rejected\][^\n]*\([^)\n]*hook declined\)/i;

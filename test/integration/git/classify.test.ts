@@ -24,11 +24,39 @@ const races = {
   'cannot lock ref in the status (Kargo #3071)': ` ! [remote rejected] main -> main (cannot lock ref 'refs/heads/main': is at 1f2e but expected 9a8b)\n`,
   'GitLab (Kargo #5286)': ` ! [remote rejected] main -> main (incorrect old value provided)\nerror: failed to push some refs\n`,
   'reference already exists (Argo CD notes push)': ` ! [remote rejected] refs/notes/x -> refs/notes/x (reference already exists)\n`,
+  // go-git based servers (Gitea/Forgejo builds, soft-serve) report a lost race as "object not
+  // found" (flux image-automation-controller PR #1090 log), in the ref status or the unpack status.
+  'go-git server, ref status (object not found)': `To https://gitea.example.com/g/config.git\n ! [remote rejected] main -> main (object not found)\nerror: failed to push some refs to 'https://gitea.example.com/g/config.git'\n`,
+  'go-git server, porcelain ref status': `To https://gitea.example.com/g/config.git\n!\tHEAD:refs/heads/main\t[remote rejected] (object not found)\nDone\n`,
+  'go-git server, unpack status': `error: remote unpack failed: object not found\nTo https://gitea.example.com/g/config.git\n ! [remote failure] main -> main (remote failed to report status)\nerror: failed to push some refs to 'https://gitea.example.com/g/config.git'\n`,
 };
 
 describe('classifyPushFailure', () => {
   it.each(Object.entries(races))('%s -> race (retry from a fresh fetch)', (_name, text) => {
     expect(classifyPushFailure(text, ctx)).toEqual({ kind: 'race' });
+  });
+
+  it.each([
+    // a hook that prints the words is still a hook refusal
+    [
+      `remote: object not found\n ! [remote rejected] main -> main (pre-receive hook declined)\n`,
+      'push-rejected',
+    ],
+    // not a ref-update race: the repository itself is missing
+    [
+      "remote: Repository not found.\nfatal: repository 'https://gitea.example.com/g/config.git/' not found\n",
+      'remote-unreachable',
+    ],
+    // outside a rejection or an unpack status, "object not found" is not a race
+    [
+      'error: object not found: 9a8b7c6d\nfatal: the receiving end does not support this\n',
+      'push-rejected',
+    ],
+    [' ! [remote rejected] main -> main (missing necessary objects)\n', 'push-rejected'],
+  ])('other "not found" push failures stay terminal: %#', (text, code) => {
+    const failure = classifyPushFailure(text, ctx);
+    expect(failure.kind).toBe('terminal');
+    if (failure.kind === 'terminal') expect(failure.error.code).toBe(code);
   });
 
   it('a pre-receive hook rejection is terminal and keeps the hook lines', () => {

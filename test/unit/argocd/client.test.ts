@@ -281,19 +281,23 @@ describe('ArgoCdClient: errors that are not retried', () => {
     expectNoSecret(e, token);
   });
 
-  it('403 for an unknown app: "not found or not permitted", not retried', async () => {
+  it('403 for an unknown app: "not found or not permitted", not retried, an Argo CD error', async () => {
     const { client } = clientFor(server);
     const e = await caught(client.getApplication('shop-grene'));
-    expect(e.code).toBe('not-found');
+    expect(e.code).toBe('argocd-forbidden');
     expect(e.message).toBe('application shop-grene not found or not permitted for this token');
     expect(e.status).toBe(403);
+    // Not "bad input, nothing changed" (exit 2): the operation may already have pushed.
+    expect(e.exitCode).toBe(8);
+    expect(e.httpStatus).toBe(502);
     expect(server.requests).toHaveLength(1);
   });
 
   it('404 with a project: same message', async () => {
     const { client } = clientFor(server, { project: 'shop' });
     const e = await caught(client.sync('nope', { revision: NEW }));
-    expect(e.code).toBe('not-found');
+    expect(e.code).toBe('argocd-forbidden');
+    expect(e.exitCode).toBe(8);
     expect(e.status).toBe(404);
     expect(e.message).toBe('application nope not found or not permitted for this token');
   });

@@ -109,7 +109,7 @@ export class MemoryArgo implements ArgoCdApi {
         'permission denied',
         7,
         {
-          code: 'not-found',
+          code: 'argocd-forbidden',
         },
       );
     }

@@ -269,7 +269,8 @@ describe('syncAndWait over HTTP', () => {
     server.addApp('shop-green');
     const token = server.token;
     const typo = await caught(syncAndWait(tc.client, options({ app: 'shop-grene' })));
-    expect(typo.code).toBe('not-found');
+    expect(typo.code).toBe('argocd-forbidden');
+    expect(typo.exitCode).toBe(8);
     expect(typo.message).toBe('application shop-grene not found or not permitted for this token');
     server.token = 'rotated';
     server.hooks.push((r, res) => {

@@ -396,6 +396,15 @@ describe('waitForApp', () => {
     expect(e.code).toBe('auth');
     expect(clock.now()).toBe(10_000);
   });
+
+  it('an app that vanishes (403 "not found or not permitted") ends the wait at the next poll', async () => {
+    const { clock, api, base } = setup(appJson('shop', { revision: PREV }));
+    clock.at(5_000, () => api.apps.delete('shop')); // deleted, or the token lost access
+    const e = await caught(clock.run(waitForApp(api, { ...base, app: 'shop', revision: R })));
+    expect(e.code).toBe('argocd-forbidden');
+    expect(e.exitCode).toBe(8);
+    expect(clock.now()).toBe(10_000); // not retried until the timeout
+  });
 });
 
 describe('syncAndWait', () => {

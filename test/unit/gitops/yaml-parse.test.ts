@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../../../src/core/errors.ts';
 import {
@@ -223,5 +226,39 @@ describe('lineOfPath / validationErrorFromZod', () => {
     expect(e).toBeInstanceOf(ValidationError);
     expect(e.where).toEqual({ file: 'f.yaml', key: 'other', line: 6 });
     expect(e.describe()).toMatch(/^f\.yaml:6: other: /);
+  });
+});
+
+describe('the yaml package', () => {
+  /** [major, minor, patch] of a semver version (prerelease tags ignored). */
+  const parts = (version: string) => version.split(/[.+-]/).slice(0, 3).map(Number);
+  const atLeast = (version: string, min: string) => {
+    const [a, b] = [parts(version), parts(min)];
+    for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! > b[i]!;
+    return true;
+  };
+
+  it('compares versions the way the check below needs', () => {
+    expect(['2.8.2', '2.7.9', '1.10.3'].map((v) => atLeast(v, '2.8.3'))).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(['2.8.3', '2.8.10', '2.9.0', '3.0.0'].map((v) => atLeast(v, '2.8.3'))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+  });
+
+  it('is yaml >= 2.8.3 (the CVE-2026-33532 deep-nesting fix)', () => {
+    const main = createRequire(import.meta.url).resolve('yaml');
+    const packageJson = path.join(
+      main.slice(0, main.lastIndexOf('/node_modules/yaml/')),
+      'node_modules/yaml/package.json',
+    );
+    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+    expect(atLeast(version, '2.8.3'), `installed yaml ${version}`).toBe(true);
   });
 });
