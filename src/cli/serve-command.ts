@@ -23,7 +23,12 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .description(
       'run the HTTP service: status, deploy/swap/revert/scale-down as operations, Slack chatops, /healthz /readyz /metrics, OpenAPI at /docs',
     )
-    .option('--port <port>', 'port to listen on', parsePort, 8080)
+    .option(
+      '--port <port>',
+      'port to listen on (0: any free port; the address is printed)',
+      parsePort,
+      8080,
+    )
     .option('--host <address>', 'address to listen on', '0.0.0.0')
     .option('--data-dir <dir>', 'where the operation journal is kept (env STACKSWAP_DATA_DIR)')
     .action(async (flags: ServeFlags) => {
@@ -54,6 +59,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
 }
 
 function parsePort(value: string): number {
+  if (value === '0') return 0;
   const port = parsePositiveInt('--port')(value);
   if (port > 65_535) throw new UsageError('--port must be at most 65535');
   return port;
