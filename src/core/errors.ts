@@ -133,6 +133,28 @@ export class StackswapError extends Error {
     return `${location}${key}${this.message}${hint}`;
   }
 
+  /**
+   * Context added while the error propagates, by a caller that knows more than the thrower
+   * (e.g. "the commit is already pushed"): appends `hint` to the hint and merges `details`.
+   * Class, code, message and exit code stay as they are; adding the same hint twice is a no-op.
+   * Returns the error, so callers can `throw e.addContext(...)`.
+   */
+  addContext(context: { hint?: string; details?: Record<string, unknown> }): this {
+    const { hint, details } = context;
+    const extended = {
+      hint:
+        hint === undefined || this.hint?.includes(hint)
+          ? this.hint
+          : this.hint
+            ? `${this.hint}; ${hint}`
+            : hint,
+      details: details === undefined ? this.details : { ...this.details, ...details },
+    };
+    // hint and details are readonly to everyone else; this is the one place that extends them.
+    Object.assign(this, extended);
+    return this;
+  }
+
   toJSON(): Record<string, unknown> {
     return {
       code: this.code,

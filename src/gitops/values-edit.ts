@@ -18,7 +18,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isPair, isScalar, isSeq, parse as parseYamlText } from 'yaml';
 import type { Pair, Scalar, YAMLMap } from 'yaml';
 import { StackswapError, ValidationError } from '../core/errors.ts';
-import { lineOfPath, parseYamlSource, yamlToJS, type ParsedYaml } from './yaml-parse.ts';
+import {
+  RESERVED_KEYS,
+  lineOfPath,
+  parseYamlSource,
+  yamlToJS,
+  type ParsedYaml,
+} from './yaml-parse.ts';
 
 export type ScalarValue = string | number | boolean | null;
 
@@ -751,6 +757,15 @@ function checkPath(path: readonly string[], opts: ValuesEditOptions): void {
       `key path segments must be strings (got ${JSON.stringify(path)})`,
       where(opts),
     );
+  }
+  // The parser refuses these keys in any file, so writing one would make a file stackswap
+  // itself could no longer read: refuse it here, as bad input, before anything is edited.
+  const reserved = path.find((s) => RESERVED_KEYS.has(s));
+  if (reserved !== undefined) {
+    throw new ValidationError(`key path ${joinPath(path)} uses the reserved key ${reserved}`, {
+      ...where(opts, path),
+      hint: 'stackswap refuses __proto__, constructor and prototype as map keys (JavaScript object internals); use another key',
+    });
   }
 }
 

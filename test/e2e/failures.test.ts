@@ -8,7 +8,7 @@ import { Redactor } from '../../src/core/redact.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import type { StandInOptions } from '../../src/sandbox/argocd/server.ts';
 import { runCli } from '../helpers/cli.ts';
-import { git } from '../helpers/config-repo.ts';
+import { commitCount, git } from '../helpers/config-repo.ts';
 import { images } from '../helpers/sandbox-state.ts';
 
 let sandbox: Sandbox | undefined;
@@ -157,6 +157,56 @@ describe('Argo CD trouble', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/watch stream dropped/);
     expect(s.argocd.app('my-app-green')!.status?.sync?.revision).toBe(head(s));
+  });
+});
+
+describe('Argo CD fails after the push (case 58)', () => {
+  const deployArgs = ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0'];
+
+  it('says the commit is pushed; the same command, re-run, resumes without a new commit', async () => {
+    const s = await deployed();
+    const before = commitCount(s.repoPath);
+    s.argocd.setFaults({ errorRate: 1 });
+    const failed = await cli(s, deployArgs);
+    expect(failed.code, failed.stderr).toBe(8);
+    expect(commitCount(s.repoPath)).toBe(before + 1);
+    const pushed = head(s);
+    expect(failed.stderr).toContain(`commit ${pushed.slice(0, 12)} is pushed (git has the change)`);
+    expect(failed.stderr).toMatch(/re-run the same command .*to resume: it makes no new commit/);
+
+    s.argocd.setFaults({ errorRate: 0 });
+    const resumed = await cli(s, deployArgs);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(commitCount(s.repoPath)).toBe(before + 1);
+    expect(head(s)).toBe(pushed);
+    expect(s.argocd.app('my-app-green')!.status).toMatchObject({
+      sync: { status: 'Synced', revision: pushed },
+      health: { status: 'Healthy' },
+    });
+  });
+
+  it('a Degraded preview keeps exit 1 and its hint, and names the pushed commit (json too)', async () => {
+    const s = await deployed();
+    const r = await cli(s, [
+      '--output',
+      'json',
+      '--degraded-grace',
+      '1',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.0-bad',
+      '--set',
+      'my-backend=1.1.0',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    const pushed = head(s);
+    const body = JSON.parse(r.stdout) as { error: { code: string; hint: string; details: object } };
+    expect(body.error.code).toBe('degraded');
+    expect(body.error.hint).toContain('argocd app get my-app-green');
+    expect(body.error.hint).toContain(`commit ${pushed.slice(0, 12)} is pushed`);
+    // A re-run would wait on the same Degraded version: the fix is a new deploy, not a re-run.
+    expect(body.error.hint).not.toContain('re-run');
+    expect(body.error.details).toMatchObject({ pushed });
   });
 });
 

@@ -12,6 +12,7 @@ import type { AppStatus } from '../deployer.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
 import { setOrCreateValue } from '../../gitops/values-edit.ts';
+import { isStackswapError } from '../errors.ts';
 
 export interface CommitOutcome<T> {
   sha: string;
@@ -65,20 +66,40 @@ export async function syncStep(
     ctx.progress.info(`argo: not configured or --no-sync; ${app} not synced`);
     return [];
   }
-  const status = await ctx.progress.step(
-    'sync',
-    `sync ${app} at ${sha.slice(0, 12)}${ctx.wait ? ' and wait until healthy' : ''}`,
-    () =>
-      deployer.syncAndWait({
-        app,
-        revision: sha,
-        wait: ctx.wait,
-        timeoutMs: ctx.timeoutMs,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      }),
-    (s) => `${s.syncStatus} at ${s.revision?.slice(0, 12) ?? '?'}, ${s.health}`,
-  );
-  return [status];
+  try {
+    const status = await ctx.progress.step(
+      'sync',
+      `sync ${app} at ${sha.slice(0, 12)}${ctx.wait ? ' and wait until healthy' : ''}`,
+      () =>
+        deployer.syncAndWait({
+          app,
+          revision: sha,
+          wait: ctx.wait,
+          timeoutMs: ctx.timeoutMs,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        }),
+      (s) => `${s.syncStatus} at ${s.revision?.slice(0, 12) ?? '?'}, ${s.health}`,
+    );
+    return [status];
+  } catch (e) {
+    // Git already holds the change (our commit, or the head a no-op verified): say so, or the
+    // user may think nothing happened. Bugs (non-StackswapErrors) pass through untouched.
+    if (isStackswapError(e)) {
+      throw e.addContext({ hint: pushedHint(sha, e.code), details: { pushed: sha } });
+    }
+    throw e;
+  }
+}
+
+/**
+ * True both after our push and after a no-op (the remote head already had the change). A
+ * re-run resumes when Argo CD was unreachable, slow or refusing; a version that made the app
+ * Degraded or whose sync failed needs a new deploy instead (the error's own hint says so).
+ */
+export function pushedHint(sha: string, code?: string): string {
+  const pushed = `commit ${sha.slice(0, 12)} is pushed (git has the change)`;
+  if (code === 'degraded' || code === 'operation-failed') return pushed;
+  return `${pushed}; re-run the same command or request to resume: it makes no new commit and syncs and waits again`;
 }
 
 /** Applies several scalar edits to one values file; returns the new text (unchanged when no-op). */

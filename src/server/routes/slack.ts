@@ -14,7 +14,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps, Limits } from '../app.ts';
-import { isStackswapError } from '../../core/errors.ts';
 import { ApiError } from '../errors.ts';
 import { fingerprint } from './stacks.ts';
 import {
@@ -23,6 +22,7 @@ import {
   SlashCommandPayload,
   type SlackCommand,
 } from '../slack/command.ts';
+import { slackErrorText } from '../slack/error-text.ts';
 import type { SlackMessage } from '../slack/responder.ts';
 import { verifySlackRequest } from '../slack/signature.ts';
 import { ErrorResponse, type StackStatus } from '../schemas.ts';
@@ -101,7 +101,7 @@ async function handleSlack(
   try {
     stack = await resolveStack(deps, command.command);
   } catch (e) {
-    return ephemeral(messageOf(deps, e));
+    return ephemeral(messageOf(deps, request, e));
   }
   const canFollowUp = deps.slack.responder.allowed(payload.response_url);
 
@@ -117,12 +117,12 @@ async function handleSlack(
       ),
     ]);
     if (quick && 'status' in quick) return ephemeral(describeStatus(quick.status));
-    if (quick) return ephemeral(messageOf(deps, quick.error));
+    if (quick) return ephemeral(messageOf(deps, request, quick.error));
     if (canFollowUp) {
       void read.then(
         (s) => deps.slack.responder.post(payload.response_url!, ephemeral(describeStatus(s.value))),
         (e: unknown) =>
-          deps.slack.responder.post(payload.response_url!, ephemeral(messageOf(deps, e))),
+          deps.slack.responder.post(payload.response_url!, ephemeral(messageOf(deps, request, e))),
       );
     }
     return ephemeral(`reading the status of ${stack}…`);
@@ -175,7 +175,7 @@ async function handleSlack(
       `${replayed ? 'already started' : 'started'}: ${title} (operation \`${operation.id}\`)${canFollowUp ? '; progress follows here' : ''}`,
     );
   } catch (e) {
-    return ephemeral(messageOf(deps, e));
+    return ephemeral(messageOf(deps, request, e));
   }
 }
 
@@ -193,13 +193,11 @@ function ephemeral(text: string): SlackMessage {
   return { response_type: 'ephemeral', text };
 }
 
-/** Refusals the user can act on are shown; anything else stays in the log. */
-function messageOf(deps: AppDeps, e: unknown): string {
-  if (e instanceof ApiError) return `:no_entry: ${deps.redactor.redact(e.message)}`;
-  if (isStackswapError(e) && e.code !== 'internal' && e.httpStatus < 500) {
-    return `:no_entry: ${deps.redactor.redact(e.message)}`;
-  }
-  return ':no_entry: internal error; see the service log';
+/** Shown as the HTTP answer would show it (see slackErrorText); server faults are logged. */
+function messageOf(deps: AppDeps, request: FastifyRequest, e: unknown): string {
+  const { text, serverFault } = slackErrorText(e, request.id, deps.redactor);
+  if (serverFault) request.log.error({ err: e }, 'slack command failed');
+  return text;
 }
 
 function describeStatus(s: Omit<StackStatus, 'runningOperation'>): string {

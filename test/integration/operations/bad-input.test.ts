@@ -105,6 +105,16 @@ describe('bad input changes nothing', () => {
     );
   });
 
+  it('a values key path through a reserved key (constructor, __proto__, prototype)', async () => {
+    const r = await expectRefused(
+      repoWith({}),
+      ['values', 'set', 'apps/shop/values-blue.yaml', 'constructor.x=1'],
+      2,
+      /apps\/shop\/values-blue.yaml: constructor.x: key path "constructor.x" uses the reserved key constructor/,
+    );
+    expect(r.stderr).not.toMatch(/internal error|this is a bug/);
+  });
+
   it('a path in stackswap.yaml that escapes the repo', async () => {
     await expectRefused(
       repoWith({

@@ -3,11 +3,12 @@
  * the immediate ephemeral ack, follow-ups on response_url (a local server standing in for
  * Slack), and retries that must not start a second operation.
  */
+import { renameSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackSignature } from '../../../src/server/slack/signature.ts';
-import { commitCount, git } from '../../helpers/config-repo.ts';
+import { commitCount, configRepoFiles, git, seedBareRepo } from '../../helpers/config-repo.ts';
 import { gitOnlyService, SLACK_SECRET, waitForOperation, type GitOnlyService } from './helpers.ts';
 
 let s: GitOnlyService;
@@ -53,10 +54,15 @@ function form(text: string, extra: Record<string, string> = {}): string {
 
 function slack(
   body: string,
-  options: { ageSeconds?: number; signature?: string; headers?: Record<string, string> } = {},
+  options: {
+    ageSeconds?: number;
+    signature?: string;
+    headers?: Record<string, string>;
+    service?: GitOnlyService;
+  } = {},
 ) {
   const timestamp = String(Math.floor(Date.now() / 1000) - (options.ageSeconds ?? 0));
-  return s.app.inject({
+  return (options.service ?? s).app.inject({
     method: 'POST',
     url: '/v1/chatops/slack',
     headers: {
@@ -231,5 +237,27 @@ describe('Slack commands', () => {
     }
     const which = await slack(form('revert'));
     expect(which.json().text).toContain('which stack? (shop, blog)');
+  });
+
+  it('a classified upstream failure (502: git remote gone) shows its message, not "internal error"', async () => {
+    const { bare } = seedBareRepo(configRepoFiles([{ name: 'shop' }]));
+    const broken = await gitOnlyService({
+      bare,
+      service: { slackAllowUrl: (url) => url.hostname === '127.0.0.1' },
+    });
+    try {
+      renameSync(bare, `${bare}.gone`);
+      const res = await slack(form('status shop'), { service: broken });
+      expect(res.statusCode, res.body).toBe(200);
+      const reply = res.json() as { response_type: string; text: string };
+      expect(reply.response_type).toBe('ephemeral');
+      expect(reply.text).toMatch(/^:no_entry: git \S+: no repository at /);
+      expect(reply.text).toContain('hint: check the config repo URL');
+      expect(reply.text).not.toContain('internal error');
+      // Logged with its cause, as the HTTP answer's server faults are.
+      expect(broken.logs.lines().some((l) => l.msg === 'slack command failed')).toBe(true);
+    } finally {
+      await broken.close();
+    }
   });
 });
