@@ -389,7 +389,11 @@ async function partOperations(variant: Variant): Promise<string[][]> {
   }
   const stacks = Array.from({ length: 10 }, (_, i) => `s${i}`);
   const { bare } = seedBareRepo(configRepoFiles(stacks.map((name) => ({ name }))));
-  const service = await spawnChild('service', variant, serviceEnv({ STACKSWAP_REPO: bare }));
+  const service = await spawnChild(
+    'service',
+    variant,
+    serviceEnv({ STACKSWAP_REPO: bare, STACKSWAP_SANDBOX: '1' }),
+  );
   let peak = 0;
   try {
     for (const stack of stacks) await burst(`${service.base}/v1/stacks/${stack}`, 20);

@@ -1,6 +1,6 @@
 /**
- * The process environment the CLI reads, validated in one place. Secrets have no defaults and
- * are registered with the redactor as soon as they are read.
+ * The process environment the CLI (and the service) reads, validated in one place. Secrets have
+ * no defaults and are registered with the redactor as soon as they are read.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +8,20 @@ import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import type { Redactor } from '../core/redact.ts';
 
+/** A yes/no switch: 1/true on, 0/false/empty (or unset) off; anything else is a mistake. */
+const Switch = z
+  .enum(['1', 'true', '0', 'false', ''], { error: 'must be 1, true, 0, false or empty' })
+  .optional()
+  .transform((value) => value === '1' || value === 'true');
+
 const Environment = z.object({
   STACKSWAP_REPO: z.string().min(1).optional(),
+  /**
+   * Sandbox mode: only then may the config repo be a local path or file:// URL. Local clones
+   * have had their own git vulnerabilities (CVE-2022-39253, CVE-2024-32021), and git itself
+   * allows the file protocol only when asked (protocol.file.allow=user since 2.38.1).
+   */
+  STACKSWAP_SANDBOX: Switch,
   STACKSWAP_BRANCH: z.string().min(1).optional(),
   STACKSWAP_STACK: z.string().min(1).optional(),
   STACKSWAP_CACHE_DIR: z.string().min(1).optional(),
@@ -38,6 +50,50 @@ export function readEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): Env
   }
   redactor.add(parsed.data.STACKSWAP_GIT_TOKEN, { username: parsed.data.STACKSWAP_GIT_USERNAME });
   return parsed.data;
+}
+
+/** The config repo as ConfigRepo.open takes it. */
+export interface RepoLocation {
+  /** A local path made absolute; any other URL as given (ConfigRepo.open validates it). */
+  url: string;
+  /** A local path or file:// URL: git may use the file protocol for it (sandbox mode only). */
+  local: boolean;
+}
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+const CONTROL = /[\0-\x1f\x7f]/g;
+
+/**
+ * Where the config repo is, from --repo or STACKSWAP_REPO (`source` names which, for the
+ * message). A local repository outside sandbox mode is refused here, before any git runs.
+ * Local means what git takes as local: a file:// URL, or a path with no scheme that is not
+ * scp-like ssh (git reads `host:path` as ssh when no "/" comes before the first ":").
+ */
+export function locateConfigRepo(url: string, env: Environment, source: string): RepoLocation {
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  const scpLike = scheme === undefined && /^[^/]*:/.test(url);
+  // file://host/… or file://user@…: not a local path; ConfigRepo.open refuses it either way,
+  // and without echoing what could be credentials.
+  const authority = scheme === 'file' ? /^[^:]+:\/\/([^/]*)/.exec(url)![1]! : '';
+  const remote =
+    scheme !== undefined &&
+    (scheme !== 'file' || !['', 'localhost'].includes(authority.toLowerCase()));
+  if (remote || scpLike) return { url, local: false };
+  if (!env.STACKSWAP_SANDBOX) {
+    // A local path carries no credentials; control characters are shown, not obeyed.
+    const shown = url.replace(
+      CONTROL,
+      (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
+    throw new ValidationError(
+      `local repositories are allowed only in sandbox mode (STACKSWAP_SANDBOX=1): ${shown}`,
+      {
+        where: { key: source },
+        hint: 'use an https:// or ssh:// remote; for a local try-out, stackswap sandbox up prints the environment to use',
+      },
+    );
+  }
+  return { url: scheme === 'file' ? url : path.resolve(url), local: true };
 }
 
 export function defaultCacheDir(env: Environment): string {

@@ -4,6 +4,7 @@
  * (src/core/errors.ts) and are documented in the README.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   ExitCode,
@@ -16,6 +17,8 @@ import {
 import { Redactor } from '../core/redact.ts';
 import { Progress } from '../core/progress.ts';
 import { loadConfig, parsePlan, stackOf } from '../core/load-config.ts';
+import type { RepoReader } from '../core/repo-files.ts';
+import { WorktreeReader } from '../gitops/worktree-reader.ts';
 import { deploy } from '../core/operations/deploy.ts';
 import { swap } from '../core/operations/swap.ts';
 import { revert } from '../core/operations/revert.ts';
@@ -266,9 +269,15 @@ function buildProgram(
     .description(
       "validate release plans against stackswap.yaml (default: every stack's plan in the repo)",
     )
-    .action(async (files: string[]) => {
+    .option(
+      '--dir <dir>',
+      'read stackswap.yaml and the plans from this checkout instead of the config repo (no git; e.g. a merge request job: --dir .)',
+    )
+    .action(async (files: string[], opts: { dir?: string }) => {
       const s = session();
-      const repo = await s.openRepo();
+      const repo: RepoReader = opts.dir
+        ? new WorktreeReader(path.resolve(opts.dir))
+        : await s.openRepo();
       const config = await loadConfig(repo);
       const checked: { file: string; stack: string; versions: Record<string, string> }[] = [];
       if (files.length > 0) {

@@ -3,12 +3,12 @@
  * operations need (config repo, Argo CD deployer, actor), once per command.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import type { Redactor } from '../core/redact.ts';
 import { createLogger } from '../core/logger.ts';
 import type { Progress } from '../core/progress.ts';
 import type { Deployer } from '../core/deployer.ts';
+import type { RepoReader } from '../core/repo-files.ts';
 import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
@@ -16,6 +16,7 @@ import { createArgoDeployer } from '../argocd/deployer.ts';
 import { describeArgoEvent } from '../argocd/progress-text.ts';
 import {
   defaultCacheDir,
+  locateConfigRepo,
   readEnvironment,
   requesterFrom,
   type Environment,
@@ -59,9 +60,14 @@ export class Session {
         hint: 'for a local try-out: stackswap sandbox up, then paste the export lines it prints',
       });
     }
-    const isLocal = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]+@[^/]+:/.test(url);
+    // A local repository outside sandbox mode is refused here, before any git runs.
+    const location = locateConfigRepo(
+      url,
+      this.env,
+      this.options.repo !== undefined ? '--repo' : 'STACKSWAP_REPO',
+    );
     this.repo = await ConfigRepo.open({
-      url: isLocal && !url.startsWith('file://') ? path.resolve(url) : url,
+      url: location.url,
       branch: this.options.branch ?? this.env.STACKSWAP_BRANCH ?? 'main',
       cacheDir: this.options.cacheDir ?? defaultCacheDir(this.env),
       auth: { token: this.env.STACKSWAP_GIT_TOKEN, username: this.env.STACKSWAP_GIT_USERNAME },
@@ -73,7 +79,7 @@ export class Session {
       ...(this.options.verbose
         ? { logger: createLogger({ redactor: this.redactor, level: 'debug' }) }
         : {}),
-      allowFileProtocol: isLocal || url.startsWith('file://'),
+      allowFileProtocol: location.local,
       // Plain http only for local test servers; production remotes are https or ssh.
       allowInsecureHttp: this.env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
     });
@@ -81,7 +87,7 @@ export class Session {
   }
 
   /** --stack, or the only stack of stackswap.yaml. */
-  async stackName(repo: ConfigRepo): Promise<string> {
+  async stackName(repo: RepoReader): Promise<string> {
     const explicit = this.options.stack ?? this.env.STACKSWAP_STACK;
     if (explicit) return explicit;
     const stacks = [...(await loadConfig(repo)).stacks.keys()];

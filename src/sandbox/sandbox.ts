@@ -86,6 +86,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ARGOCD_SERVER: argocd.url,
       ARGOCD_AUTH_TOKEN: argocd.token,
       ARGOCD_PLAINTEXT: 'true',
+      // The config repo is a local bare repo: allowed in sandbox mode only.
+      STACKSWAP_SANDBOX: '1',
       STACKSWAP_REPO: repoPath,
       STACKSWAP_CACHE_DIR: path.join(dir, 'cache'),
     },

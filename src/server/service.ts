@@ -17,7 +17,12 @@ import { isStackswapError, StackswapError, ValidationError } from '../core/error
 import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo, type RetryOptions } from '../gitops/git/repo.ts';
-import { defaultCacheDir, readEnvironment, type Environment } from '../cli/environment.ts';
+import {
+  defaultCacheDir,
+  locateConfigRepo,
+  readEnvironment,
+  type Environment,
+} from '../cli/environment.ts';
 import { buildApp, type Limits } from './app.ts';
 import { ArgoAccess } from './argo.ts';
 import { loadTokens, type TokenStore } from './auth/tokens.ts';
@@ -210,7 +215,7 @@ async function readTokensFile(file: string): Promise<string> {
   }
 }
 
-/** As the CLI's Session.openRepo: a local path or file:// is allowed only as such. */
+/** As the CLI's Session.openRepo: a local path or file:// only in sandbox mode. */
 async function openRepo(
   env: Environment,
   cacheDir: string,
@@ -224,9 +229,9 @@ async function openRepo(
       where: { key: 'STACKSWAP_REPO' },
     });
   }
-  const isLocal = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^[^/]+@[^/]+:/.test(url);
+  const location = locateConfigRepo(url, env, 'STACKSWAP_REPO');
   return ConfigRepo.open({
-    url: isLocal && !url.startsWith('file://') ? path.resolve(url) : url,
+    url: location.url,
     branch: env.STACKSWAP_BRANCH ?? 'main',
     cacheDir,
     auth: { token: env.STACKSWAP_GIT_TOKEN, username: env.STACKSWAP_GIT_USERNAME },
@@ -235,7 +240,7 @@ async function openRepo(
       email: env.STACKSWAP_GIT_AUTHOR_EMAIL ?? 'stackswap@localhost',
     },
     redactor,
-    allowFileProtocol: isLocal || url.startsWith('file://'),
+    allowFileProtocol: location.local,
     allowInsecureHttp: env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
     logger: {
       debug: (obj, msg) => logger.debug(obj, msg),

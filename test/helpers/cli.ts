@@ -19,6 +19,14 @@ class Capture extends Writable {
   }
 }
 
+/**
+ * What every CLI run in the tests starts from. Sandbox mode is on (the tests use local bare
+ * repos); a caller's env that sets STACKSWAP_SANDBOX, even to '' or undefined, wins.
+ */
+function testDefaults(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, STACKSWAP_SANDBOX: '1' };
+}
+
 export async function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; now?: () => number } = {},
@@ -30,7 +38,7 @@ export async function runCli(
     stderr,
     isTTY: false,
     gitlab: false,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    env: { ...testDefaults(), ...options.env },
     ...(options.now ? { now: options.now } : {}),
   });
   return { code, stdout: stdout.text, stderr: stderr.text };
@@ -45,7 +53,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<C
     execFile(
       process.execPath,
       [cliBin, ...args],
-      { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 120_000 },
+      { env: { ...testDefaults(), ...env }, timeout: 120_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });

@@ -218,7 +218,8 @@ describe('the merge-request pipeline', SLOW, () => {
     const plan = (frontend: string) =>
       `stack: my-app\ncomponents:\n  my-frontend: '${frontend}'\n  my-backend: '1.3.0'\n`;
     await mr.branch('release-1.3.0', { 'releases/my-app.yaml': plan('1.3.0') });
-    const event = { CI_PIPELINE_SOURCE: 'merge_request_event' };
+    // As in production: no sandbox mode, so the job must not read its checkout through git.
+    const event = { CI_PIPELINE_SOURCE: 'merge_request_event', STACKSWAP_SANDBOX: '' };
     expect(await mr.jobs(event)).toMatchObject({
       'plan:validate': 'on_success',
       init: 'never',

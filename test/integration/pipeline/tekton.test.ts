@@ -257,7 +257,9 @@ describe('the stackswap-run step against the sandbox', { timeout: 120_000 }, () 
         'argocd-token': sandbox.env.ARGOCD_AUTH_TOKEN!,
       },
     },
-    extraEnv: { ARGOCD_PLAINTEXT: 'true' },
+    // The sandbox's config repo is a local bare repo: sandbox mode, set here as for the
+    // plain-http Argo CD, not in tekton/ (a cluster's repo is an https remote).
+    extraEnv: { ARGOCD_PLAINTEXT: 'true', STACKSWAP_SANDBOX: '1' },
   });
   const head = () => git(sandbox.repoPath, 'rev-parse', 'main');
 

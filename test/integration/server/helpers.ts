@@ -79,6 +79,8 @@ export async function gitOnlyService(
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // A local bare repo: sandbox mode (options.env may turn it off).
+    STACKSWAP_SANDBOX: '1',
     STACKSWAP_REPO: bare,
     STACKSWAP_CACHE_DIR: cacheDir,
     STACKSWAP_TOKENS: tokensJson(),
