@@ -9,9 +9,7 @@
  *        for `rounds` x 5 s, state cached (autocannon, the load generator fastify's own
  *        benchmarks use; latencies in whole ms);
  *      - bursts of 200 requests sent at once on warm keep-alive sockets (undici, each answer
- *        parsed as a bot would): this client costs several times the service's CPU per
- *        request, so on 2 cores the bursts measure the client as much as the service (compare
- *        the reference);
+ *        parsed as a bot would);
  *      - a burst right after the cache was dropped (the 200 then share one read of git and
  *        Argo CD).
  *      For reference, the same loads against a bare fastify route answering the same JSON in
