@@ -4,6 +4,17 @@
  */
 import { z } from 'zod';
 
+/**
+ * Names refused as YAML map keys, component names and key path segments: they mean something to JavaScript objects. yaml's
+ * toJS keeps `__proto__` as an own property, but zod records then drop it silently, and naive
+ * lookups or merges follow `constructor` / `prototype` into Object.prototype.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
+
 export const COLOURS = ['blue', 'green'] as const;
 export type Colour = (typeof COLOURS)[number];
 export const Colour = z.enum(COLOURS, { error: () => 'colour must be "blue" or "green"' });

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
-import { RESERVED_KEYS } from '../gitops/yaml-parse.ts';
+import { RESERVED_KEYS } from './names.ts';
 import { ImageTag, ResourceName } from './names.ts';
 import type { StackConfig } from './stackswap-config.ts';
 

@@ -7,7 +7,7 @@
  * Templates: `{stack}`, `{colour}` and `{component}` are substituted in paths, keys and app names.
  */
 import { z } from 'zod';
-import { RESERVED_KEYS } from '../gitops/yaml-parse.ts';
+import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 
 const Template = z.string().min(1);

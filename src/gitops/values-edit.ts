@@ -18,13 +18,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isPair, isScalar, isSeq, parse as parseYamlText } from 'yaml';
 import type { Pair, Scalar, YAMLMap } from 'yaml';
 import { StackswapError, ValidationError } from '../core/errors.ts';
-import {
-  RESERVED_KEYS,
-  lineOfPath,
-  parseYamlSource,
-  yamlToJS,
-  type ParsedYaml,
-} from './yaml-parse.ts';
+import { RESERVED_KEYS } from '../config/names.ts';
+import { lineOfPath, parseYamlSource, yamlToJS, type ParsedYaml } from './yaml-parse.ts';
 
 export type ScalarValue = string | number | boolean | null;
 

@@ -20,22 +20,13 @@ import type {
 } from 'yaml';
 import type { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
+import { RESERVED_KEYS } from '../config/names.ts';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Budget for alias expansion in toJS (guards against "billion laughs"); never -1. */
 export const MAX_ALIAS_COUNT = 50;
 /** Deepest collection nesting accepted; real values files stay far below this. */
 export const MAX_NESTING_DEPTH = 100;
-/**
- * Map keys refused anywhere in a document: they mean something to JavaScript objects. yaml's
- * toJS keeps `__proto__` as an own property, but zod records then drop it silently, and naive
- * lookups or merges follow `constructor` / `prototype` into Object.prototype.
- */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set([
-  '__proto__',
-  'constructor',
-  'prototype',
-]);
 
 export interface YamlParseOptions {
   /** Path of the file (relative to the config repo), used in error messages. */

@@ -3,14 +3,7 @@
  * responses, and are the single source of the OpenAPI document served at /docs.
  */
 import { z } from 'zod';
-import { Colour, ImageTag, ResourceName } from '../config/names.ts';
-
-/** Keys that would touch Object.prototype if a record were ever merged naively. */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set([
-  '__proto__',
-  'constructor',
-  'prototype',
-]);
+import { Colour, ImageTag, RESERVED_KEYS, ResourceName } from '../config/names.ts';
 
 /** component -> version; keys checked here so that the issue names the key and says why. */
 export const Versions = z

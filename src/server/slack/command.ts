@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { Colour, ImageTag, ResourceName } from '../../config/names.ts';
-import { RESERVED_KEYS } from '../schemas.ts';
+import { RESERVED_KEYS } from '../../config/names.ts';
 
 export const SlashCommandPayload = z
   .object({
