@@ -228,7 +228,20 @@ export interface GitHttpServer {
    * responses are never sent: the connection is cut instead.
    */
   dropPushResponses(count?: number): void;
+  /**
+   * The next `count` requests (default: all from now on) that pass the auth check, for
+   * `service` when given, are answered with `status` and a short text body instead of reaching
+   * git http-backend. Unauthenticated requests still get their 401 first, so git has sent the
+   * token by the time it sees the fault.
+   */
+  failRequests(status: number, options?: RequestFault): void;
   close(): Promise<void>;
+}
+
+export interface RequestFault {
+  count?: number;
+  service?: 'git-upload-pack' | 'git-receive-pack';
+  body?: string;
 }
 
 export interface GitHttpServerOptions {
@@ -248,6 +261,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const backend = path.join(git(os.tmpdir(), '--exec-path'), 'git-http-backend');
   const requests: RecordedRequest[] = [];
   let dropPushes = 0;
+  let fault: (RequestFault & { status: number; count: number }) | undefined;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -268,6 +282,15 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       record(401);
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="stackswap-test"' });
       res.end('Unauthorized\n');
+      req.resume();
+      return;
+    }
+
+    if (fault && fault.count > 0 && (fault.service === undefined || fault.service === service)) {
+      fault.count--;
+      record(fault.status);
+      res.writeHead(fault.status, { 'Content-Type': 'text/plain' });
+      res.end(fault.body ?? `injected failure ${fault.status}\n`);
       req.resume();
       return;
     }
@@ -334,6 +357,9 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     requests,
     dropPushResponses: (count = 1) => {
       dropPushes = count;
+    },
+    failRequests: (status, options = {}) => {
+      fault = { ...options, status, count: options.count ?? Number.POSITIVE_INFINITY };
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -49,8 +49,11 @@ export interface GitFailureContext {
 export type PushFailure =
   /** The remote moved: fetch, re-run the attempt, push again. */
   | { kind: 'race' }
-  /** The connection failed mid-push; the ref may have been updated. The next fetch tells. */
-  | { kind: 'maybe-landed'; reason: string }
+  /**
+   * The connection failed mid-push or the server answered 5xx; the ref may have been updated.
+   * The next fetch tells. `error` is what to report if it keeps failing.
+   */
+  | { kind: 'maybe-landed'; reason: string; error: StackswapError }
   | { kind: 'terminal'; error: StackswapError };
 
 export function classifyPushFailure(text: string, ctx: GitFailureContext): PushFailure {
@@ -62,7 +65,13 @@ export function classifyPushFailure(text: string, ctx: GitFailureContext): PushF
   if (RACE_STATUS.test(text) || RACE_DETAIL.test(text)) return { kind: 'race' };
   if (ANY_REJECTION.test(text)) return { kind: 'terminal', error: pushRejected(text, ctx) };
   if (NOT_FOUND_REMOTE.test(text)) return { kind: 'terminal', error: remoteNotFound(ctx) };
-  if (UNREACHABLE.test(text)) return { kind: 'maybe-landed', reason: firstMeaningfulLine(text) };
+  if (UNREACHABLE.test(text)) {
+    return {
+      kind: 'maybe-landed',
+      reason: firstMeaningfulLine(text),
+      error: unreachable(text, ctx),
+    };
+  }
   return {
     kind: 'terminal',
     error: new StackswapError(

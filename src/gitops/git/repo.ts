@@ -122,7 +122,16 @@ interface Unpushed<T> {
   sha: string;
   result: T;
   uncertain: boolean;
+  /** For an uncertain push: the transfer failure, reported if the pushes keep failing. */
+  failure?: StackswapError;
 }
+
+/**
+ * Pushes failing in transfer (unreachable, 5xx) this many times in a row end the transaction
+ * as `remote-unreachable`: the remote is down, not busy, and waiting out the whole
+ * compare-and-swap budget would only delay the report.
+ */
+const MAX_TRANSFER_FAILURES = 3;
 
 export class ConfigRepo {
   private head = '';
@@ -256,6 +265,7 @@ export class ConfigRepo {
     // Commits of earlier attempts that may be on the remote after all: a push cut off after the
     // ref update (git may even re-send it and then report a race against itself).
     let unpushed: Unpushed<T>[] = [];
+    let transferFailures = 0;
 
     for (let n = 1; ; n++) {
       throwIfAborted(signal, unpushed);
@@ -264,9 +274,14 @@ export class ConfigRepo {
       );
       if (outcome.kind === 'done') return outcome.value;
       unpushed = [...unpushed.filter((u) => u.uncertain), outcome.unpushed];
+      transferFailures = outcome.unpushed.failure ? transferFailures + 1 : 0;
 
       const wait = backoffDelay(n, policy, random);
-      if (n >= maxAttempts || now() - started + wait > budgetMs) {
+      if (
+        n >= maxAttempts ||
+        transferFailures >= MAX_TRANSFER_FAILURES ||
+        now() - started + wait > budgetMs
+      ) {
         return this.giveUp(n, unpushed);
       }
       this.logger.info(
@@ -395,8 +410,11 @@ export class ConfigRepo {
           'push failed mid-transfer; checking on the next fetch whether it landed',
         );
       }
-      const uncertain = failure.kind === 'maybe-landed';
-      return { kind: 'retry', unpushed: { sha, result: plan.result, uncertain } };
+      const unpushedCommit: Unpushed<T> =
+        failure.kind === 'maybe-landed'
+          ? { sha, result: plan.result, uncertain: true, failure: failure.error }
+          : { sha, result: plan.result, uncertain: false };
+      return { kind: 'retry', unpushed: unpushedCommit };
     } catch (e) {
       throw this.clone.publicError(e, signal);
     } finally {
@@ -447,6 +465,20 @@ export class ConfigRepo {
       await this.clone.exclusive(() => this.clone.resetToRemote()).catch(() => undefined);
     }
     const uncertain = unconfirmed(unpushed);
+    // The last push failed in transfer: the remote is the problem, not another writer.
+    const transfer = unpushed.at(-1)?.failure;
+    if (transfer) {
+      throw new StackswapError(transfer.code, `${transfer.message} (push, ${attempts} attempts)`, {
+        ...(transfer.hint ? { hint: transfer.hint } : {}),
+        details: {
+          ...transfer.details,
+          attempts,
+          remoteSha,
+          branch: this.branch,
+          ...(uncertain.length > 0 ? { unconfirmedCommits: uncertain } : {}),
+        },
+      });
+    }
     throw new StackswapError(
       'retries-exhausted',
       `gave up after ${attempts} attempts; remote ${this.branch} at ${remoteSha}`,
@@ -554,7 +586,8 @@ function validateAuth(
 
 /** Shas of commits whose push failed in a way that does not prove they did not land. */
 function unconfirmed(unpushed: readonly { sha: string; uncertain: boolean }[]): string[] {
-  return unpushed.filter((u) => u.uncertain).map((u) => u.sha);
+  // An attempt can re-create the very same commit (same tree, parent and second): list it once.
+  return [...new Set(unpushed.filter((u) => u.uncertain).map((u) => u.sha))];
 }
 
 function throwIfAborted(

@@ -200,6 +200,37 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     );
   });
 
+  it('a push answered 500 every time ends after 3 attempts as remote-unreachable, not a race', async () => {
+    const origin = createBareRepo(SEED_FILES);
+    const { server, url } = await serve(origin);
+    const repo = await openRepo(origin, {
+      url,
+      auth: { token: TOKEN },
+      allowFileProtocol: false,
+      allowInsecureHttp: true,
+    });
+    server.failRequests(500, { service: 'git-receive-pack', body: 'the server is down' });
+    let calls = 0;
+    const error = (await repo
+      .transact(async (tx) => {
+        calls++;
+        return swapToGreen(tx);
+      })
+      .catch((e: unknown) => e)) as StackswapError;
+
+    expect(error.code).toBe('remote-unreachable');
+    expect(error.exitCode).toBe(7);
+    expect(error.message).toContain(`git push: cannot reach ${url}`);
+    expect(error.message).toContain('(push, 3 attempts)');
+    expect(error.hint).not.toContain('another writer');
+    expect(calls).toBe(3);
+    const unconfirmed = (error.details?.unconfirmedCommits ?? []) as string[];
+    expect(new Set(unconfirmed).size).toBe(unconfirmed.length);
+    expect(commitCount(origin)).toBe(1);
+    expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(remoteTip(origin));
+    expectNoSecretIn(errorTexts(error), TOKEN);
+  });
+
   it('no token configured against a remote demanding one: AuthError at once, no prompt', async () => {
     const origin = createBareRepo(SEED_FILES);
     const { url } = await serve(origin);
