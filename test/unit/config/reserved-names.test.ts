@@ -7,20 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/core/errors.ts';
 import { parseConfig, parsePlan } from '../../../src/core/load-config.ts';
 import { ReleasePlanFile, parseSetPairs } from '../../../src/config/release-plan.ts';
+import { validationError } from '../../helpers/errors.ts';
 
 const shop = parseConfig('version: 1\nstacks:\n  shop:\n    components: [web, api]\n').stacks.get(
   'shop',
 )!;
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, nothing was thrown');
-}
 
 describe('release plan files', () => {
   it.each(['__proto__', 'constructor', 'prototype'])('a component named %s is refused', (name) => {

@@ -6,19 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../src/core/errors.ts';
 import { getScalar, setOrCreateValue, setValue } from '../../../src/gitops/values-edit.ts';
+import { validationError } from '../../helpers/errors.ts';
 
 const SOURCE = 'web:\n  image:\n    tag: "1.0"\n';
 const opts = { file: 'apps/shop/values-blue.yaml' };
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, nothing was thrown');
-}
 
 describe('key paths with reserved keys', () => {
   it.each([

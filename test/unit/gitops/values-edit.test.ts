@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ValidationError } from '../../../src/core/errors.ts';
 import { getScalar, setOrCreateValue, setValue } from '../../../src/gitops/values-edit.ts';
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, nothing was thrown');
-}
+import { validationError } from '../../helpers/errors.ts';
 
 /** Reads `text` the way YAML 1.2 (core) and YAML 1.1 parsers would. */
 function readBoth(text: string): [unknown, unknown] {

@@ -13,17 +13,7 @@ import {
   validationErrorFromZod,
   yamlToJS,
 } from '../../../src/gitops/yaml-parse.ts';
-
-/** Runs `fn`, asserts it throws a ValidationError and returns it. */
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, nothing was thrown');
-}
+import { validationError } from '../../helpers/errors.ts';
 
 describe('parseYamlDocument', () => {
   it('uses the YAML 1.2 core schema', () => {

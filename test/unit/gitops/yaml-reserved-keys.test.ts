@@ -10,16 +10,7 @@ import { ValidationError } from '../../../src/core/errors.ts';
 import { RESERVED_KEYS } from '../../../src/config/names.ts';
 import { parseYamlDocument, parseYamlValue } from '../../../src/gitops/yaml-parse.ts';
 import { getScalar, setValue } from '../../../src/gitops/values-edit.ts';
-
-function validationError(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ValidationError);
-    return e as ValidationError;
-  }
-  throw new Error('expected a ValidationError, nothing was thrown');
-}
+import { validationError } from '../../helpers/errors.ts';
 
 describe('reserved map keys', () => {
   it('are __proto__, constructor and prototype', () => {
