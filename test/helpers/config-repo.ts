@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redactor } from '../../src/core/redact.ts';
+import { ConfigRepo } from '../../src/gitops/git/repo.ts';
 
 export interface StackFixture {
   name: string;
@@ -80,4 +82,16 @@ export function readAtHead(bare: string, file: string, ref = 'main'): string {
 
 export function commitCount(bare: string, ref = 'main'): number {
   return Number(git(bare, 'rev-list', '--count', ref));
+}
+
+/** A ConfigRepo on the local bare repo `bare` (branch main), with a fresh cache of its own. */
+export function openLocalRepo(bare: string): Promise<ConfigRepo> {
+  return ConfigRepo.open({
+    url: bare,
+    branch: 'main',
+    cacheDir: mkdtempSync(path.join(os.tmpdir(), 'stackswap-cache-')),
+    redactor: new Redactor(),
+    allowFileProtocol: true,
+    timeoutMs: 20_000,
+  });
 }

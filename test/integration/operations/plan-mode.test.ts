@@ -3,9 +3,6 @@
  * its commit, the plan reaches the sink, and nothing is committed, pushed or synced, even with
  * a deployer present (swap still asks it, read-only, whether the target is live).
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PreconditionError } from '../../../src/core/errors.ts';
 import type { AppStatus, Deployer, SyncRequest } from '../../../src/core/deployer.ts';
@@ -14,11 +11,11 @@ import { deploy } from '../../../src/core/operations/deploy.ts';
 import { revert } from '../../../src/core/operations/revert.ts';
 import { swap } from '../../../src/core/operations/swap.ts';
 import { Progress } from '../../../src/core/progress.ts';
-import { Redactor } from '../../../src/core/redact.ts';
 import { ConfigRepo, type PlanOutcome } from '../../../src/gitops/git/repo.ts';
 import {
   commitCount,
   configRepoFiles,
+  openLocalRepo,
   git,
   readAtHead,
   seedBareRepo,
@@ -29,14 +26,7 @@ let repo: ConfigRepo;
 
 beforeEach(async () => {
   ({ bare } = seedBareRepo(configRepoFiles([{ name: 'shop' }])));
-  repo = await ConfigRepo.open({
-    url: bare,
-    branch: 'main',
-    cacheDir: mkdtempSync(path.join(os.tmpdir(), 'stackswap-cache-')),
-    redactor: new Redactor(),
-    allowFileProtocol: true,
-    timeoutMs: 20_000,
-  });
+  repo = await openLocalRepo(bare);
 });
 
 /** A deployer that records every call and reports every app live at the repo's head. */

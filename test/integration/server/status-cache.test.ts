@@ -7,10 +7,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { Redactor } from '../../../src/core/redact.ts';
-import { ConfigRepo } from '../../../src/gitops/git/repo.ts';
+import type { ConfigRepo } from '../../../src/gitops/git/repo.ts';
 import { StackStatusService } from '../../../src/server/stacks/status.ts';
-import { configRepoFiles, git, seedBareRepo } from '../../helpers/config-repo.ts';
+import { configRepoFiles, git, openLocalRepo, seedBareRepo } from '../../helpers/config-repo.ts';
 
 let bare: string;
 let repo: ConfigRepo;
@@ -19,14 +18,7 @@ let status: StackStatusService;
 
 beforeEach(async () => {
   ({ bare } = seedBareRepo(configRepoFiles([{ name: 'shop' }, { name: 'cart' }])));
-  repo = await ConfigRepo.open({
-    url: bare,
-    branch: 'main',
-    cacheDir: mkdtempSync(path.join(os.tmpdir(), 'stackswap-cache-')),
-    redactor: new Redactor(),
-    allowFileProtocol: true,
-    timeoutMs: 20_000,
-  });
+  repo = await openLocalRepo(bare);
   clock = 1_000_000;
   status = new StackStatusService({
     repo,

@@ -4,7 +4,6 @@
  * (zod records drop an own `__proto__`) nor reported as an unknown component.
  */
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../src/core/errors.ts';
 import { parseConfig, parsePlan } from '../../../src/core/load-config.ts';
 import { ReleasePlanFile, parseSetPairs } from '../../../src/config/release-plan.ts';
 import { validationError } from '../../helpers/errors.ts';

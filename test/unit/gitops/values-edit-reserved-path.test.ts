@@ -4,7 +4,6 @@
  * parses ... this is a bug" (an internal error, exit 1).
  */
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../src/core/errors.ts';
 import { getScalar, setOrCreateValue, setValue } from '../../../src/gitops/values-edit.ts';
 import { validationError } from '../../helpers/errors.ts';
 

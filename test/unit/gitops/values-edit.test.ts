@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ValidationError } from '../../../src/core/errors.ts';
 import { getScalar, setOrCreateValue, setValue } from '../../../src/gitops/values-edit.ts';
 import { validationError } from '../../helpers/errors.ts';
 

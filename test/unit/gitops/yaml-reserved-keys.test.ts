@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ValidationError } from '../../../src/core/errors.ts';
 import { RESERVED_KEYS } from '../../../src/config/names.ts';
 import { parseYamlDocument, parseYamlValue } from '../../../src/gitops/yaml-parse.ts';
 import { getScalar, setValue } from '../../../src/gitops/values-edit.ts';
