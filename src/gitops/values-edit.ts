@@ -141,39 +141,27 @@ function locate(
   let pair: Pair | undefined;
   let pairMap: YAMLMap | undefined;
   let inFlow = false;
+  // Where the path stops existing: the deepest node reached and the pair that holds it.
+  const missing = (depth: number, parent: unknown) =>
+    ({ kind: 'missing', depth, parent, parentPair: pair, parentPairMap: pairMap }) as const;
   for (let i = 0; i < path.length; i++) {
     refuseShared(parsed, node, path, i, aliased, opts);
     const segment = path[i]!;
     if (isMap(node)) {
       const next = node.items.find((p) => isScalar(p.key) && String(p.key.value) === segment);
-      if (!next)
-        return {
-          kind: 'missing',
-          depth: i,
-          parent: node,
-          parentPair: pair,
-          parentPairMap: pairMap,
-        };
+      if (!next) return missing(i, node);
       inFlow = Boolean(node.flow);
       pair = next;
       pairMap = node;
       node = next.value;
     } else if (isSeq(node)) {
-      if (!INDEX.test(segment) || Number(segment) >= node.items.length) {
-        return {
-          kind: 'missing',
-          depth: i,
-          parent: node,
-          parentPair: pair,
-          parentPairMap: pairMap,
-        };
-      }
+      if (!INDEX.test(segment) || Number(segment) >= node.items.length) return missing(i, node);
       inFlow = Boolean(node.flow);
       pair = undefined;
       pairMap = undefined;
       node = node.items[Number(segment)];
     } else if (isEmpty(node)) {
-      return { kind: 'missing', depth: i, parent: node, parentPair: pair, parentPairMap: pairMap };
+      return missing(i, node);
     } else {
       const shown = isScalar(node) ? ` (${JSON.stringify(node.value)})` : '';
       throw new ValidationError(

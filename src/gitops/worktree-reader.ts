@@ -5,6 +5,7 @@
  * The same rules as reading from git: repo-relative paths only, symlinks refused anywhere on the
  * path (a symlinked stackswap.yaml must not make CI print /etc/passwd), a size cap per file.
  */
+import type { Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ValidationError } from '../core/errors.ts';
@@ -24,34 +25,37 @@ export class WorktreeReader implements RepoReader {
   }
 
   async fileExists(file: string): Promise<boolean> {
-    return (await this.lookup(file)) === 'file';
+    return (await this.lookup(file))?.isFile() ?? false;
   }
 
   async readFile(file: string): Promise<string> {
-    const kind = await this.lookup(file);
-    if (kind === undefined) {
+    const stat = await this.lookup(file);
+    if (stat === undefined) {
       throw new ValidationError(`${file} not found in ${this.root}`, { where: { file } });
     }
-    if (kind === 'directory') {
+    if (stat.isDirectory()) {
       throw new ValidationError(`${file} is a directory, not a file`, { where: { file } });
     }
-    const full = path.join(this.root, file);
-    const { size } = await lstat(full);
-    if (size > this.maxBytes) {
-      throw new ValidationError(`${file} is ${size} bytes; the limit is ${this.maxBytes}`, {
+    if (stat.size > this.maxBytes) {
+      throw new ValidationError(`${file} is ${stat.size} bytes; the limit is ${this.maxBytes}`, {
         where: { file },
       });
     }
-    return readFile(full, 'utf8');
+    return readFile(path.join(this.root, file), 'utf8');
   }
 
-  /** What `file` is, checking each leading directory: a symlink anywhere is refused. */
-  private async lookup(file: string): Promise<'file' | 'directory' | undefined> {
+  /**
+   * The file or directory at `file` (undefined: none, or something else), checking each leading
+   * directory: a symlink anywhere on the path is refused.
+   */
+  private async lookup(file: string): Promise<Stats | undefined> {
     assertRepoPath(file);
     const parts = file.split('/');
+    let stat: Stats | undefined;
     for (let i = 1; i <= parts.length; i++) {
+      if (stat && !stat.isDirectory()) return undefined;
       const prefix = parts.slice(0, i).join('/');
-      const stat = await lstat(path.join(this.root, prefix)).catch((e: NodeJS.ErrnoException) => {
+      stat = await lstat(path.join(this.root, prefix)).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
         throw e;
       });
@@ -62,12 +66,7 @@ export class WorktreeReader implements RepoReader {
           hint: 'the config repo must hold plain files and directories',
         });
       }
-      if (i < parts.length && !stat.isDirectory()) return undefined;
-      if (i === parts.length) {
-        if (stat.isDirectory()) return 'directory';
-        return stat.isFile() ? 'file' : undefined;
-      }
     }
-    return undefined;
+    return stat && (stat.isFile() || stat.isDirectory()) ? stat : undefined;
   }
 }

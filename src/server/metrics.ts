@@ -40,7 +40,7 @@ export class ServerMetrics {
     });
     this.pushRetries = new Counter({
       name: 'stackswap_push_retries_total',
-      help: 'Compare-and-swap push attempts beyond the first (lost races with other writers)',
+      help: 'Compare-and-swap push attempts beyond the first (lost races with other writers, or pushes that failed in transfer)',
       labelNames: ['stack', 'kind'],
       registers,
     });

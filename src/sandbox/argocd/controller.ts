@@ -7,31 +7,23 @@
 import { parse as parseYaml } from 'yaml';
 import { StackswapError } from '../../core/errors.ts';
 import { CONTROL_PLANE_NAMESPACE, isAutomated, parseApplicationManifest } from './app-manifest.ts';
-import { k8sTime, type StandInClock, type Timer } from './clock.ts';
-import { canonicalJson, type SimulatedCluster } from './cluster.ts';
+import { k8sTime, type Timer } from './clock.ts';
+import { canonicalJson } from './cluster.ts';
 import { compare, type Comparison } from './compare.ts';
-import type { Faults } from './faults.ts';
-import type { RepoReader } from './git.ts';
 import { healthChangesAt, type HealthSettings } from './health.ts';
-import { errorText, type StandInLogger } from './logger.ts';
+import { errorText } from './logger.ts';
 import {
   comparisonErrorMessage,
   emptyStatus,
   OperationRunner,
+  type RunnerDeps,
   type OperationOutcome,
 } from './operations.ts';
-import type { Renderer, RenderedTarget } from './render.ts';
-import type { ApplicationStore } from './store.ts';
+import type { RenderedTarget } from './render.ts';
 import type { Application, ApplicationCondition, Operation } from './types.ts';
 
-export interface ControllerDeps {
-  store: ApplicationStore;
-  cluster: SimulatedCluster;
-  repo: RepoReader;
-  renderer: Renderer;
-  clock: StandInClock;
-  faults: Faults;
-  logger: StandInLogger;
+/** What the operation runner needs (the controller supplies `afterOperation` itself), and more. */
+export interface ControllerDeps extends Omit<RunnerDeps, 'afterOperation'> {
   health: () => HealthSettings;
   /** true: honour `syncPolicy.automated`; false: never auto-sync; 'all': auto-sync every app. */
   autoSync: boolean | 'all';
