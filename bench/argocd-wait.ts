@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ArgoCdClient } from '../src/argocd/client.ts';
 import { syncAndWait } from '../src/argocd/wait.ts';
-import { Redactor } from '../src/core/redact.ts';
+import { Redactor } from '../src/shared/redact.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.ts';
 import { median, percentile, printTable } from './stats.ts';
 

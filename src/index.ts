@@ -15,5 +15,5 @@ export {
   ValidationError,
   ConflictError,
   PreconditionError,
-} from './core/errors.ts';
-export { Redactor } from './core/redact.ts';
+} from './shared/errors.ts';
+export { Redactor } from './shared/redact.ts';

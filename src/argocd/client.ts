@@ -11,8 +11,8 @@
  */
 import type { z } from 'zod';
 import { Agent } from 'undici';
-import { AuthError, StackswapError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
+import { AuthError, StackswapError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
 import type { ArgoCdConfig } from './config.ts';
 import { ArgoCdApiError, ArgoCdStreamError, GrpcCode } from './errors.ts';
 import { DEFAULT_RETRY_POLICY, RetriesExhausted, withRetry, type RetryPolicy } from './retry.ts';

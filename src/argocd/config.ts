@@ -10,8 +10,8 @@
  * No ARGOCD_SERVER means git-only mode: `undefined`, not an error.
  */
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
 
 export type ArgoCdAuth =
   { kind: 'token'; token: string } | { kind: 'session'; username: string; password: string };

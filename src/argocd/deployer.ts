@@ -2,8 +2,8 @@
  * The core's `Deployer` port implemented with Argo CD: a thin adapter from the operations'
  * vocabulary (SyncRequest, AppStatus) to syncAndWait / triggerSync / getApplication.
  */
-import type { AppStatus, Deployer, SyncRequest } from '../core/deployer.ts';
-import type { Redactor } from '../core/redact.ts';
+import type { AppStatus, Deployer, SyncRequest } from '../shared/deployer.ts';
+import type { Redactor } from '../shared/redact.ts';
 import { snapshot } from './app-state.ts';
 import { ArgoCdClient, type ArgoCdApi } from './client.ts';
 import { argoCdConfigFromEnv } from './config.ts';

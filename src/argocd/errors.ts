@@ -3,7 +3,7 @@
  * acts on. Argo CD's error body is grpc-gateway's `{error, code, message}` where `code` is the
  * gRPC code; the gateway's own refusals (unknown route, content type) are plain text.
  */
-import { StackswapError, type ErrorOptions } from '../core/errors.ts';
+import { StackswapError, type ErrorOptions } from '../shared/errors.ts';
 
 /** gRPC codes that matter here (HTTP mapping in parentheses). */
 export const GrpcCode = {

@@ -6,7 +6,7 @@
  * (the server re-sends the app as ADDED because `name` is set). If the stream endpoint does not
  * exist, polling carries on alone. At most one stream is open per observer.
  */
-import { isStackswapError } from '../core/errors.ts';
+import { isStackswapError } from '../shared/errors.ts';
 import type { ArgoCdApi } from './client.ts';
 import type { Clock } from './clock.ts';
 import { ArgoCdApiError } from './errors.ts';

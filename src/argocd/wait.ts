@@ -18,7 +18,7 @@
  * and waited for at the same R.
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, StackswapError, TimeoutError, isStackswapError } from '../core/errors.ts';
+import { ConflictError, StackswapError, TimeoutError, isStackswapError } from '../shared/errors.ts';
 import type { ArgoCdApi } from './client.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { isAutoSyncRefusal, isOperationInProgress } from './errors.ts';

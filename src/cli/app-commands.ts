@@ -4,15 +4,14 @@
  * its operation finished, and it is Healthy.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../core/errors.ts';
+import { UsageError } from '../shared/errors.ts';
 import { snapshot } from '../argocd/app-state.ts';
 import { ArgoCdClient } from '../argocd/client.ts';
 import { argoCdConfigFromEnv } from '../argocd/config.ts';
 import { syncAndWait, triggerSync, waitForApp } from '../argocd/wait.ts';
 import { describeArgoEvent } from '../argocd/progress-text.ts';
 import { printResult, type OutputFormat } from './output.ts';
-import type { CliIo } from './program.ts';
-import { parsePositiveInt } from './program.ts';
+import { parsePositiveInt, type CliIo } from './io.ts';
 import type { Session } from './session.ts';
 
 const SHA = /^[0-9a-f]{40}$/;

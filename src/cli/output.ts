@@ -4,7 +4,7 @@
  * as plain lines, wrapped in collapsible sections under GitLab CI.
  */
 import type { Writable } from 'node:stream';
-import type { ProgressEvent, ProgressListener } from '../core/progress.ts';
+import type { ProgressEvent, ProgressListener } from '../shared/progress.ts';
 
 export type OutputFormat = 'text' | 'json';
 

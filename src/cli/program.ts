@@ -1,7 +1,7 @@
 /**
  * The `stackswap` command line. Each action builds its context through `Session`, runs one core
  * operation, and hands the result to the output layer; exit codes come from the error taxonomy
- * (src/core/errors.ts) and are documented in the README.
+ * (src/shared/errors.ts) and are documented in the README.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,11 +13,11 @@ import {
   ValidationError,
   exitCodeOf,
   messageOf,
-} from '../core/errors.ts';
-import { Redactor } from '../core/redact.ts';
-import { Progress } from '../core/progress.ts';
+} from '../shared/errors.ts';
+import { Redactor } from '../shared/redact.ts';
+import { Progress } from '../shared/progress.ts';
 import { loadConfig, parsePlan, stackOf } from '../core/load-config.ts';
-import type { RepoReader } from '../core/repo-files.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
 import { WorktreeReader } from '../gitops/worktree-reader.ts';
 import { deploy } from '../core/operations/deploy.ts';
 import { swap } from '../core/operations/swap.ts';
@@ -28,23 +28,13 @@ import { dotenvFor, history, inspectStack } from '../core/operations/inspect.ts'
 import type { OperationContext, OperationResult } from '../core/operations/context.ts';
 import { Colour, parseKeyPath, repoPathProblem } from '../config/names.ts';
 import { parseSetPairs } from '../config/release-plan.ts';
-import {
-  printError,
-  printResult,
-  progressRenderer,
-  table,
-  type OutputFormat,
-  type Terminal,
-} from './output.ts';
+import { printError, printResult, progressRenderer, table, type OutputFormat } from './output.ts';
 import { Session, type GlobalOptions } from './session.ts';
+import { parsePositiveInt, type CliIo } from './io.ts';
+export type { CliIo } from './io.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
-
-export interface CliIo extends Terminal {
-  env: NodeJS.ProcessEnv;
-  now?: () => number;
-}
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const redactor = new Redactor();
@@ -412,12 +402,4 @@ async function readLocalFile(file: string): Promise<string> {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-export function parsePositiveInt(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0)
-      throw new UsageError(`${flag} must be a positive whole number`);
-    return Number(value);
-  };
 }

@@ -1,8 +1,7 @@
 /** `stackswap sandbox up`: the local config repo and Argo CD stand-in, for trying the CLI by hand. */
 import type { Command } from 'commander';
 import { startSandbox } from '../sandbox/sandbox.ts';
-import type { CliIo } from './program.ts';
-import { parsePositiveInt } from './program.ts';
+import { parsePositiveInt, type CliIo } from './io.ts';
 
 export function registerSandboxCommands(program: Command, io: CliIo): void {
   const sandbox = program.command('sandbox').description('the embedded sandbox: no cluster needed');

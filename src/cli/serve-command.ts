@@ -6,10 +6,9 @@
  * SIGTERM or SIGINT, then shuts down gracefully. Logs are JSON lines on stderr.
  */
 import type { Command } from 'commander';
-import { UsageError } from '../core/errors.ts';
+import { UsageError } from '../shared/errors.ts';
 import { runServe } from '../server/serve.ts';
-import type { CliIo } from './program.ts';
-import { parsePositiveInt } from './program.ts';
+import { parsePositiveInt, type CliIo } from './io.ts';
 
 interface ServeFlags {
   port: number;

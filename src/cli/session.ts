@@ -3,12 +3,12 @@
  * operations need (config repo, Argo CD deployer, actor), once per command.
  */
 import { randomUUID } from 'node:crypto';
-import { UsageError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
-import { createLogger } from '../core/logger.ts';
-import type { Progress } from '../core/progress.ts';
-import type { Deployer } from '../core/deployer.ts';
-import type { RepoReader } from '../core/repo-files.ts';
+import { UsageError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
+import { createLogger } from '../shared/logger.ts';
+import type { Progress } from '../shared/progress.ts';
+import type { Deployer } from '../shared/deployer.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
 import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
@@ -20,9 +20,9 @@ import {
   readEnvironment,
   requesterFrom,
   type Environment,
-} from './environment.ts';
+} from '../config/environment.ts';
 import type { OutputFormat } from './output.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 
 export interface GlobalOptions {
   repo?: string;

@@ -8,7 +8,7 @@
  *     my-backend: "2.0.1"
  */
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
+import { ValidationError } from '../shared/errors.ts';
 import { RESERVED_KEYS } from './names.ts';
 import { ImageTag, ResourceName } from './names.ts';
 import type { StackConfig } from './stackswap-config.ts';

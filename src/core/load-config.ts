@@ -1,6 +1,6 @@
 /** Loads and validates `stackswap.yaml` and release plans from a checkout of the config repo. */
-import { ValidationError } from './errors.ts';
-import type { RepoReader } from './repo-files.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
 import { parseYamlDocument, parseYamlValue, lineOfPath } from '../gitops/yaml-parse.ts';
 import {
   StackswapConfigFile,

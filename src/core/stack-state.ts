@@ -3,8 +3,8 @@
  * the image tag of every component. Derived from the values files on every read (never cached),
  * so preconditions are always checked against the commit the next change will build on.
  */
-import { ValidationError } from './errors.ts';
-import type { RepoReader } from './repo-files.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
 import { COLOURS, type Colour, otherColour } from '../config/names.ts';
 import type { StackConfig } from '../config/stackswap-config.ts';
 import { getScalar } from '../gitops/values-edit.ts';

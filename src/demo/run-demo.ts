@@ -9,7 +9,7 @@
  * left), and a swap or revert until it has `minRequestsPerSwitch` requests in all (so each
  * switch is measured over many requests before, during and after it).
  */
-import { TimeoutError } from '../core/errors.ts';
+import { TimeoutError } from '../shared/errors.ts';
 import { startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { startLoad, type LoadRun } from '../sandbox/traffic/load.ts';
 import type { LoadReport, PhaseTally } from '../sandbox/traffic/tally.ts';

@@ -17,7 +17,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isPair, isScalar, isSeq, parse as parseYamlText } from 'yaml';
 import type { Pair, Scalar, YAMLMap } from 'yaml';
-import { StackswapError, ValidationError } from '../core/errors.ts';
+import { StackswapError, ValidationError } from '../shared/errors.ts';
 import { RESERVED_KEYS } from '../config/names.ts';
 import { lineOfPath, parseYamlSource, yamlToJS, type ParsedYaml } from './yaml-parse.ts';
 

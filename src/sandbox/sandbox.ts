@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../core/errors.ts';
+import { UsageError } from '../shared/errors.ts';
 import { startArgoCdStandIn, type StandIn, type StandInOptions } from './argocd/server.ts';
 import { seedSandboxRepo } from './seed.ts';
 import type { ClusterView } from './traffic/cluster-view.ts';

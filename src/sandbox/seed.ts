@@ -7,7 +7,7 @@
 import { copyFile, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { StackswapError, UsageError } from '../core/errors.ts';
+import { StackswapError, UsageError } from '../shared/errors.ts';
 import { git } from './argocd/git.ts';
 
 export interface SeedOptions {

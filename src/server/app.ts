@@ -7,79 +7,27 @@
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import {
   createJsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
-import type { Redactor } from '../core/redact.ts';
 import { BearerAuth } from './auth/bearer.ts';
-import type { TokenStore } from './auth/tokens.ts';
 import { ApiError, errorHandler, notFoundHandler } from './errors.ts';
 import { lazyChildLogger } from './logging.ts';
-import type { ServerMetrics } from './metrics.ts';
 import {
   API_SECURITY_HEADERS,
   helmetHeaders,
   registerSecurityHeaders,
 } from './security-headers.ts';
-import type { OperationManager } from './operations/manager.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerSlackRoutes } from './routes/slack.ts';
 import { registerStackRoutes } from './routes/stacks.ts';
-import type { ReadyResponse } from './schemas.ts';
-import type { SlackResponder } from './slack/responder.ts';
-import type { DryRunInput } from './stacks/dry-run.ts';
-import type { DryRunResult } from './schemas.ts';
-import type { StackStatusService } from './stacks/status.ts';
-
-export interface Limits {
-  /** JSON API bodies; default 64 KiB. */
-  bodyLimit: number;
-  /** Slack's form bodies; default 16 KiB. */
-  slackBodyLimit: number;
-  /** Requests per window per token (per IP without one); default 300 per minute. */
-  rateLimitMax: number;
-  rateLimitWindowMs: number;
-  /** Whole request (headers and body) must arrive within this; default 30 s. */
-  requestTimeoutMs: number;
-  /** Idle socket timeout; default 60 s (SSE streams send a keepalive well within it). */
-  connectionTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  sseKeepAliveMs: number;
-}
-
-export const DEFAULT_LIMITS: Limits = {
-  bodyLimit: 64 * 1024,
-  slackBodyLimit: 16 * 1024,
-  rateLimitMax: 300,
-  rateLimitWindowMs: 60_000,
-  requestTimeoutMs: 30_000,
-  connectionTimeoutMs: 60_000,
-  keepAliveTimeoutMs: 5_000,
-  sseKeepAliveMs: 15_000,
-};
-
-export interface AppDeps {
-  logger: FastifyBaseLogger;
-  redactor: Redactor;
-  tokens: TokenStore;
-  operations: OperationManager;
-  status: StackStatusService;
-  dryRun: (
-    input: Pick<DryRunInput, 'kind' | 'stack' | 'body' | 'requestedBy' | 'reason'>,
-  ) => Promise<DryRunResult>;
-  readiness: () => Promise<ReadyResponse>;
-  metrics: ServerMetrics;
-  slack: { signingSecret: string | undefined; responder: SlackResponder };
-  now: () => number;
-  limits?: Partial<Limits>;
-  /** Behind an ingress: take the client address from X-Forwarded-For (per-IP rate limits). */
-  trustProxy?: boolean;
-}
+import { DEFAULT_LIMITS, type AppDeps } from './app-deps.ts';
+export { DEFAULT_LIMITS, type AppDeps, type Limits } from './app-deps.ts';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };

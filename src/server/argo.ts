@@ -9,9 +9,9 @@ import { ArgoDeployer } from '../argocd/deployer.ts';
 import type { ArgoProgressEvent } from '../argocd/progress.ts';
 // A pure formatter shared with the CLI (it belongs in src/argocd/; see the report).
 import { describeArgoEvent } from '../argocd/progress-text.ts';
-import type { Deployer } from '../core/deployer.ts';
-import type { Progress } from '../core/progress.ts';
-import type { Redactor } from '../core/redact.ts';
+import type { Deployer } from '../shared/deployer.ts';
+import type { Progress } from '../shared/progress.ts';
+import type { Redactor } from '../shared/redact.ts';
 import type { StackswapConfig } from '../config/stackswap-config.ts';
 
 export interface ArgoAccessOptions {

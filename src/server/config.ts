@@ -5,8 +5,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
 
 const Seconds = z
   .string()

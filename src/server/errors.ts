@@ -9,8 +9,8 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { isStackswapError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
+import { isStackswapError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
 
 /** A refusal by the service itself; `extra` fields are merged into the error body. */
 export class ApiError extends Error {

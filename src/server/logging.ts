@@ -7,8 +7,8 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions, DestinationStream, Logger } from 'pino';
-import { createLogger } from '../core/logger.ts';
-import { REDACTED, Redactor } from '../core/redact.ts';
+import { createLogger } from '../shared/logger.ts';
+import { REDACTED, Redactor } from '../shared/redact.ts';
 
 export class ServiceRedactor extends Redactor {
   override redact(text: string): string {

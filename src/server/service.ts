@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { isStackswapError, StackswapError, ValidationError } from '../core/errors.ts';
+import { isStackswapError, StackswapError, ValidationError } from '../shared/errors.ts';
 import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo, type RetryOptions } from '../gitops/git/repo.ts';
@@ -22,7 +22,7 @@ import {
   locateConfigRepo,
   readEnvironment,
   type Environment,
-} from '../cli/environment.ts';
+} from '../config/environment.ts';
 import { buildApp, type Limits } from './app.ts';
 import { ArgoAccess } from './argo.ts';
 import { loadTokens, type TokenStore } from './auth/tokens.ts';

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArgoCdClient } from '../../src/argocd/client.ts';
-import { Redactor } from '../../src/core/redact.ts';
+import { Redactor } from '../../src/shared/redact.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import type { StandInOptions } from '../../src/sandbox/argocd/server.ts';
 import { runCli } from '../helpers/cli.ts';

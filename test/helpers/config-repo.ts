@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redactor } from '../../src/core/redact.ts';
+import { Redactor } from '../../src/shared/redact.ts';
 import { ConfigRepo } from '../../src/gitops/git/repo.ts';
 
 export interface StackFixture {

@@ -1,6 +1,6 @@
 /** Assertions on errors thrown synchronously, shared by the unit tests. */
 import { expect } from 'vitest';
-import { ValidationError } from '../../src/core/errors.ts';
+import { ValidationError } from '../../src/shared/errors.ts';
 
 /** Runs `fn`, asserts it throws a ValidationError and returns it. */
 export function validationError(fn: () => unknown): ValidationError {

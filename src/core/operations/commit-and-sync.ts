@@ -8,11 +8,11 @@
  * head without committing, hands the plan to the sink, and the sync step does nothing.
  */
 import type { OperationKind } from '../audit.ts';
-import type { AppStatus } from '../deployer.ts';
+import type { AppStatus } from '../../shared/deployer.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
 import { setOrCreateValue } from '../../gitops/values-edit.ts';
-import { isStackswapError } from '../errors.ts';
+import { isStackswapError } from '../../shared/errors.ts';
 
 export interface CommitOutcome<T> {
   sha: string;

@@ -1,6 +1,6 @@
 import type { Actor, OperationKind } from '../audit.ts';
-import type { AppStatus, Deployer } from '../deployer.ts';
-import type { Progress, StepTiming } from '../progress.ts';
+import type { AppStatus, Deployer } from '../../shared/deployer.ts';
+import type { Progress, StepTiming } from '../../shared/progress.ts';
 import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
 
 /** Receives the plan an operation made instead of committing it (see `OperationContext.plan`). */

@@ -3,14 +3,14 @@
  * have Argo CD apply it. Only the preview colour's values file changes, so the live colour and
  * the ingress are never touched, whatever happens later.
  */
-import { ConflictError } from '../errors.ts';
+import { ConflictError } from '../../shared/errors.ts';
 import { commitMessage } from '../audit.ts';
 import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.ts';
 import type { StackConfig } from '../../config/stackswap-config.ts';
-import type { RepoReader } from '../repo-files.ts';
+import type { RepoReader } from '../../shared/repo-files.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { commitStep, editValues, operationResult, syncStep } from './commit-and-sync.ts';
 

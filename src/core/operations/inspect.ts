@@ -1,6 +1,6 @@
 /** Read-only views: the state of a stack (init, status) and its promotion history. */
 import { historyFromCommits, type HistoryEntry } from '../audit.ts';
-import type { AppStatus, Deployer } from '../deployer.ts';
+import type { AppStatus, Deployer } from '../../shared/deployer.ts';
 import { loadConfig, stackOf } from '../load-config.ts';
 import { readStackState, type StackState } from '../stack-state.ts';
 import type { ConfigRepo } from '../../gitops/git/repo.ts';

@@ -3,7 +3,7 @@
  * comes from the history (trailers of the last swap), not from "the other colour", so running
  * revert twice does not flip twice. Refuses when that colour was scaled to zero.
  */
-import { PreconditionError } from '../errors.ts';
+import { PreconditionError } from '../../shared/errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
 import { loadConfig, stackOf } from '../load-config.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';

@@ -2,7 +2,7 @@
  * scale-down: take the idle colour's replicas to zero once it has been idle for the stack's
  * retention window (so `revert` stays instant until then). `force` skips the window.
  */
-import { ConflictError, PreconditionError } from '../errors.ts';
+import { ConflictError, PreconditionError } from '../../shared/errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
 import { loadConfig, stackOf } from '../load-config.ts';
 import { readStackState } from '../stack-state.ts';

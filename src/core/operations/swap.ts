@@ -5,9 +5,9 @@
  * concurrent swaps never flip twice, and once the plan is live a second `swap` is a no-op too.
  * `swap --to <colour>` is idempotent in the same way.
  */
-import { PreconditionError } from '../errors.ts';
+import { PreconditionError } from '../../shared/errors.ts';
 import { commitMessage } from '../audit.ts';
-import { isLiveAt } from '../deployer.ts';
+import { isLiveAt } from '../../shared/deployer.ts';
 import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
 import {
   carriesVersions,

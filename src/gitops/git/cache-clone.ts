@@ -16,8 +16,8 @@ import {
   TimeoutError,
   ValidationError,
   isStackswapError,
-} from '../../core/errors.ts';
-import type { Redactor } from '../../core/redact.ts';
+} from '../../shared/errors.ts';
+import type { Redactor } from '../../shared/redact.ts';
 import { withCacheLock } from './cache-lock.ts';
 import {
   classifyPushFailure,

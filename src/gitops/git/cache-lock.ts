@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { TimeoutError } from '../../core/errors.ts';
+import { TimeoutError } from '../../shared/errors.ts';
 
 export interface CacheLockOptions {
   /** Give up waiting for another process after this long. */

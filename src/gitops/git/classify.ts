@@ -5,7 +5,7 @@
  * landed) are retried, each from a fresh fetch; auth, permission, policy and hook rejections are
  * terminal. Callers pass text that has already been through the Redactor.
  */
-import { AuthError, StackswapError } from '../../core/errors.ts';
+import { AuthError, StackswapError } from '../../shared/errors.ts';
 
 /**
  * A rejected compare-and-swap, in every wording seen from git, GitHub, GitLab and go-git

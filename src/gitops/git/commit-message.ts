@@ -4,7 +4,7 @@
  * A value cannot smuggle another trailer, and the trailer block is always the last paragraph,
  * so nothing in the subject or body can be mistaken for one.
  */
-import { ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
 
 export interface CommitMessage {
   subject: string;

@@ -19,7 +19,7 @@ import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { StackswapError } from '../../core/errors.ts';
+import { StackswapError } from '../../shared/errors.ts';
 
 /** The shipped askpass helper; its path is a constant of the installation, never configurable. */
 export const ASKPASS_HELPER = fileURLToPath(new URL('../../../bin/git-askpass', import.meta.url));

@@ -6,7 +6,7 @@
  * (tests) when explicitly allowed.
  */
 import path from 'node:path';
-import { ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
 
 export type RemoteProtocol = 'https' | 'ssh' | 'file' | 'http';
 

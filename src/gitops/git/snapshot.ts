@@ -4,7 +4,7 @@
  * being reset, and nothing on the filesystem is followed. Symlinks and submodules in the path
  * are refused outright (Argo CD CVE-2022-24348 / CVE-2022-31036 class).
  */
-import { ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
 import { LOG_FORMAT, parseLog, type CommitInfo } from './commit-message.ts';
 import { assertRepoPath } from './validate.ts';
 

@@ -4,7 +4,7 @@
  * `--upload-pack=…` or `:(glob)*` can never be read as an option or as pathspec magic.
  */
 import { BranchName, repoPathProblem } from '../../config/names.ts';
-import { ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
 
 export function assertBranchName(branch: string): string {
   if (typeof branch !== 'string' || /[\0-\x1f\x7f]/.test(branch)) {

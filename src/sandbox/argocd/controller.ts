@@ -5,7 +5,7 @@
  * health when a simulated rollout ends, and starts automated syncs as Argo CD's `autoSync` does.
  */
 import { parse as parseYaml } from 'yaml';
-import { StackswapError } from '../../core/errors.ts';
+import { StackswapError } from '../../shared/errors.ts';
 import { CONTROL_PLANE_NAMESPACE, isAutomated, parseApplicationManifest } from './app-manifest.ts';
 import { k8sTime, type Timer } from './clock.ts';
 import { canonicalJson } from './cluster.ts';

@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { StackswapError } from '../../core/errors.ts';
+import { StackswapError } from '../../shared/errors.ts';
 import { TokenAuthority } from './auth.ts';
 import { sleep, systemClock, type StandInClock } from './clock.ts';
 import { SimulatedCluster, type AppliedEvent } from './cluster.ts';

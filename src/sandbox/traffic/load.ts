@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { setTimeout as realSleep } from 'node:timers/promises';
-import { TimeoutError } from '../../core/errors.ts';
+import { TimeoutError } from '../../shared/errors.ts';
 import { keepAliveAgent } from './local-server.ts';
 import { Tally, type LoadReport, type MixedPredicate, type Outcome } from './tally.ts';
 

@@ -5,7 +5,7 @@
  * (health checks, docs, the Slack route, which verifies Slack's signature instead).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redactor } from '../../core/redact.ts';
+import type { Redactor } from '../../shared/redact.ts';
 import { ApiError } from '../errors.ts';
 import { hasScope, type Identity, type Scope, type TokenStore } from './tokens.ts';
 

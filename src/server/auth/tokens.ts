@@ -9,7 +9,7 @@
  */
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../shared/errors.ts';
 import { parseYamlValue } from '../../gitops/yaml-parse.ts';
 
 export const SCOPES = ['read', 'deploy', 'swap', 'admin'] as const;

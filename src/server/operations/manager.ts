@@ -14,10 +14,10 @@
  *   process died) is recorded the same way.
  */
 import { randomUUID } from 'node:crypto';
-import { StackswapError, isStackswapError } from '../../core/errors.ts';
+import { StackswapError, isStackswapError } from '../../shared/errors.ts';
 import type { OperationResult } from '../../core/operations/context.ts';
-import { Progress, type ProgressEvent, type StepTiming } from '../../core/progress.ts';
-import type { Redactor } from '../../core/redact.ts';
+import { Progress, type ProgressEvent, type StepTiming } from '../../shared/progress.ts';
+import type { Redactor } from '../../shared/redact.ts';
 import { ApiError } from '../errors.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import type {

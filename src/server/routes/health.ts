@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 import { ErrorResponse, HealthResponse, ReadyResponse } from '../schemas.ts';
 
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {

@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps, Limits } from '../app.ts';
+import type { AppDeps, Limits } from '../app-deps.ts';
 import { ApiError } from '../errors.ts';
 import type { OperationEvent } from '../operations/manager.ts';
 import {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps, Limits } from '../app.ts';
+import type { AppDeps, Limits } from '../app-deps.ts';
 import { ApiError } from '../errors.ts';
 import { fingerprint } from './stacks.ts';
 import {

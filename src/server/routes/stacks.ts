@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-deps.ts';
 import type { CachedStatus } from '../stacks/status.ts';
 import type { Scope } from '../auth/tokens.ts';
 import { BODY_SCHEMAS } from '../operations/core-call.ts';

@@ -5,7 +5,7 @@
  * unreachable, refused, timed out; already redacted) keep their message and hint; 500s and
  * internal errors say only "internal error" with the request id that finds the logged cause.
  */
-import type { Redactor } from '../../core/redact.ts';
+import type { Redactor } from '../../shared/redact.ts';
 import { mapError } from '../errors.ts';
 
 export interface SlackErrorText {

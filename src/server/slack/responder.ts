@@ -4,7 +4,7 @@
  * the service is configured otherwise (tests point it at a local server). The URL is a
  * capability, so it is never logged.
  */
-import type { StepTiming } from '../../core/progress.ts';
+import type { StepTiming } from '../../shared/progress.ts';
 import type { OperationEvent } from '../operations/manager.ts';
 
 export interface SlackMessage {

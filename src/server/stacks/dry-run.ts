@@ -6,9 +6,9 @@
  * then diffed against the base commit.
  */
 import { randomUUID } from 'node:crypto';
-import type { Deployer } from '../../core/deployer.ts';
+import type { Deployer } from '../../shared/deployer.ts';
 import type { OperationContext } from '../../core/operations/context.ts';
-import { Progress } from '../../core/progress.ts';
+import { Progress } from '../../shared/progress.ts';
 import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
 import { callCore } from '../operations/core-call.ts';
 import type { DryRunResult, OperationKind } from '../schemas.ts';

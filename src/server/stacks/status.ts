@@ -4,7 +4,7 @@
  * commit), and cached per stack for a short TTL or until an operation on that stack finishes.
  * Concurrent requests for a stack whose entry expired share one read. Errors are not cached.
  */
-import type { Deployer } from '../../core/deployer.ts';
+import type { Deployer } from '../../shared/deployer.ts';
 import { loadConfig } from '../../core/load-config.ts';
 import { inspectStack, type StackReport } from '../../core/operations/inspect.ts';
 import type { StackswapConfig, StackConfig } from '../../config/stackswap-config.ts';

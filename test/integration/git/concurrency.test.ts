@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ConflictError, type StackswapError } from '../../../src/core/errors.ts';
+import { ConflictError, type StackswapError } from '../../../src/shared/errors.ts';
 import type { Plan, Transaction } from '../../../src/gitops/git/repo.ts';
 import {
   cleanupFixtures,

@@ -117,8 +117,6 @@ function subcommand(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-const NETWORK = new Set(['clone', 'fetch', 'push', 'ls-remote', 'pull']);
-
 /** URLs in argv that carry a user or a password (`scheme://user[:pw]@host`). */
 function urlsWithUserinfo(argv: readonly string[]): string[] {
   return argv.filter((arg) => {

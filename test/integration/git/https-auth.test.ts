@@ -6,8 +6,8 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { AuthError, type StackswapError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { AuthError, type StackswapError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import type { Plan, RepoLogger, Transaction } from '../../../src/gitops/git/repo.ts';
 import {
   cleanupFixtures,

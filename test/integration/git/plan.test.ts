@@ -3,7 +3,7 @@
  * transact, the plan checked as transact checks it, and nothing written anywhere.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { StackswapError, ValidationError } from '../../../src/core/errors.ts';
+import { StackswapError, ValidationError } from '../../../src/shared/errors.ts';
 import type { ConfigRepo, Plan, Transaction } from '../../../src/gitops/git/repo.ts';
 import {
   cleanupFixtures,

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TimeoutError, type StackswapError } from '../../../src/core/errors.ts';
+import { TimeoutError, type StackswapError } from '../../../src/shared/errors.ts';
 import {
   cleanupFixtures,
   commitCount,

@@ -1,7 +1,7 @@
 /** Terminal push and remote failures: hooks, branch protection, unreachable remotes. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { renameSync } from 'node:fs';
-import type { StackswapError } from '../../../src/core/errors.ts';
+import type { StackswapError } from '../../../src/shared/errors.ts';
 import type { ConfigRepo } from '../../../src/gitops/git/repo.ts';
 import {
   cleanupFixtures,

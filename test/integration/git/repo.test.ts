@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ValidationError } from '../../../src/core/errors.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
 import {
   cleanupFixtures,
   commitCount,

@@ -1,6 +1,6 @@
 /** Shared set-up for the config-repo tests: open a ConfigRepo on a fixture remote. */
 import path from 'node:path';
-import { Redactor } from '../../../src/core/redact.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import { ConfigRepo, type RepoOptions } from '../../../src/gitops/git/repo.ts';
 import { tempDir, type BareRepo } from '../../helpers/git-fixtures.ts';
 

@@ -5,8 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ValidationError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import { ConfigRepo } from '../../../src/gitops/git/repo.ts';
 import { parseRemoteUrl } from '../../../src/gitops/git/remote-url.ts';
 import {

@@ -145,7 +145,6 @@ describe('bad input changes nothing', () => {
 
   it('an unreachable remote', async () => {
     const port = await closedPort();
-    const before = Date.now();
     const r = await runCli(
       [
         '--repo',

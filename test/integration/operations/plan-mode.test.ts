@@ -4,13 +4,13 @@
  * a deployer present (swap still asks it, read-only, whether the target is live).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PreconditionError } from '../../../src/core/errors.ts';
-import type { AppStatus, Deployer, SyncRequest } from '../../../src/core/deployer.ts';
+import { PreconditionError } from '../../../src/shared/errors.ts';
+import type { AppStatus, Deployer, SyncRequest } from '../../../src/shared/deployer.ts';
 import type { OperationContext } from '../../../src/core/operations/context.ts';
 import { deploy } from '../../../src/core/operations/deploy.ts';
 import { revert } from '../../../src/core/operations/revert.ts';
 import { swap } from '../../../src/core/operations/swap.ts';
-import { Progress } from '../../../src/core/progress.ts';
+import { Progress } from '../../../src/shared/progress.ts';
 import { ConfigRepo, type PlanOutcome } from '../../../src/gitops/git/repo.ts';
 import {
   commitCount,

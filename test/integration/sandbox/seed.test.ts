@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode, StackswapError } from '../../../src/core/errors.ts';
+import { ExitCode, StackswapError } from '../../../src/shared/errors.ts';
 import { git } from '../../../src/sandbox/argocd/git.ts';
 import { seedSandboxRepo } from '../../../src/sandbox/seed.ts';
 

@@ -9,7 +9,7 @@ import type { RenderedObject } from '../../../src/helm/render.ts';
 import type { EndpointResolver } from '../../../src/sandbox/traffic/backends.ts';
 import { StaticClusterView } from '../../../src/sandbox/traffic/cluster-view.ts';
 import { Gateway } from '../../../src/sandbox/traffic/gateway.ts';
-import { seededRandom } from '../../../src/sandbox/traffic/random.ts';
+import { seededRandom } from '../../helpers/random.ts';
 import { startSandboxTraffic, type SandboxTraffic } from '../../../src/sandbox/traffic/traffic.ts';
 import type { Workload } from '../../../src/sandbox/traffic/workloads.ts';
 import { deferred, request } from './http.ts';

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RenderedObject } from '../../../src/helm/render.ts';
-import { seededRandom } from '../../../src/sandbox/traffic/random.ts';
+import { seededRandom } from '../../helpers/random.ts';
 import {
   chooseDestination,
   matchRoute,

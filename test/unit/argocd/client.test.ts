@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArgoCdApiError, ArgoCdStreamError } from '../../../src/argocd/errors.ts';
-import { AuthError, StackswapError } from '../../../src/core/errors.ts';
+import { AuthError, StackswapError } from '../../../src/shared/errors.ts';
 import { FakeArgoCd, NEW, OLD } from './fake-argocd.ts';
 import { caught, clientFor, expectNoSecret } from './helpers.ts';
 

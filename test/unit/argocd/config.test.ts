@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { argoCdConfigFromEnv } from '../../../src/argocd/config.ts';
-import { ValidationError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 
 const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjaSJ9.tok-signature';
 

@@ -2,8 +2,8 @@
 import { expect } from 'vitest';
 import { ArgoCdClient, type ArgoCdClientOptions } from '../../../src/argocd/client.ts';
 import type { ArgoCdConfig } from '../../../src/argocd/config.ts';
-import { isStackswapError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { isStackswapError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import type { FakeArgoCd } from './fake-argocd.ts';
 
 export interface TestClient {

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { syncAndWait, waitForApp, type SyncAndWaitOptions } from '../../../src/argocd/wait.ts';
 import type { ArgoProgressEvent } from '../../../src/argocd/progress.ts';
-import { AuthError, TimeoutError } from '../../../src/core/errors.ts';
+import { AuthError, TimeoutError } from '../../../src/shared/errors.ts';
 import { FakeArgoCd, NEW, OLD } from './fake-argocd.ts';
 import { caught, clientFor, expectNoSecret, type TestClient } from './helpers.ts';
 

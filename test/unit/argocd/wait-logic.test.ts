@@ -7,8 +7,8 @@ import { syncAndWait, waitForApp, type SyncAndWaitOptions } from '../../../src/a
 import type { ArgoProgressEvent } from '../../../src/argocd/progress.ts';
 import type { ArgoCdApi } from '../../../src/argocd/client.ts';
 import { ArgoCdApiError } from '../../../src/argocd/errors.ts';
-import { ConflictError, StackswapError, TimeoutError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { ConflictError, StackswapError, TimeoutError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import { MemoryArgo, PREV, R, appJson, finished, refusal, streamError } from './memory-argo.ts';
 import { VirtualClock } from './virtual-clock.ts';
 import { caught, expectNoSecret } from './helpers.ts';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ArgoCdApiError } from '../../../src/argocd/errors.ts';
-import type { Deployer } from '../../../src/core/deployer.ts';
-import { StackswapError, TimeoutError } from '../../../src/core/errors.ts';
+import type { Deployer } from '../../../src/shared/deployer.ts';
+import { StackswapError, TimeoutError } from '../../../src/shared/errors.ts';
 import type { OperationContext } from '../../../src/core/operations/context.ts';
 import { syncStep } from '../../../src/core/operations/commit-and-sync.ts';
-import { Progress } from '../../../src/core/progress.ts';
+import { Progress } from '../../../src/shared/progress.ts';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../../src/core/logger.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { createLogger } from '../../../src/shared/logger.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 
 function capture() {
   const lines: string[] = [];

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isAlias, isMap, isScalar, isSeq, visit } from 'yaml';
 import type { CST, Pair } from 'yaml';
-import { ValidationError } from '../../../src/core/errors.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
 import { setValue, type ScalarValue } from '../../../src/gitops/values-edit.ts';
 import { lineAt, parseYamlSource, yamlToJS } from '../../../src/gitops/yaml-parse.ts';
 

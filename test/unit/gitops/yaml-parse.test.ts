@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { z } from 'zod';
-import { ValidationError } from '../../../src/core/errors.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
 import {
   DEFAULT_MAX_BYTES,
   MAX_NESTING_DEPTH,

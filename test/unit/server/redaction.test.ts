@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { readEnvironment } from '../../../src/cli/environment.ts';
+import { readEnvironment } from '../../../src/config/environment.ts';
 import { ArgoAccess } from '../../../src/server/argo.ts';
 import { BearerAuth } from '../../../src/server/auth/bearer.ts';
 import { TokenStore } from '../../../src/server/auth/tokens.ts';

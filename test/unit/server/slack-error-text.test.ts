@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ArgoCdApiError } from '../../../src/argocd/errors.ts';
-import { StackswapError, TimeoutError, ValidationError } from '../../../src/core/errors.ts';
-import { Redactor } from '../../../src/core/redact.ts';
+import { StackswapError, TimeoutError, ValidationError } from '../../../src/shared/errors.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
 import { ApiError } from '../../../src/server/errors.ts';
 import { slackErrorText } from '../../../src/server/slack/error-text.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../src/core/errors.ts';
+import { ValidationError } from '../../../src/shared/errors.ts';
 import { bearerToken } from '../../../src/server/auth/bearer.ts';
 import { hasScope, loadTokens, TokenStore } from '../../../src/server/auth/tokens.ts';
 

@@ -5,8 +5,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.ts';
-import type { Redactor } from '../core/redact.ts';
+import { ValidationError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redact.ts';
 
 /** A yes/no switch: 1/true on, 0/false/empty (or unset) off; anything else is a mistake. */
 const Switch = z
