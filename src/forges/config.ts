@@ -13,15 +13,26 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const ForgeUrl = z
   .string()
   .trim()
-  .url('must be a URL such as https://gitlab.example.com')
-  .refine((raw) => {
-    const u = new URL(raw);
-    return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname));
-  }, 'must be https (plain http only to 127.0.0.1 or localhost)')
-  .refine((raw) => {
-    const u = new URL(raw);
-    return u.username === '' && u.password === '';
-  }, 'must not carry credentials; set the token variable instead')
+  .superRefine((raw, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://gitlab.example.com' });
+      return;
+    }
+    if (!(u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname)))) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be https (plain http only to 127.0.0.1 or localhost)',
+      });
+    } else if (u.username !== '' || u.password !== '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not carry credentials; set the token variable instead',
+      });
+    }
+  })
   .transform((raw) => raw.replace(/\/+$/, ''));
 
 const Token = z.string().trim().min(1).optional();

@@ -153,8 +153,8 @@ function toMergeRequest(project: string, pr: GithubPull): MergeRequest {
   };
 }
 
-const AUTO_MERGE_MUTATION = `mutation($id: ID!, $method: PullRequestMergeMethod!, $head: GitObjectID) {
-  enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method, expectedHeadOid: $head}) {
+const AUTO_MERGE_MUTATION = `mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!, $expectedHeadOid: GitObjectID) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod, expectedHeadOid: $expectedHeadOid}) {
     pullRequest { number autoMergeRequest { enabledAt } }
   }
 }`;
@@ -411,9 +411,9 @@ export class GithubForge implements Forge {
     try {
       await call('enablePullRequestAutoMerge', () =>
         this.octokit.graphql(AUTO_MERGE_MUTATION, {
-          id: nodeId,
-          method: (input.method ?? 'merge').toUpperCase(),
-          head: input.sha,
+          pullRequestId: nodeId,
+          mergeMethod: (input.method ?? 'merge').toUpperCase(),
+          expectedHeadOid: input.sha,
         }),
       );
       return { outcome: 'auto-merge-enabled' };

@@ -239,14 +239,12 @@ describe('GitLab: open an MR', () => {
     description: 'Operation op-1',
   };
   const list = () =>
-    api()
-      .get(`${P}/merge_requests`)
-      .query({
-        state: 'opened',
-        source_branch: input.sourceBranch,
-        target_branch: 'main',
-        per_page: '100',
-      });
+    api().get(`${P}/merge_requests`).query({
+      state: 'opened',
+      source_branch: input.sourceBranch,
+      target_branch: 'main',
+      per_page: '100',
+    });
 
   it('creates one when none is open', async () => {
     list().reply(200, []);
@@ -298,12 +296,9 @@ describe('GitLab: merge', () => {
   });
 
   it('409 when the head moved: a conflict that says so', async () => {
-    api()
-      .put(`${P}/merge_requests/7/merge`, { sha: HEAD })
-      .reply(409, {
-        message:
-          'SHA does not match HEAD of source branch: 1111111111111111111111111111111111111111',
-      });
+    api().put(`${P}/merge_requests/7/merge`, { sha: HEAD }).reply(409, {
+      message: 'SHA does not match HEAD of source branch: 1111111111111111111111111111111111111111',
+    });
     const e = await caught(forge().forge.merge(PROJECT, 7, { sha: HEAD }));
     expect(e).toMatchObject({ kind: 'conflict', code: 'conflict' });
     expect((e as ForgeError).hint).toMatch(/no longer points at/);

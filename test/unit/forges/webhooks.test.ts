@@ -11,7 +11,16 @@ import {
   verifyGithubSignature,
   verifyGitlabToken,
   type ForgeEvent,
+  type IgnoredEvent,
+  type MergeRequestEvent,
+  type PushEvent,
 } from '../../../src/forges/webhooks.ts';
+
+type EventOf<K> = K extends 'ignored'
+  ? IgnoredEvent
+  : K extends 'push'
+    ? PushEvent
+    : MergeRequestEvent;
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/webhooks');
 const raw = (name: string) => readFileSync(path.join(FIXTURES, name));
@@ -27,10 +36,7 @@ const githubPr = (name: string) =>
     raw(name),
   );
 
-function expectKind<K extends ForgeEvent['kind']>(
-  e: ForgeEvent,
-  kind: K,
-): asserts e is Extract<ForgeEvent, { kind: K }> {
+function expectKind<K extends ForgeEvent['kind']>(e: ForgeEvent, kind: K): asserts e is EventOf<K> {
   expect(e.kind, e.kind === 'ignored' ? e.reason : '').toBe(kind);
 }
 
