@@ -179,8 +179,9 @@ export class GitlabForge implements Forge {
     this.clock = options.clock ?? options.http?.clock;
     this.api = new Gitlab({
       host: options.url,
-      // gitbeaker sends PRIVATE-TOKEN; with no token, calls go anonymous (public projects only).
-      token: options.token ?? '',
+      // Sent as PRIVATE-TOKEN (personal, project and group access tokens). Without one, calls
+      // go anonymous: reads of public projects only.
+      ...(options.token ? { token: options.token } : {}),
       requesterFn: requesterFor(forgeFetch),
       queryTimeout: null,
     });

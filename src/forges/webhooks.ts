@@ -329,16 +329,14 @@ export function parseGitlabWebhook(headers: HeaderBag, rawBody: Buffer | string)
   const project = p.project.path_with_namespace;
   const withAction: EventBase = { ...base, action: a.action };
   const kind = gitlabKind(a.action, a.state, Boolean(a.oldrev));
-  if (typeof kind !== 'string' || !['opened', 'updated', 'merged', 'closed'].includes(kind)) {
-    return ignored(withAction, (kind as { reason: string }).reason, project);
-  }
+  if (typeof kind === 'object') return ignored(withAction, kind.reason, project);
   const merged = kind === 'merged';
   const mergedSha = merged
     ? a.merge_commit_sha || a.squash_commit_sha || a.last_commit.id
     : undefined;
   return {
     ...withAction,
-    kind: kind as MergeRequestEvent['kind'],
+    kind,
     project,
     projectId: p.project.id,
     number: a.iid,

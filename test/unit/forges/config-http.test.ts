@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readForgeSettings } from '../../../src/forges/config.ts';
 import { ForgeError } from '../../../src/forges/errors.ts';
+import { createForge } from '../../../src/forges/factory.ts';
+import { GitlabForge } from '../../../src/forges/gitlab.ts';
 import { commentMarker, commentPart, oneLine, planCommentSync } from '../../../src/forges/forge.ts';
 import { createForgeFetch, parseRetryAfter } from '../../../src/forges/http.ts';
 import { ValidationError } from '../../../src/shared/errors.ts';
@@ -206,5 +208,25 @@ describe('markers and the sync plan', () => {
   it('oneLine cuts by code points and flattens newlines', () => {
     expect(oneLine('a\nb', 10)).toBe('a b');
     expect(oneLine('😀😀😀😀', 3)).toBe('😀😀…');
+  });
+});
+
+describe('createForge', () => {
+  it('builds each forge from its settings', () => {
+    const s = readForgeSettings(
+      { STACKSWAP_GITLAB_TOKEN: 'glpat-aaaa', STACKSWAP_GITHUB_TOKEN: 'ghp_bbbb' },
+      new Redactor(),
+    );
+    expect(createForge('gitlab', s)).toBeInstanceOf(GitlabForge);
+    expect(createForge('github', s).limits).toEqual({
+      commentChars: 65_536,
+      statusDescriptionChars: 140,
+    });
+  });
+
+  it('no token: a ValidationError naming the variable', () => {
+    const s = readForgeSettings({}, new Redactor());
+    expect(() => createForge('github', s)).toThrow(/^STACKSWAP_GITHUB_TOKEN is not set/);
+    expect(() => createForge('gitlab', s)).toThrow(ValidationError);
   });
 });
