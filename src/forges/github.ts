@@ -373,6 +373,12 @@ export class GithubForge implements Forge {
       const merged = parse(GithubMerge, r.data, 'pulls.merge');
       return { outcome: 'merged', mergedSha: merged.sha ?? undefined };
     } catch (error) {
+      if (isForgeError(error, 'unavailable') || isForgeError(error, 'timeout')) {
+        // The merge may have gone through: ask what happened before reporting a failure.
+        const after = await this.getMergeRequest(project, number);
+        if (after.state === 'merged') return { outcome: 'merged', mergedSha: after.mergedSha };
+        throw error;
+      }
       if (isForgeError(error, 'conflict')) {
         throw error.addContext({
           hint: `the head branch no longer points at ${input.sha}: someone pushed to it; review the new head before merging`,

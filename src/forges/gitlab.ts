@@ -338,6 +338,14 @@ export class GitlabForge implements Forge {
         const raw = await this.api.MergeRequests.merge(project, number, options);
         return toMergeRequest(project, parse(GitlabMergeRequest, raw, 'MergeRequests.merge'));
       } catch (error) {
+        if (isForgeError(error, 'unavailable') || isForgeError(error, 'timeout')) {
+          // The merge may have gone through: ask what happened before reporting a failure.
+          const after = await this.getMergeRequest(project, number);
+          const armed =
+            (options.autoMerge || options.mergeWhenPipelineSucceeds) && after.autoMergeEnabled;
+          if (after.state === 'merged' || armed) return after;
+          throw error;
+        }
         const transient406 = isForgeError(error, 'not-mergeable') && error.status === 406;
         if (!transient406 || attempt >= delays.length) throw explainMergeError(error, options.sha);
         const current = await this.getMergeRequest(project, number);

@@ -7,8 +7,9 @@
  *
  * Retried: 429 and rate-limit 403s (the forge did not act), and, for calls that are safe to
  * repeat, 5xx, timeouts and connection errors. A POST that creates something (a comment, an
- * MR) is not repeated after an ambiguous failure: the forge may have acted, and the caller
- * re-reads instead (the sticky comment looks for its marker again).
+ * MR) and a merge are not repeated after an ambiguous failure: the forge may have acted, and
+ * the adapter re-reads instead (the sticky comment looks for its marker again, a merge reads
+ * the MR back).
  *
  * Out of budget, it throws a ForgeError (`unavailable`, `rate-limited`, `timeout`); any other
  * answer, 2xx or 4xx, is returned for the client to read.
@@ -80,6 +81,8 @@ export interface RetryInfo {
 const RETRY_STATUSES = new Set([500, 502, 503, 504]);
 
 export function defaultSafeToRepeat(method: string, url: URL): boolean {
+  // A merge that timed out may have merged: the adapter re-reads the MR instead.
+  if (method === 'PUT' && /\/merge$/.test(url.pathname)) return false;
   if (method !== 'POST') return true;
   // Setting a commit status twice leaves one status: safe. GraphQL mutations are not.
   return /\/statuses\/[0-9a-f]{7,64}$/i.test(url.pathname);

@@ -366,6 +366,66 @@ describe('GitHub: merge', () => {
   });
 });
 
+describe('GitHub: a merge whose answer was lost, and changed files', () => {
+  it('a timeout on PUT …/merge is not repeated: the PR is read back, and it did merge', async () => {
+    const { forge: f } = forge({ timeoutMs: 100 });
+    api().put(`${R}/pulls/2/merge`).delay(3_000).reply(200, {});
+    api()
+      .get(`${R}/pulls/2`)
+      .reply(
+        200,
+        pull({
+          state: 'closed',
+          merged: true,
+          merged_at: '2026-01-01T00:00:00Z',
+          merge_commit_sha: '6dcb09b5b57875f334f61aebed695e2e4193db5e',
+        }),
+      );
+    expect(await f.merge(REPO, 2, { sha: HEAD })).toEqual({
+      outcome: 'merged',
+      mergedSha: '6dcb09b5b57875f334f61aebed695e2e4193db5e',
+    });
+  });
+
+  it('changed files over pages, renames with both names', async () => {
+    api()
+      .get(`${R}/pulls/2/files`)
+      .query({ per_page: '100' })
+      .reply(
+        200,
+        [
+          {
+            sha: 'bbcd538c8e72b8c175046e27cc8f907076331401',
+            filename: 'releases/shop.yaml',
+            status: 'modified',
+            additions: 1,
+            deletions: 1,
+            changes: 2,
+          },
+        ],
+        {
+          link: `<${API}${R}/pulls/2/files?per_page=100&page=2>; rel="next"`,
+        },
+      );
+    api()
+      .get(`${R}/pulls/2/files`)
+      .query({ per_page: '100', page: '2' })
+      .reply(200, [
+        {
+          sha: 'cccd538c8e72b8c175046e27cc8f907076331401',
+          filename: 'stackswap.yaml',
+          previous_filename: 'old.yaml',
+          status: 'renamed',
+        },
+      ]);
+    expect(await forge().forge.listChangedFiles(REPO, 2)).toEqual([
+      'releases/shop.yaml',
+      'old.yaml',
+      'stackswap.yaml',
+    ]);
+  });
+});
+
 describe('GitHub: read a file at a ref', () => {
   it('decodes the base64 content', async () => {
     api()

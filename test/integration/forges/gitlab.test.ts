@@ -358,6 +358,73 @@ describe('GitLab: merge', () => {
   });
 });
 
+describe('GitLab: a merge whose answer was lost', () => {
+  it('502 on PUT …/merge is not repeated: the MR is read back, and it did merge', async () => {
+    api().put(`${P}/merge_requests/7/merge`).reply(502, 'Bad Gateway');
+    api()
+      .get(`${P}/merge_requests/7`)
+      .reply(
+        200,
+        mr({ state: 'merged', merge_commit_sha: 'feedfacefeedfacefeedfacefeedfacefeedface' }),
+      );
+    expect(await forge().forge.merge(PROJECT, 7, { sha: HEAD })).toEqual({
+      outcome: 'merged',
+      mergedSha: 'feedfacefeedfacefeedfacefeedfacefeedface',
+    });
+  });
+
+  it('and when it did not merge, the 502 is the answer', async () => {
+    api().put(`${P}/merge_requests/7/merge`).reply(502, 'Bad Gateway');
+    api().get(`${P}/merge_requests/7`).reply(200, mr());
+    expect(await caught(forge().forge.merge(PROJECT, 7, { sha: HEAD }))).toMatchObject({
+      kind: 'unavailable',
+      status: 502,
+    });
+  });
+});
+
+describe('GitLab: changed files', () => {
+  it('old and new paths of every diff, all pages', async () => {
+    api()
+      .get(`${P}/merge_requests/7/diffs`)
+      .query({ per_page: '100' })
+      .reply(
+        200,
+        [
+          {
+            old_path: 'releases/shop.yaml',
+            new_path: 'releases/shop.yaml',
+            diff: '@@ -1 +1 @@',
+            new_file: false,
+            renamed_file: false,
+            deleted_file: false,
+          },
+        ],
+        {
+          link: `<${HOST}${P}/merge_requests/7/diffs?page=2&per_page=100>; rel="next"`,
+        },
+      );
+    api()
+      .get(`${P}/merge_requests/7/diffs`)
+      .query({ per_page: '100', page: '2' })
+      .reply(200, [
+        {
+          old_path: 'old.yaml',
+          new_path: 'stackswap.yaml',
+          diff: '',
+          new_file: false,
+          renamed_file: true,
+          deleted_file: false,
+        },
+      ]);
+    expect(await forge().forge.listChangedFiles(PROJECT, 7)).toEqual([
+      'releases/shop.yaml',
+      'old.yaml',
+      'stackswap.yaml',
+    ]);
+  });
+});
+
 describe('GitLab: read a file at a ref', () => {
   it('decodes the base64 content', async () => {
     api()
