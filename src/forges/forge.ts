@@ -193,6 +193,12 @@ export function withMarker(key: string, part: number, body: string): string {
   return commentPart(key, body) === part ? body : `${marker}\n${body}`;
 }
 
+/** Equal as the forge shows them: line endings and trailing whitespace do not count. */
+function sameText(a: string, b: string): boolean {
+  const norm = (t: string) => t.replace(/\r\n/g, '\n').trimEnd();
+  return norm(a) === norm(b);
+}
+
 /**
  * The plan for syncing parts, shared by both forges: given the existing comments (oldest
  * first), which to edit, create and delete. Duplicates of a part (from some earlier fault)
@@ -221,7 +227,7 @@ export function planCommentSync(
     const body = withMarker(key, part, raw);
     const found = byPart.get(part);
     if (!found) creates.push({ body, part });
-    else if (found.body === body) unchanged.push({ id: found.id, part });
+    else if (sameText(found.body, body)) unchanged.push({ id: found.id, part });
     else edits.push({ id: found.id, body, part });
   });
   const deletes = [...byPart.entries()]

@@ -328,7 +328,9 @@ export function parseGitlabWebhook(headers: HeaderBag, rawBody: Buffer | string)
   const a = p.object_attributes;
   const project = p.project.path_with_namespace;
   const withAction: EventBase = { ...base, action: a.action };
-  const kind = gitlabKind(a.action, a.state, Boolean(a.oldrev));
+  // A new target branch changes what the plan is compared with, like new commits do.
+  const retargeted = p.changes !== undefined && 'target_branch' in p.changes;
+  const kind = gitlabKind(a.action, a.state, Boolean(a.oldrev) || retargeted);
   if (typeof kind === 'object') return ignored(withAction, kind.reason, project);
   const merged = kind === 'merged';
   const mergedSha = merged
@@ -373,7 +375,9 @@ function gitlabKind(
       return 'opened';
     case 'update':
       // Without oldrev, only the title, labels, assignees… changed: the plan is the same.
-      return newCommits ? 'updated' : { reason: 'MR updated without new commits (no oldrev)' };
+      return newCommits
+        ? 'updated'
+        : { reason: 'MR updated without new commits or a new target branch (no oldrev)' };
     case 'merge':
       return 'merged';
     case 'close':

@@ -205,6 +205,16 @@ describe('markers and the sync plan', () => {
     expect(plan.deletes).toEqual(['3']);
   });
 
+  it('a body the forge stored with CRLF or without the final newline is unchanged', () => {
+    const plan = planCommentSync(
+      KEY,
+      [{ id: '1', body: `${commentMarker(KEY)}\r\nplan` }],
+      [`${commentMarker(KEY)}\nplan\n`],
+    );
+    expect(plan.unchanged).toEqual([{ id: '1', part: 1 }]);
+    expect(plan.edits).toEqual([]);
+  });
+
   it('oneLine cuts by code points and flattens newlines', () => {
     expect(oneLine('a\nb', 10)).toBe('a b');
     expect(oneLine('😀😀😀😀', 3)).toBe('😀😀…');

@@ -162,6 +162,14 @@ describe('parseGitlabWebhook: the fixtures', () => {
     expect(e.reason).toMatch(/without new commits/);
   });
 
+  it('update that changes the target branch: updated, though no oldrev', () => {
+    const body = JSON.parse(raw('gitlab-merge-request.update.json').toString());
+    delete body.object_attributes.oldrev;
+    body.changes.target_branch = { previous: 'develop', current: 'main' };
+    const e = parseGitlabWebhook({ 'x-gitlab-event': 'Merge Request Hook' }, JSON.stringify(body));
+    expectKind(e, 'updated');
+  });
+
   it('merge: merged, mergedSha from merge_commit_sha', () => {
     const e = gitlabMr('gitlab-merge-request.merge.json');
     expectKind(e, 'merged');
