@@ -220,7 +220,7 @@ export function splitComment(sections: readonly Section[], options: SplitOptions
   }
 
   // A heading and the first atom of its section always fit in one part together.
-  const titleBudget = Math.floor(budget / 4);
+  const titleBudget = Math.min(200, Math.floor(budget / 4));
   const blockBudget = budget - titleBudget - SEPARATOR.length;
   const atoms: Atom[] = [];
   sections.forEach((section, s) => {
