@@ -27,6 +27,11 @@ export interface BlockLayout {
    * them into the value, so that many fewer are written.
    */
   emptyLinesAfter: number;
+  /**
+   * Empty lines at the end of the old block (inside it). They are written again after content
+   * that does not keep its trailing line breaks, where they are chomped, so the layout stays.
+   */
+  trailingEmptyLines: number;
 }
 
 export interface RenderedBlock {
@@ -96,6 +101,7 @@ export function renderBlockScalar(value: string, layout: BlockLayout): RenderedB
   const empties = trailing <= 1 ? 0 : trailing - 1 - layout.emptyLinesAfter;
   if (empties < 0) return undefined;
   for (let i = 0; i < empties; i++) out.push(layout.eol);
+  if (trailing <= 1) for (let i = 0; i < layout.trailingEmptyLines; i++) out.push(layout.eol);
   return { header, body: out.join('') };
 }
 

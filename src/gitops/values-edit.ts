@@ -484,6 +484,8 @@ function replaceBlockScalar(
   let afterHeader = restProps.map((t) => CST.stringify(t)).join('');
   if (!/\n$/.test(afterHeader)) afterHeader += eol;
   const splice = (text: string) => source.slice(0, start) + text + source.slice(end);
+  // Empty lines that end the old block (blank lines before the next key, with keep chomping).
+  const trailingEmpty = trailingEmptyLines(token.source);
 
   if (typeof value === 'string') {
     const contentIndent =
@@ -497,6 +499,7 @@ function replaceBlockScalar(
       keepIndicator: parsedHeader.indicator !== undefined,
       eol,
       emptyLinesAfter: emptyLinesAt(source, end),
+      trailingEmptyLines: trailingEmpty,
     });
     if (block) {
       const candidate = splice(block.header + afterHeader + block.body);
@@ -506,7 +509,19 @@ function replaceBlockScalar(
   // A one-line scalar instead: `key: "new" # header comment`.
   const text = renderValue(value, 'plain', false, path, opts);
   const comment = afterHeader.replace(/\r?\n$/, '');
-  return splice(text + comment + afterHeader.slice(comment.length));
+  return splice(text + comment + afterHeader.slice(comment.length) + eol.repeat(trailingEmpty));
+}
+
+/** How many empty (or all-space) lines end `content`, after its last non-empty line. */
+function trailingEmptyLines(content: string): number {
+  const lines = content.split('\n');
+  lines.pop(); // what follows the last line break: '' (or a last line without one)
+  let count = 0;
+  while (lines.length > 0 && /^ *\r?$/.test(lines[lines.length - 1]!) && lines.length > 1) {
+    lines.pop();
+    count++;
+  }
+  return count;
 }
 
 /** How many empty (or all-space) lines start at `offset`, a line start. */
