@@ -128,8 +128,11 @@ export function editValues(
 export function valuesNotices(ctx: OperationContext): (notice: ValuesNotice) => void {
   const seen = new Set<string>();
   return (notice) => {
-    if (seen.has(notice.message)) return;
-    seen.add(notice.message);
+    // A duplicate is one notice however its line moves when an earlier edit inserts lines.
+    const key =
+      notice.kind === 'duplicate-key' ? `dup\u0000${notice.path.join('\u0000')}` : notice.message;
+    if (seen.has(key)) return;
+    seen.add(key);
     ctx.progress.info(notice.message, 'commit');
   };
 }
