@@ -5,28 +5,82 @@
  * every other byte alone: comments, blank lines, key order, indentation, anchors, flow
  * collections, document markers and CRLF line endings. The scalar is located through the CST
  * (`keepSourceTokens`), so its exact source range is known; the new text is spliced in there.
- * Every result is re-parsed and checked (the value reads back, nothing else changed) before it is
- * returned: a failed check is a bug in this module, reported as an internal error.
+ * Every result is re-parsed and checked against a model of the edit (the same change made on the
+ * parsed node tree, then resolved): the value reads back, and nothing changes that the model
+ * does not change. A failed check is a bug in this module, reported as an internal error.
  *
- * Deliberate refusals (ValidationError): aliases on the path or as the target, anchored nodes
- * that are aliased elsewhere (an edit would silently change other keys), maps/sequences as the
- * target, explicit tags other than !!str, and block scalars (| and >) as the target — stackswap
- * only writes single-line values (image tags, colours, replica counts); a block scalar target is
- * almost certainly the wrong key, and rewriting it would have to pick a new multi-line layout.
+ * Files are read as Helm reads them:
+ * - Anchors: an anchored scalar, or a scalar inside an anchored map or sequence, is edited where
+ *   it is written; the anchor stays, so every alias (and `<<` merge) of it reads the new value.
+ *   The other paths that change that way are reported through `onNotice`.
+ * - Block scalars (`|`, `>`, with indicators) are rewritten as block scalars when the new value
+ *   can be one exactly (see block-scalar.ts), otherwise as a quoted scalar.
+ * - A key written twice in one map is read as its last occurrence (Helm's Go parser does the
+ *   same) and reported through `onNotice`; a duplicate on the edited path is refused, since the
+ *   user cannot tell which line they meant.
+ *
+ * Deliberate refusals (ValidationError): aliases on the path or as the target (edit the anchored
+ * value instead), maps/sequences as the target, explicit tags other than !!str, a duplicated key
+ * on the path, and a new nested key under a map key that only a `<<` merge provides.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isAlias, isMap, isPair, isScalar, isSeq, parse as parseYamlText } from 'yaml';
-import type { Pair, Scalar, YAMLMap } from 'yaml';
+import { CST, isAlias, isMap, isPair, isScalar, isSeq, parse as parseYamlText } from 'yaml';
+import type { Document, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { StackswapError, ValidationError } from '../shared/errors.ts';
-import { RESERVED_KEYS } from '../config/names.ts';
-import { lineOfPath, parseYamlSource, yamlToJS, type ParsedYaml } from './yaml-parse.ts';
+import { RESERVED_KEYS, formatKeyPath } from '../config/names.ts';
+import {
+  lineAt,
+  lineOfPath,
+  parseYamlSource,
+  yamlToJS,
+  type ParsedYaml,
+  type YamlParseOptions,
+} from './yaml-parse.ts';
+import { diffResolved, type ValueChange } from './values-diff.ts';
+import {
+  detectContentIndent,
+  parseBlockHeader,
+  renderBlockScalar,
+  type BlockStyle,
+} from './block-scalar.ts';
 
 export type ScalarValue = string | number | boolean | null;
 
+/** Something the caller should tell the user about an edit that succeeded. */
+export type ValuesNotice =
+  | {
+      /** The edit also changed other paths, through aliases or `<<` merges of an anchor. */
+      kind: 'alias-changes';
+      file?: string;
+      /** The edited path. */
+      path: string[];
+      /** Anchors on the edited path (outermost first) that some alias refers to. */
+      anchors: string[];
+      /** Every other path whose resolved value changed, with old and new values. */
+      changes: ValueChange[];
+      message: string;
+    }
+  | {
+      /** A key is defined more than once in one map, away from the edited path. */
+      kind: 'duplicate-key';
+      file?: string;
+      path: string[];
+      /** 1-based lines of every occurrence; Helm reads the last one. */
+      lines: number[];
+      message: string;
+    };
+
 export interface ValuesEditOptions {
-  /** Path of the file in the config repo, for error messages. */
+  /** Path of the file in the config repo, for error messages and notices. */
   file?: string;
+  /** Receives notices (alias-affected paths, duplicate keys); called only when the edit succeeds. */
+  onNotice?: (notice: ValuesNotice) => void;
 }
+
+/** At most this many duplicate-key notices per edit; one more line counts the rest. */
+export const MAX_DUPLICATE_NOTICES = 10;
+/** Alias-affected paths named in a notice's message (all of them are in `changes`). */
+const MAX_PATHS_IN_MESSAGE = 10;
 
 /** Reads the scalar at `path`; undefined when it (or a parent) is missing or null-valued. */
 export function getScalar(
@@ -35,8 +89,8 @@ export function getScalar(
   opts: ValuesEditOptions = {},
 ): ScalarValue | undefined {
   checkPath(path, opts);
-  const parsed = parseYamlSource(source, opts);
-  // toJS resolves aliases and << merges the way Helm sees the file.
+  const parsed = parseValues(source, opts);
+  // toJS resolves aliases, << merges and duplicate keys the way Helm sees the file.
   let current: unknown = yamlToJS(parsed.doc, opts);
   for (let i = 0; i < path.length; i++) {
     const segment = path[i]!;
@@ -56,6 +110,7 @@ export function getScalar(
   }
   if (current === undefined) return undefined;
   if (current === null || ['string', 'number', 'boolean'].includes(typeof current)) {
+    emitDuplicateNotices(parsed, opts);
     return current as ScalarValue;
   }
   throw new ValidationError(
@@ -77,11 +132,14 @@ export function setValue(
 ): string {
   checkPath(path, opts);
   checkValue(value, path, opts);
-  const parsed = parseYamlSource(source, opts);
+  const parsed = parseValues(source, opts);
+  // Resolved first: an alias bomb or a bad alias is bad input, refused before any edit.
+  const before = yamlToJS(parsed.doc, opts);
   const found = locate(parsed, path, opts);
   if (found.kind === 'missing') throw missingError(parsed, path, found, opts);
   const result = replaceScalar(parsed, path, value, found, opts);
-  verifyEdit(parsed, result, path, value, opts);
+  const changes = verifyEdit(parsed, before, result, path, value, opts);
+  emitNotices(parsed, path, found.anchors, changes, opts);
   return result;
 }
 
@@ -98,14 +156,22 @@ export function setOrCreateValue(
 ): string {
   checkPath(path, opts);
   checkValue(value, path, opts);
-  const parsed = parseYamlSource(source, opts);
+  const parsed = parseValues(source, opts);
+  const before = yamlToJS(parsed.doc, opts);
   const found = locate(parsed, path, opts);
   const result =
     found.kind === 'found'
       ? replaceScalar(parsed, path, value, found, opts)
-      : insertKeys(parsed, path, value, found, opts);
-  verifyEdit(parsed, result, path, value, opts);
+      : insertKeys(parsed, path, value, found, before, opts);
+  const changes = verifyEdit(parsed, before, result, path, value, opts);
+  emitNotices(parsed, path, found.anchors, changes, opts);
   return result;
+}
+
+function parseValues(source: string, opts: ValuesEditOptions): ParsedYaml {
+  const parseOpts: YamlParseOptions = { duplicateKeys: 'last-wins' };
+  if (opts.file !== undefined) parseOpts.file = opts.file;
+  return parseYamlSource(source, parseOpts);
 }
 
 // --- locating --------------------------------------------------------------------------------
@@ -117,7 +183,12 @@ interface Found {
   node: unknown;
   /** The map entry holding the target (undefined for sequence items). */
   pair: Pair | undefined;
+  /** The map or sequence holding the target, and its index there. */
+  container: YAMLMap | YAMLSeq | undefined;
+  index: number;
   inFlow: boolean;
+  /** Anchors that some alias uses, on the nodes of the path (outermost first). */
+  anchors: string[];
 }
 
 interface Missing {
@@ -129,6 +200,7 @@ interface Missing {
   /** The entry holding `parent`, when it is a map value, and the map holding that entry. */
   parentPair: Pair | undefined;
   parentPairMap: YAMLMap | undefined;
+  anchors: string[];
 }
 
 function locate(
@@ -137,29 +209,45 @@ function locate(
   opts: ValuesEditOptions,
 ): Found | Missing {
   const aliased = parsed.aliasedAnchors;
+  const anchors: string[] = [];
   let node: unknown = parsed.doc.contents;
   let pair: Pair | undefined;
   let pairMap: YAMLMap | undefined;
+  let container: YAMLMap | YAMLSeq | undefined;
+  let index = 0;
   let inFlow = false;
   // Where the path stops existing: the deepest node reached and the pair that holds it.
-  const missing = (depth: number, parent: unknown) =>
-    ({ kind: 'missing', depth, parent, parentPair: pair, parentPairMap: pairMap }) as const;
+  const missing = (depth: number, parent: unknown): Missing => ({
+    kind: 'missing',
+    depth,
+    parent,
+    parentPair: pair,
+    parentPairMap: pairMap,
+    anchors,
+  });
   for (let i = 0; i < path.length; i++) {
-    refuseShared(parsed, node, path, i, aliased, opts);
+    refuseAlias(parsed, node, path, i, opts);
+    noteAnchor(node, aliased, anchors);
     const segment = path[i]!;
     if (isMap(node)) {
-      const next = node.items.find((p) => isScalar(p.key) && String(p.key.value) === segment);
-      if (!next) return missing(i, node);
+      const matches = node.items.filter((p) => keyText(p.key) === segment);
+      if (matches.length === 0) return missing(i, node);
+      if (matches.length > 1) throw duplicateOnPath(parsed, path, i, matches, opts);
+      const next = matches[0]!;
       inFlow = Boolean(node.flow);
       pair = next;
       pairMap = node;
+      container = node;
+      index = node.items.indexOf(next);
       node = next.value;
     } else if (isSeq(node)) {
       if (!INDEX.test(segment) || Number(segment) >= node.items.length) return missing(i, node);
       inFlow = Boolean(node.flow);
       pair = undefined;
       pairMap = undefined;
-      node = node.items[Number(segment)];
+      container = node;
+      index = Number(segment);
+      node = node.items[index];
     } else if (isEmpty(node)) {
       return missing(i, node);
     } else {
@@ -170,35 +258,87 @@ function locate(
       );
     }
   }
-  refuseShared(parsed, node, path, path.length, aliased, opts);
-  return { kind: 'found', node, pair, inFlow };
+  refuseAlias(parsed, node, path, path.length, opts);
+  noteAnchor(node, aliased, anchors);
+  return { kind: 'found', node, pair, container, index, inFlow, anchors };
 }
 
-/** Refuses aliases and anchors that are aliased elsewhere: editing them would change other keys. */
-function refuseShared(
+function noteAnchor(node: unknown, aliased: ReadonlySet<string>, anchors: string[]): void {
+  const anchor = (node as { anchor?: string } | null)?.anchor;
+  if (anchor && aliased.has(anchor)) anchors.push(anchor);
+}
+
+/**
+ * Refuses aliases on the path and as the target. Editing through `*a` would change the anchored
+ * value and every other alias of it, which is not what `--set web.tag=…` means; the error names
+ * the anchored path to edit instead.
+ */
+function refuseAlias(
   parsed: ParsedYaml,
   node: unknown,
   path: readonly string[],
   depth: number,
-  aliased: ReadonlySet<string>,
   opts: ValuesEditOptions,
 ): void {
+  if (!isAlias(node)) return;
   const line = lineOfKey(parsed, path.slice(0, depth));
   const at = depth === path.length ? joinPath(path) : describePrefix(path, depth);
-  if (isAlias(node)) {
-    const message =
-      depth === path.length
-        ? `${at} is an alias (*${node.source}) of another value; stackswap does not replace aliases — edit the value anchored as &${node.source}, or replace the alias by hand`
-        : `${at} is an alias (*${node.source}); editing through it would change the value anchored as &${node.source} and every other alias of it`;
-    throw new ValidationError(message, where(opts, path, line));
+  const anchorAt = anchorPath(parsed.doc, node.source, node.range?.[0] ?? Infinity);
+  const defined = anchorAt ? ` of "${formatKeyPath(anchorAt)}"` : '';
+  const instead = anchorAt
+    ? `"${formatKeyPath([...anchorAt, ...path.slice(depth)])}"`
+    : `the value anchored as &${node.source}`;
+  const message =
+    depth === path.length
+      ? `${at} is an alias (*${node.source})${defined}; stackswap does not replace aliases — edit ${instead} (every alias of &${node.source} follows it), or replace the alias by hand`
+      : `${at} is an alias (*${node.source})${defined}; editing through it would change the anchored value and every other alias of it — edit ${instead} instead, or write the value out by hand`;
+  throw new ValidationError(message, where(opts, path, line));
+}
+
+/** Key path of the last node anchored as `&name` before `offset` (the one an alias there means). */
+function anchorPath(doc: Document, name: string, offset: number): string[] | undefined {
+  let best: { path: string[]; at: number } | undefined;
+  const stack: { node: unknown; path: string[] }[] = [{ node: doc.contents, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    const n = node as { anchor?: string; range?: [number, number, number] } | null;
+    if (n?.anchor === name && n.range && n.range[0] < offset && (!best || n.range[0] > best.at)) {
+      best = { path, at: n.range[0] };
+    }
+    if (isMap(node)) {
+      for (const p of node.items) {
+        const key = keyText(p.key);
+        if (key !== undefined) stack.push({ node: p.value, path: [...path, key] });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push({ node: item, path: [...path, String(i)] }));
+    }
   }
-  const anchor = (node as { anchor?: string } | null)?.anchor;
-  if (anchor && aliased.has(anchor)) {
-    throw new ValidationError(
-      `${at} carries the anchor &${anchor}, which is used elsewhere (*${anchor}); editing it would silently change those keys too`,
-      where(opts, path, line),
-    );
-  }
+  return best?.path;
+}
+
+function duplicateOnPath(
+  parsed: ParsedYaml,
+  path: readonly string[],
+  depth: number,
+  pairs: readonly Pair[],
+  opts: ValuesEditOptions,
+): ValidationError {
+  const lines = pairs.map((p) => lineAt(parsed.source, rangeOf(p.key)?.[0] ?? 0));
+  const key = path.slice(0, depth + 1);
+  const shown = lines.length === 2 ? `${lines[0]} and ${lines[1]}` : lines.join(', ');
+  return new ValidationError(
+    `cannot edit ${joinPath(path)}: the key "${key.join('.')}" is defined ${lines.length} times in the same map, on lines ${shown} (Helm reads the last one, line ${lines[lines.length - 1]})`,
+    {
+      where: {
+        ...(opts.file !== undefined ? { file: opts.file } : {}),
+        key: key.join('.'),
+        line: lines[lines.length - 1]!,
+      },
+      hint: 'remove the duplicate you do not mean, then run the edit again',
+      details: { lines },
+    },
+  );
 }
 
 function isEmpty(node: unknown): boolean {
@@ -217,7 +357,7 @@ function missingError(
   const at = depth === 0 ? 'the top level' : `"${path.slice(0, depth).join('.')}"`;
   let detail: string;
   if (isMap(parent)) {
-    const keys = parent.items.map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
+    const keys = parent.items.map((p) => (isMergeKey(p.key) ? '<<' : (keyText(p.key) ?? '?')));
     const shown =
       keys.slice(0, 10).join(', ') + (keys.length > 10 ? `, … (${keys.length - 10} more)` : '');
     const merge = keys.includes('<<') ? ' (keys merged in with << cannot be edited here)' : '';
@@ -267,11 +407,7 @@ function replaceScalar(
       );
     }
   }
-  if (token?.type === 'block-scalar') {
-    throw refuse(
-      'is a block scalar (| or >); stackswap only rewrites single-line values — edit it by hand or make it a quoted string first',
-    );
-  }
+  if (token?.type === 'block-scalar') return replaceBlockScalar(parsed, path, value, token, opts);
 
   if (
     token &&
@@ -313,6 +449,108 @@ function replaceScalar(
   return source.slice(0, at) + (hasSpace ? '' : ' ') + text + gap + source.slice(at);
 }
 
+// --- rewriting a block scalar ----------------------------------------------------------------
+
+/**
+ * Rewrites a block scalar (`|`, `>`, with any indicators). A string is written in the same block
+ * style and content indentation when that reads back exactly (checked by parsing the result);
+ * otherwise, and for numbers, booleans and null, the block becomes a one-line scalar. The header
+ * line's comment is kept either way.
+ */
+function replaceBlockScalar(
+  parsed: ParsedYaml,
+  path: readonly string[],
+  value: ScalarValue,
+  token: CST.BlockScalar,
+  opts: ValuesEditOptions,
+): string {
+  const { source } = parsed;
+  const [headerToken, ...restProps] = token.props;
+  const header =
+    headerToken?.type === 'block-scalar-header' ? CST.stringify(headerToken) : undefined;
+  const parsedHeader = header === undefined ? undefined : parseBlockHeader(header);
+  const propsText = token.props.map((t) => CST.stringify(t)).join('');
+  const start = token.offset;
+  const end = start + propsText.length + token.source.length;
+  if (!parsedHeader || source.slice(start, end) !== propsText + token.source) {
+    throw internal(
+      `source token of the block scalar ${joinPath(path)} does not match the text at its offset`,
+      path,
+      opts,
+    );
+  }
+  const eol = lineEnding(source) as '\n' | '\r\n';
+  // What follows the header on its line (a comment) and the line break ending it.
+  let afterHeader = restProps.map((t) => CST.stringify(t)).join('');
+  if (!/\n$/.test(afterHeader)) afterHeader += eol;
+  const splice = (text: string) => source.slice(0, start) + text + source.slice(end);
+  // Empty lines that end the old block (blank lines before the next key, with keep chomping).
+  const trailingEmpty = trailingEmptyLines(token.source);
+
+  if (typeof value === 'string') {
+    const contentIndent =
+      parsedHeader.indicator !== undefined
+        ? token.indent + parsedHeader.indicator
+        : (detectContentIndent(token.source) ?? token.indent + indentStep(parsed));
+    const block = renderBlockScalar(value, {
+      style: parsedHeader.style satisfies BlockStyle,
+      contentIndent,
+      baseIndent: token.indent,
+      keepIndicator: parsedHeader.indicator !== undefined,
+      eol,
+      emptyLinesAfter: emptyLinesAt(source, end),
+      trailingEmptyLines: trailingEmpty,
+    });
+    if (block) {
+      const candidate = splice(block.header + afterHeader + block.body);
+      if (readsBackAt(candidate, path, value)) return candidate;
+    }
+  }
+  // A one-line scalar instead: `key: "new" # header comment`.
+  const text = renderValue(value, 'plain', false, path, opts);
+  const comment = afterHeader.replace(/\r?\n$/, '');
+  return splice(text + comment + afterHeader.slice(comment.length) + eol.repeat(trailingEmpty));
+}
+
+/** How many empty (or all-space) lines end `content`, after its last non-empty line. */
+function trailingEmptyLines(content: string): number {
+  const lines = content.split('\n');
+  lines.pop(); // what follows the last line break: '' (or a last line without one)
+  let count = 0;
+  while (lines.length > 0 && /^ *\r?$/.test(lines[lines.length - 1]!) && lines.length > 1) {
+    lines.pop();
+    count++;
+  }
+  return count;
+}
+
+/** How many empty (or all-space) lines start at `offset`, a line start. */
+function emptyLinesAt(source: string, offset: number): number {
+  let count = 0;
+  for (let at = offset; at < source.length;) {
+    const nl = source.indexOf('\n', at);
+    const line = source.slice(at, nl === -1 ? source.length : nl);
+    if (!/^ *\r?$/.test(line)) break;
+    count++;
+    if (nl === -1) break;
+    at = nl + 1;
+  }
+  return count;
+}
+
+/** True when `text` parses and holds exactly `value` at `path` (aliases and merges resolved). */
+function readsBackAt(text: string, path: readonly string[], value: ScalarValue): boolean {
+  try {
+    const doc = parseYamlSource(text, {
+      duplicateKeys: 'last-wins',
+      maxBytes: Number.MAX_SAFE_INTEGER,
+    }).doc;
+    return Object.is(valueAtPath(yamlToJS(doc), path), value);
+  } catch {
+    return false;
+  }
+}
+
 // --- inserting missing keys ------------------------------------------------------------------
 
 function insertKeys(
@@ -320,6 +558,7 @@ function insertKeys(
   path: readonly string[],
   value: ScalarValue,
   missing: Missing,
+  before: unknown,
   opts: ValuesEditOptions,
 ): string {
   const { source } = parsed;
@@ -334,6 +573,15 @@ function insertKeys(
     throw refuse(
       `${describePrefix(path, depth)} is a sequence; stackswap does not add sequence items`,
     );
+  }
+  if (isMap(parent) && newKeys.length > 1 && hasMergeKey(parent)) {
+    // `web: {<<: *base}` with base.image: a new web.image map would hide all of base.image.
+    const merged = valueAtPath(before, path.slice(0, depth));
+    if (typeof merged === 'object' && merged !== null && Object.hasOwn(merged, newKeys[0]!)) {
+      throw refuse(
+        `"${path.slice(0, depth + 1).join('.')}" comes from a << merge; a new map there would replace all of the merged value — edit the anchored map, or write "${path[depth]}" out here by hand`,
+      );
+    }
   }
   if (isMap(parent) && parent.flow)
     return insertIntoFlowMap(parsed, parent, path, newKeys, value, opts, refuse);
@@ -423,6 +671,31 @@ function insertIntoFlowMap(
         : `{${entry(keys.slice(1))}}`
     }`;
   return source.slice(0, at) + lead + entry(newKeys) + source.slice(at);
+}
+
+function hasMergeKey(map: YAMLMap): boolean {
+  return map.items.some((p) => isMergeKey(p.key));
+}
+
+/** The key of a map entry as toJS names it; undefined for merge keys and non-scalar keys. */
+function keyText(key: unknown): string | undefined {
+  return isScalar(key) && !isMergeKey(key) ? String(key.value) : undefined;
+}
+
+/** `<<` (with `merge: true`) reads as a symbol, not as the string "<<". */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol';
+}
+
+function valueAtPath(root: unknown, path: readonly string[]): unknown {
+  let current = root;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, segment)) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
 }
 
 function blockLines(
@@ -626,20 +899,30 @@ function doubleQuoted(value: string): string {
 
 // --- verification ----------------------------------------------------------------------------
 
-/** Re-parses the result: the value must read back and nothing but `path` may differ. */
+/**
+ * Re-parses the result and compares it with a model of the edit: the same change made on a copy
+ * of the parsed node tree (the scalar node gets the new value, or the new keys are added to the
+ * map), then resolved. Aliases of an anchored node resolve to the edited node in the model too,
+ * so alias-affected paths are expected; anything else that differs is a bug. Returns the
+ * resolved-value changes of the edit.
+ */
 function verifyEdit(
   original: ParsedYaml,
+  before: unknown,
   result: string,
   path: readonly string[],
   value: ScalarValue,
   opts: ValuesEditOptions,
-): void {
+): ValueChange[] {
+  let reparsed: ParsedYaml;
   let after: unknown;
   try {
-    after = yamlToJS(
-      parseYamlSource(result, { ...opts, maxBytes: Number.MAX_SAFE_INTEGER }).doc,
-      opts,
-    );
+    reparsed = parseYamlSource(result, {
+      ...(opts.file !== undefined ? { file: opts.file } : {}),
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      duplicateKeys: 'last-wins',
+    });
+    after = yamlToJS(reparsed.doc, opts);
   } catch (e) {
     throw internal(
       `the edited file no longer parses (${e instanceof Error ? e.message : String(e)})`,
@@ -648,74 +931,174 @@ function verifyEdit(
       e,
     );
   }
-  const before = yamlToJS(original.doc, opts);
-  const problem = differenceBesides(before, after, path, value);
-  if (problem) throw internal(`the edited file failed verification: ${problem}`, path, opts);
+  const expected = modelEdit(original, path, value, opts);
+  if (!isDeepStrictEqual(after, expected)) {
+    throw internal(
+      `the edited file failed verification: ${firstDifference(expected, after)}`,
+      path,
+      opts,
+    );
+  }
+  return diffResolved(original.doc, before, reparsed.doc, after);
 }
 
-/** Describes how `after` differs from `before` other than `after` having `value` at `path`. */
-function differenceBesides(
-  before: unknown,
-  after: unknown,
+/**
+ * The resolved value of the original document with the edit made on its node tree. The change
+ * is made in place and undone before returning (cheaper than a deep clone of a large file).
+ */
+function modelEdit(
+  original: ParsedYaml,
   path: readonly string[],
   value: ScalarValue,
-): string | undefined {
-  let b = before;
-  let a = after;
-  for (let i = 0; i < path.length; i++) {
-    const segment = path[i]!;
-    const here = path.slice(0, i).join('.') || '(root)';
-    if (b === null || b === undefined) {
-      return isDeepStrictEqual(a, nested(path.slice(i), value))
-        ? undefined
-        : `${here} does not hold the new keys`;
-    }
-    if (Array.isArray(b)) {
-      if (!Array.isArray(a) || a.length !== b.length || !INDEX.test(segment))
-        return `${here} changed shape`;
-      const index = Number(segment);
-      const list = a;
-      if (b.some((item, j) => j !== index && !isDeepStrictEqual(item, list[j])))
-        return `${here} has other items changed`;
-      b = b[index];
-      a = (a as unknown[])[index];
-      continue;
-    }
-    if (typeof b !== 'object' || typeof a !== 'object' || a === null || Array.isArray(a))
-      return `${here} changed type`;
-    const bKeys = Object.keys(b);
-    const aKeys = Object.keys(a);
-    const existed = Object.hasOwn(b, segment);
-    const expectedKeys = existed ? bKeys : [...bKeys, segment];
-    if (
-      aKeys.length !== expectedKeys.length ||
-      !expectedKeys.every((k) => Object.hasOwn(a as object, k))
-    ) {
-      return `${here} has different keys`;
-    }
-    for (const key of bKeys) {
-      if (
-        key !== segment &&
-        !isDeepStrictEqual((b as Record<string, unknown>)[key], (a as Record<string, unknown>)[key])
-      ) {
-        return `${here}.${key} changed`;
-      }
-    }
-    if (!existed) {
-      const added = (a as Record<string, unknown>)[segment];
-      return isDeepStrictEqual(added, nested(path.slice(i + 1), value))
-        ? undefined
-        : `the new key ${segment} holds the wrong value`;
-    }
-    b = (b as Record<string, unknown>)[segment];
-    a = (a as Record<string, unknown>)[segment];
+  opts: ValuesEditOptions,
+): unknown {
+  const { doc } = original;
+  const found = locate(original, path, opts);
+  let undo: () => void;
+  if (found.kind === 'found') {
+    const { node, pair, container, index } = found;
+    if (isScalar(node)) {
+      const old = node.value;
+      node.value = value;
+      undo = () => (node.value = old);
+    } else if (pair) {
+      const old = pair.value;
+      pair.value = doc.createNode(value);
+      undo = () => (pair.value = old);
+    } else if (isSeq(container)) {
+      const old: unknown = container.items[index];
+      container.items[index] = doc.createNode(value);
+      undo = () => (container.items[index] = old);
+    } else throw internal('the model found no place for the value', path, opts);
+  } else {
+    const rest = nested(path.slice(found.depth + 1), value);
+    const key = path[found.depth]!;
+    const { parent, parentPair } = found;
+    if (isMap(parent)) {
+      parent.items.push(doc.createPair(key, rest));
+      undo = () => parent.items.pop();
+    } else if (parentPair) {
+      const old = parentPair.value;
+      parentPair.value = doc.createNode(nested([key], rest));
+      undo = () => (parentPair.value = old);
+    } else if (found.depth === 0) {
+      const old = doc.contents;
+      doc.contents = doc.createNode(nested([key], rest)) as typeof doc.contents;
+      undo = () => (doc.contents = old);
+    } else throw internal('the model found no place for the new keys', path, opts);
   }
-  return Object.is(a, value)
-    ? undefined
-    : `reads back ${JSON.stringify(a)} instead of ${JSON.stringify(value)}`;
+  try {
+    return yamlToJS(doc, opts);
+  } finally {
+    undo();
+  }
 }
 
-function nested(keys: readonly string[], value: ScalarValue): unknown {
+/** The first place where two resolved values differ, for the verification message. */
+function firstDifference(expected: unknown, actual: unknown, at: string[] = []): string {
+  const here = at.length > 0 ? formatKeyPath(at) : '(root)';
+  const bothMaps = [expected, actual].every(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  );
+  const bothLists = Array.isArray(expected) && Array.isArray(actual);
+  if (bothLists && expected.length === actual.length) {
+    const i = expected.findIndex((x, j) => !isDeepStrictEqual(x, actual[j]));
+    if (i >= 0) return firstDifference(expected[i], actual[i], [...at, String(i)]);
+  }
+  if (bothMaps) {
+    const e = expected as Record<string, unknown>;
+    const a = actual as Record<string, unknown>;
+    const keys = new Set([...Object.keys(e), ...Object.keys(a)]);
+    for (const k of keys) {
+      if (Object.hasOwn(e, k) !== Object.hasOwn(a, k)) {
+        return `${formatKeyPath([...at, k])} is ${Object.hasOwn(a, k) ? 'unexpectedly present' : 'missing'}`;
+      }
+      if (!isDeepStrictEqual(e[k], a[k])) return firstDifference(e[k], a[k], [...at, k]);
+    }
+  }
+  return `${here} reads back ${brief(actual)} instead of ${brief(expected)}`;
+}
+
+function brief(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+// --- notices ---------------------------------------------------------------------------------
+
+function emitNotices(
+  parsed: ParsedYaml,
+  path: readonly string[],
+  anchors: readonly string[],
+  changes: readonly ValueChange[],
+  opts: ValuesEditOptions,
+): void {
+  const notify = opts.onNotice;
+  if (!notify) return;
+  // Changes on the edited path itself (the value, or the new keys above it) are the edit.
+  const others = changes.filter((c) => !isPrefixRelated(c.path, path));
+  if (others.length > 0) {
+    const names = others.slice(0, MAX_PATHS_IN_MESSAGE).map((c) => formatKeyPath(c.path));
+    const more =
+      others.length > MAX_PATHS_IN_MESSAGE
+        ? ` and ${others.length - MAX_PATHS_IN_MESSAGE} more`
+        : '';
+    const through =
+      anchors.length > 0
+        ? `anchor ${anchors.map((a) => `&${a}`).join(', ')}`
+        : 'an anchor used elsewhere';
+    notify({
+      kind: 'alias-changes',
+      ...(opts.file !== undefined ? { file: opts.file } : {}),
+      path: [...path],
+      anchors: [...anchors],
+      changes: others,
+      message: `${prefix(opts)}editing ${formatKeyPath(path)} (${through}) also changes ${names.join(', ')}${more}`,
+    });
+  }
+  emitDuplicateNotices(parsed, opts);
+}
+
+function emitDuplicateNotices(parsed: ParsedYaml, opts: ValuesEditOptions): void {
+  const notify = opts.onNotice;
+  if (!notify) return;
+  const shown = parsed.duplicates.slice(0, MAX_DUPLICATE_NOTICES);
+  for (const dup of shown) {
+    const last = dup.lines[dup.lines.length - 1]!;
+    const others = dup.lines.slice(0, -1);
+    notify({
+      kind: 'duplicate-key',
+      ...(opts.file !== undefined ? { file: opts.file } : {}),
+      path: dup.path,
+      lines: dup.lines,
+      message: `${prefix(opts, last)}warning: duplicate key ${formatKeyPath(dup.path)} (also on line${others.length > 1 ? 's' : ''} ${others.join(', ')}); Helm reads the last one, line ${last}`,
+    });
+  }
+  const rest = parsed.duplicates.length - shown.length;
+  if (rest > 0) {
+    const dup = parsed.duplicates[shown.length]!;
+    notify({
+      kind: 'duplicate-key',
+      ...(opts.file !== undefined ? { file: opts.file } : {}),
+      path: dup.path,
+      lines: dup.lines,
+      message: `${prefix(opts)}warning: ${rest} more duplicate key(s) not listed`,
+    });
+  }
+}
+
+function prefix(opts: ValuesEditOptions, line?: number): string {
+  if (opts.file === undefined) return line === undefined ? '' : `line ${line}: `;
+  return `${opts.file}${line === undefined ? '' : `:${line}`}: `;
+}
+
+function isPrefixRelated(a: readonly string[], b: readonly string[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function nested(keys: readonly string[], value: unknown): unknown {
   let result: unknown = value;
   for (const key of [...keys].reverse()) {
     const map = {};

@@ -6,6 +6,11 @@
  * expansion budget, the YAML 1.2 core schema only (no custom or YAML 1.1 tags), unique keys, no
  * prototype-related map keys, and exactly one document. Every failure is a ValidationError that
  * says where (file, line, key).
+ *
+ * Values files may opt into Helm's reading of duplicate keys (`duplicateKeys: 'last-wins'`):
+ * Helm's Go parser (go-yaml v2 through sigs.k8s.io/yaml, non-strict) keeps the last occurrence,
+ * and so does `toJS` with `uniqueKeys: false`. The duplicates found are returned, so the values
+ * editor can warn about them and refuse one that lies on the path it edits.
  */
 import { Composer, Parser, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type {
@@ -33,6 +38,19 @@ export interface YamlParseOptions {
   file?: string;
   /** Reject sources larger than this many UTF-8 bytes before parsing; default 1 MiB. */
   maxBytes?: number;
+  /**
+   * 'error' (the default): a key defined twice in one map is a ValidationError. 'last-wins':
+   * accepted as Helm reads it (the last occurrence counts) and listed in `ParsedYaml.duplicates`.
+   */
+  duplicateKeys?: 'error' | 'last-wins';
+}
+
+/** A key defined more than once in one map (only with `duplicateKeys: 'last-wins'`). */
+export interface DuplicateKey {
+  /** Key path of the duplicated entry: the path of its map (as written) plus the key. */
+  path: string[];
+  /** 1-based lines of every occurrence, in document order; the last one is what Helm reads. */
+  lines: number[];
 }
 
 /** A parsed single-document YAML source with the CST tokens it was composed from. */
@@ -43,6 +61,8 @@ export interface ParsedYaml {
   tokens: CST.Token[];
   /** Names of the anchors that some alias (`*name`) refers to. */
   aliasedAnchors: ReadonlySet<string>;
+  /** Duplicate keys, in document order; always empty unless `duplicateKeys` is 'last-wins'. */
+  duplicates: DuplicateKey[];
 }
 
 export type KeyPath = readonly (string | number)[];
@@ -57,6 +77,7 @@ const DOCUMENT_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   prettyErrors: true,
   strict: true,
 };
+const LAST_WINS_OPTIONS = { ...DOCUMENT_OPTIONS, uniqueKeys: false };
 
 /** Parses one YAML document safely; throws ValidationError for anything we refuse. */
 export function parseYamlDocument(source: string, opts: YamlParseOptions = {}): Document.Parsed {
@@ -89,7 +110,8 @@ export function parseYamlSource(source: string, opts: YamlParseOptions = {}): Pa
     if (depth.depth > MAX_NESTING_DEPTH) {
       throw tooDeep(file, lineAt(source, depth.offset));
     }
-    docs = Array.from(new Composer(DOCUMENT_OPTIONS).compose(tokens, true, source.length));
+    const options = opts.duplicateKeys === 'last-wins' ? LAST_WINS_OPTIONS : DOCUMENT_OPTIONS;
+    docs = Array.from(new Composer(options).compose(tokens, true, source.length));
   } catch (e) {
     // The parser and composer are partly recursive: whatever slips past the depth check must
     // still end as a clean ValidationError, never a crash.
@@ -120,7 +142,45 @@ export function parseYamlSource(source: string, opts: YamlParseOptions = {}): Pa
     );
   }
   checkReservedKeys(doc, source, file);
-  return { source, doc, tokens, aliasedAnchors };
+  const duplicates = opts.duplicateKeys === 'last-wins' ? findDuplicateKeys(doc, source) : [];
+  return { source, doc, tokens, aliasedAnchors, duplicates };
+}
+
+/**
+ * Every map entry whose key is written more than once in the same map, compared as toJS compares
+ * them (the key's string form). Merge keys (`<<`) are not entries and are skipped. Walks the
+ * node tree as written: aliases are not followed, so each duplicate is reported once.
+ */
+export function findDuplicateKeys(doc: Document, source: string): DuplicateKey[] {
+  const found: { path: string[]; offsets: number[] }[] = [];
+  const stack: { node: unknown; path: string[] }[] = [{ node: doc.contents, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (isMap(node)) {
+      const seen = new Map<string, number[]>();
+      for (const pair of node.items) {
+        // A merge key (`<<`) reads as a symbol: it is not an entry, and may repeat.
+        const merge = isScalar(pair.key) && typeof pair.key.value === 'symbol';
+        const key = isScalar(pair.key) && !merge ? String(pair.key.value) : undefined;
+        if (key !== undefined) {
+          const offset = rangeOf(pair.key)?.[0] ?? rangeOf(pair.value)?.[0] ?? 0;
+          const offsets = seen.get(key);
+          if (offsets) offsets.push(offset);
+          else seen.set(key, [offset]);
+        }
+        if (!merge)
+          stack.push({ node: pair.value, path: key === undefined ? path : [...path, key] });
+      }
+      for (const [key, offsets] of seen) {
+        if (offsets.length > 1) found.push({ path: [...path, key], offsets });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push({ node: item, path: [...path, String(i)] }));
+    }
+  }
+  return found
+    .sort((a, b) => a.offsets[0]! - b.offsets[0]!)
+    .map(({ path, offsets }) => ({ path, lines: offsets.map((o) => lineAt(source, o)) }));
 }
 
 /** `doc.toJS()` with the alias budget; an alias bomb becomes a ValidationError. */
@@ -239,7 +299,8 @@ export function pathAtOffset(doc: Document, offset: number): string[] {
 
 function childOf(node: unknown, segment: string): { node: unknown; offset: number } | undefined {
   if (isMap(node)) {
-    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === segment);
+    // The last occurrence: the one toJS (and Helm) reads when a key is duplicated.
+    const pair = node.items.findLast((p) => isScalar(p.key) && String(p.key.value) === segment);
     if (!pair) return undefined;
     const offset = rangeOf(pair.key)?.[0] ?? rangeOf(pair.value)?.[0];
     return offset === undefined ? undefined : { node: pair.value, offset };

@@ -11,7 +11,7 @@ import type { OperationKind } from '../audit.ts';
 import type { AppStatus } from '../../shared/deployer.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
-import { setOrCreateValue } from '../../gitops/values-edit.ts';
+import { setOrCreateValue, type ValuesNotice } from '../../gitops/values-edit.ts';
 import { isStackswapError } from '../../shared/errors.ts';
 
 export interface CommitOutcome<T> {
@@ -102,16 +102,39 @@ export function pushedHint(sha: string, code?: string): string {
   return `${pushed}; re-run the same command or request to resume: it makes no new commit and syncs and waits again`;
 }
 
-/** Applies several scalar edits to one values file; returns the new text (unchanged when no-op). */
+/**
+ * Applies several scalar edits to one values file; returns the new text (unchanged when no-op).
+ * `onNotice` hears what the user should know: other paths changed through an anchor's aliases,
+ * duplicate keys Helm reads as their last occurrence (see valuesNotices).
+ */
 export function editValues(
   source: string,
   file: string,
   edits: readonly (readonly [path: readonly string[], value: string | number | boolean | null])[],
+  onNotice?: (notice: ValuesNotice) => void,
 ): string {
   return edits.reduce(
-    (text, [path, value]) => setOrCreateValue(text, path, value, { file }),
+    (text, [path, value]) =>
+      setOrCreateValue(text, path, value, { file, ...(onNotice ? { onNotice } : {}) }),
     source,
   );
+}
+
+/**
+ * A notice callback for the values edits of one operation: each distinct notice becomes one
+ * progress info line (CLI step output, SSE events), once, however often a compare-and-swap
+ * retry repeats the edit. Create it outside the attempt.
+ */
+export function valuesNotices(ctx: OperationContext): (notice: ValuesNotice) => void {
+  const seen = new Set<string>();
+  return (notice) => {
+    // A duplicate is one notice however its line moves when an earlier edit inserts lines.
+    const key =
+      notice.kind === 'duplicate-key' ? `dup\u0000${notice.path.join('\u0000')}` : notice.message;
+    if (seen.has(key)) return;
+    seen.add(key);
+    ctx.progress.info(notice.message, 'commit');
+  };
 }
 
 /** The result every changing operation reports, from its commit outcome and what it synced. */

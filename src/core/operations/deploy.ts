@@ -12,7 +12,13 @@ import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.
 import type { StackConfig } from '../../config/stackswap-config.ts';
 import type { RepoReader } from '../../shared/repo-files.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, editValues, operationResult, syncStep } from './commit-and-sync.ts';
+import {
+  commitStep,
+  editValues,
+  operationResult,
+  syncStep,
+  valuesNotices,
+} from './commit-and-sync.ts';
 
 export interface DeployRequest {
   stack: string;
@@ -28,6 +34,7 @@ export async function deploy(
   let target: Colour | undefined;
   let live: Colour = 'blue';
   let versions: Versions = {};
+  const onNotice = valuesNotices(ctx);
   const outcome = await commitStep(
     ctx,
     `deploy ${request.stack} to the preview colour`,
@@ -47,10 +54,15 @@ export async function deploy(
       versions = await resolveVersions(tx, stack, request);
       const file = stack.colourValuesFile[target];
       const source = await tx.readFile(file);
-      const updated = editValues(source, file, [
-        [stack.replicasKey, stack.replicas],
-        ...stack.components.map((c) => [c.tagKey, versions[c.name]!] as const),
-      ]);
+      const updated = editValues(
+        source,
+        file,
+        [
+          [stack.replicasKey, stack.replicas],
+          ...stack.components.map((c) => [c.tagKey, versions[c.name]!] as const),
+        ],
+        onNotice,
+      );
       const files: Record<string, string> = {};
       if (updated !== source) files[file] = updated;
       // Versions given on the command line become the stack's release plan in the same commit,

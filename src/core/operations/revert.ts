@@ -10,7 +10,7 @@ import { formatVersions, readStackState } from '../stack-state.ts';
 import { otherColour, type Colour } from '../../config/names.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, operationResult, syncStep } from './commit-and-sync.ts';
+import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
 
 export const HISTORY_DEPTH = 500;
 
@@ -21,6 +21,7 @@ export async function revert(
   let target: Colour | undefined;
   let from: Colour | undefined;
   let undone: string | undefined;
+  const onNotice = valuesNotices(ctx);
   const outcome = await commitStep(ctx, `revert ${request.stack}`, async (tx) => {
     const stack = stackOf(await loadConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
@@ -50,7 +51,10 @@ export async function revert(
     return {
       kind: 'commit',
       files: {
-        [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }),
+        [stack.liveFile]: setValue(source, stack.liveKey, target, {
+          file: stack.liveFile,
+          onNotice,
+        }),
       },
       message: commitMessage(
         `revert ${stack.name}: live ${state.live} -> ${target} (undoes ${last.sha.slice(0, 12)})`,

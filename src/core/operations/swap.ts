@@ -20,7 +20,7 @@ import type { StackConfig } from '../../config/stackswap-config.ts';
 import type { Transaction } from '../../gitops/git/repo.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, operationResult, syncStep } from './commit-and-sync.ts';
+import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
 
 export interface SwapRequest {
   stack: string;
@@ -30,6 +30,7 @@ export interface SwapRequest {
 export async function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
   let target = request.to;
   let from: Colour | undefined;
+  const onNotice = valuesNotices(ctx);
   const outcome = await commitStep(ctx, `swap ${request.stack}`, async (tx) => {
     const stack = stackOf(await loadConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
@@ -41,7 +42,10 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     return {
       kind: 'commit',
       files: {
-        [stack.liveFile]: setValue(source, stack.liveKey, target, { file: stack.liveFile }),
+        [stack.liveFile]: setValue(source, stack.liveKey, target, {
+          file: stack.liveFile,
+          onNotice,
+        }),
       },
       message: commitMessage(
         `swap ${stack.name}: live ${state.live} -> ${target}`,

@@ -7,7 +7,12 @@ import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { setOrCreateValue, setValue, type ScalarValue } from '../../../src/gitops/values-edit.ts';
+import {
+  setOrCreateValue,
+  setValue,
+  type ScalarValue,
+  type ValuesNotice,
+} from '../../../src/gitops/values-edit.ts';
 
 // --- model -----------------------------------------------------------------------------------
 
@@ -179,7 +184,8 @@ interface Rendered {
   /** Every scalar: its path and the 0-based line it is on. */
   leaves: { path: string[]; line: number }[];
   /** Every block map: its path and key column. */
-  maps: { path: string[]; column: number; keys: string[] }[];
+  /** `keyLine`: 0-based line of the `key:` that opens the map (none for the root, seq items). */
+  maps: { path: string[]; column: number; keys: string[]; keyLine?: number }[];
 }
 
 function render(root: BlockMap, s: Style): Rendered {
@@ -206,7 +212,13 @@ function renderMap(
   firstPrefix?: string,
 ): void {
   const pad = ' '.repeat(column);
-  maps.push({ path, column, keys: map.entries.map((e) => e.key) });
+  const keyLine = firstPrefix === undefined && path.length > 0 ? lines.length - 1 : undefined;
+  maps.push({
+    path,
+    column,
+    keys: map.entries.map((e) => e.key),
+    ...(keyLine !== undefined ? { keyLine } : {}),
+  });
   map.entries.forEach((entry, i) => {
     const first = i === 0 && firstPrefix !== undefined;
     if (!first) {
@@ -392,6 +404,71 @@ describe('setOrCreateValue on generated values files', () => {
           expect(inserted[0]).toMatch(new RegExp(`^ {${parent.column}}\\S`));
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('setValue under an anchor, in a file with a duplicate key', () => {
+  it('changes the anchored value where it is written; every alias and merge follows, and says so', () => {
+    fc.assert(
+      fc.property(doc, style, fc.nat(), fc.nat(), newValue, (root, s, pickMap, pickLeaf, value) => {
+        fc.pre(!s.docEnd);
+        const { source: plain, leaves, maps } = render(root, s);
+        const anchorable = maps.filter((m) => m.keyLine !== undefined);
+        fc.pre(anchorable.length > 0);
+        const map = anchorable[pickMap % anchorable.length]!;
+        const inside = leaves.filter((l) => map.path.every((k, i) => l.path[i] === k));
+        fc.pre(inside.length > 0);
+        const target = inside[pickLeaf % inside.length]!;
+        const rest = target.path.slice(map.path.length);
+
+        // Anchor the map, then add an alias of it, a merge of it and a duplicated key.
+        const lines = plain.split(s.eol);
+        const key = map.path[map.path.length - 1]!;
+        lines[map.keyLine!] = lines[map.keyLine!]!.replace(`${key}:`, `${key}: &anchored`);
+        const ending = s.finalNewline ? s.eol : '';
+        const body = s.finalNewline ? lines.slice(0, -1) : lines;
+        const extra = ['zz-alias-user: *anchored', 'zz-merge-user:', '  <<: *anchored'];
+        const dupAt = body.length + extra.length;
+        const source = [...body, ...extra, 'zz-dup: 1', 'zz-dup: 2'].join(s.eol) + ending;
+        const read = (t: string) => parse(t, { schema: 'core', merge: true, uniqueKeys: false });
+        const before = read(source) as Record<string, unknown>;
+
+        const notices: ValuesNotice[] = [];
+        const out = setValue(source, target.path, value, { onNotice: (n) => notices.push(n) });
+
+        const after = read(out) as Record<string, unknown>;
+        const expected = withValue(before, target.path, value) as Record<string, unknown>;
+        expected['zz-alias-user'] = getAt(expected, map.path);
+        expected['zz-merge-user'] = getAt(expected, map.path);
+        expect(isDeepStrictEqual(after, expected)).toBe(true);
+        expect(out.split(s.eol)).toHaveLength(source.split(s.eol).length);
+
+        const changed = !isDeepStrictEqual(getAt(before, target.path), value);
+        const alias = notices.filter((n) => n.kind === 'alias-changes');
+        expect(alias.flatMap((n) => (n.kind === 'alias-changes' ? n.changes : []))).toEqual(
+          changed
+            ? [
+                {
+                  path: ['zz-alias-user', ...rest],
+                  before: getAt(before, target.path),
+                  after: value,
+                  viaAlias: true,
+                },
+                {
+                  path: ['zz-merge-user', ...rest],
+                  before: getAt(before, target.path),
+                  after: value,
+                  viaAlias: true,
+                },
+              ]
+            : [],
+        );
+        expect(notices.filter((n) => n.kind === 'duplicate-key')).toMatchObject([
+          { path: ['zz-dup'], lines: [dupAt + 1, dupAt + 2] },
+        ]);
+      }),
       { numRuns: 200 },
     );
   });

@@ -301,28 +301,28 @@ describe('setValue refuses clearly', () => {
     );
   });
 
-  it('refuses an alias as target or on the path', () => {
+  it('refuses an alias as target or on the path, naming the anchored path to edit', () => {
     const source = 'base: &b {tag: v1}\nweb: *b\nlive: &c blue\nother: *c\n';
     const target = validationError(() => setValue(source, ['other'], 'green', { file }));
-    expect(target.message).toContain('is an alias (*c)');
+    expect(target.message).toContain('is an alias (*c) of "live"');
+    expect(target.message).toContain('edit "live"');
     expect(target.where).toEqual({ file, key: 'other', line: 4 });
     const through = validationError(() => setValue(source, ['web', 'tag'], 'v2', { file }));
-    expect(through.message).toContain('"web" is an alias (*b)');
+    expect(through.message).toContain('"web" is an alias (*b) of "base"');
+    expect(through.message).toContain('edit "base.tag" instead');
   });
 
-  it('refuses an anchored value that is aliased elsewhere', () => {
-    const source = 'base: &b {tag: v1}\nweb: *b\nlive: &c blue\nother: *c\n';
-    const scalar = validationError(() => setValue(source, ['live'], 'green', { file }));
-    expect(scalar.message).toContain('carries the anchor &c, which is used elsewhere');
-    expect(scalar.where).toEqual({ file, key: 'live', line: 3 });
-    const inside = validationError(() => setValue(source, ['base', 'tag'], 'v2'));
-    expect(inside.message).toContain('"base" carries the anchor &b');
-  });
-
-  it('refuses duplicate keys and unparsable YAML', () => {
+  it('refuses a duplicated key on the path, naming both lines; unparsable YAML too', () => {
     const dup = validationError(() => setValue('a: 1\na: 2\n', ['a'], 3, { file }));
-    expect(dup.message).toContain('duplicate key "a"');
+    expect(dup.message).toBe(
+      'cannot edit "a": the key "a" is defined 2 times in the same map, on lines 1 and 2 (Helm reads the last one, line 2)',
+    );
     expect(dup.where).toEqual({ file, key: 'a', line: 2 });
+    const deep = validationError(() =>
+      setValue('x:\n  y: {k: 1}\n  z: 0\n  y: {k: 2}\n', ['x', 'y', 'k'], 3, { file }),
+    );
+    expect(deep.where).toEqual({ file, key: 'x.y', line: 4 });
+    expect(deep.message).toContain('on lines 2 and 4');
     const bad = validationError(() => setValue('a: [1\nb: 2\n', ['b'], 3, { file }));
     expect(bad.message).toMatch(/^invalid YAML/);
     expect(bad.where?.file).toBe(file);
@@ -339,12 +339,6 @@ describe('setValue refuses clearly', () => {
     expect(
       validationError(() => setValue(VALUES, ['global', 'live'], 'a\ud800')).message,
     ).toContain('not valid Unicode');
-  });
-
-  it('refuses block scalar targets', () => {
-    const e = validationError(() => setValue('a: |\n  text\nb: 1\n', ['a'], 'x', { file }));
-    expect(e.message).toContain('is a block scalar');
-    expect(e.where).toEqual({ file, key: 'a', line: 1 });
   });
 
   it('refuses explicitly tagged scalars that the value would contradict', () => {
@@ -482,9 +476,11 @@ describe('setOrCreateValue', () => {
     expect(
       validationError(() => setOrCreateValue('m: {a: 1,\n  b: 2}\n', ['m', 'c'], 1)).message,
     ).toContain('multi-line flow map');
-    const shared = 'base: &b {x: 1}\nuse: *b\n';
-    expect(validationError(() => setOrCreateValue(shared, ['base', 'y'], 1)).message).toContain(
-      'anchor &b',
+    const merged = 'base: &b\n  image: {tag: 1, repo: r}\nweb:\n  <<: *b\n';
+    const shadow = validationError(() =>
+      setOrCreateValue(merged, ['web', 'image', 'tag'], 'v2', { file }),
     );
+    expect(shadow.message).toContain('"web.image" comes from a << merge');
+    expect(shadow.where).toEqual({ file, key: 'web.image.tag', line: 3 });
   });
 });
