@@ -8,13 +8,20 @@ import { loadConfig, stackOf } from '../load-config.ts';
 import { readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import type { OperationContext, OperationResult } from './context.ts';
-import { commitStep, editValues, operationResult, syncStep } from './commit-and-sync.ts';
+import {
+  commitStep,
+  editValues,
+  operationResult,
+  syncStep,
+  valuesNotices,
+} from './commit-and-sync.ts';
 import { HISTORY_DEPTH } from './revert.ts';
 
 export async function scaleDown(
   ctx: OperationContext,
   request: { stack: string; force?: boolean },
 ): Promise<OperationResult> {
+  const notices = valuesNotices(ctx);
   let idle: Colour | undefined;
   let live: Colour = 'blue';
   const outcome = await commitStep(
@@ -48,7 +55,7 @@ export async function scaleDown(
       const source = await tx.readFile(file);
       return {
         kind: 'commit',
-        files: { [file]: editValues(source, file, [[stack.replicasKey, 0]]) },
+        files: { [file]: editValues(source, file, [[stack.replicasKey, 0]], notices) },
         message: commitMessage(
           `scale-down ${stack.name}: ${idle} replicas ${state.colours[idle].replicas} -> 0`,
           'scale-down',

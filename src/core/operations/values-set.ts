@@ -1,7 +1,7 @@
 /** values set: a reviewed, audited edit of arbitrary scalars in one values file of the repo. */
 import { commitMessage } from '../audit.ts';
 import type { OperationContext } from './context.ts';
-import { commitStep, editValues } from './commit-and-sync.ts';
+import { commitStep, editValues, valuesNotices } from './commit-and-sync.ts';
 import { formatKeyPath } from '../../config/names.ts';
 
 export interface ValuesSetRequest {
@@ -11,12 +11,14 @@ export interface ValuesSetRequest {
 }
 
 export async function valuesSet(ctx: OperationContext, request: ValuesSetRequest) {
+  const notices = valuesNotices(ctx);
   const outcome = await commitStep(ctx, `edit ${request.file}`, async (tx) => {
     const source = await tx.readFile(request.file);
     const updated = editValues(
       source,
       request.file,
       request.edits.map((e) => [e.path, e.value] as const),
+      notices,
     );
     if (updated === source) return { kind: 'noop', result: undefined };
     const keys = request.edits
