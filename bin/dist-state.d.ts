@@ -4,3 +4,5 @@ export declare const DIST_MAIN: string;
 export type DistState =
   { fresh: true; checkout: boolean } | { fresh: false; checkout: boolean; reason: string };
 export declare function distState(): DistState;
+/** Builds dist/ when stale (tsc -p tsconfig.build.json); throws when it cannot. */
+export declare function buildIfStale(log?: (line: string) => void): void;

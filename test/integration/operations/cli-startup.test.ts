@@ -162,4 +162,15 @@ describe('bin/stackswap.js never runs a stale build', () => {
       'dist/cli/main.js is missing (src/cli/main.ts has not been built)',
     );
   });
+
+  it('prepare (npm ci) without TypeScript keeps a current dist/ and names the fix otherwise', async () => {
+    const prepare = (root: string) => node([path.join(root, 'bin/dist-state.js'), '--build'], root);
+    expect(await prepare(layout({ src: 'older' }))).toMatchObject({ code: 0, stderr: '' });
+    expect(await prepare(layout({}))).toMatchObject({ code: 0, stderr: '' });
+    const stale = await prepare(layout({ src: 'newer' }));
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toBe(
+      'stackswap: src/cli/main.ts changed after the last build, and TypeScript is not installed to build it: build dist/ where the dev dependencies are installed (npm ci && npm run build), then install with npm ci --omit=dev --ignore-scripts\n',
+    );
+  });
 });
