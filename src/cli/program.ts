@@ -142,8 +142,7 @@ function buildProgram(
     dryRun: boolean | undefined,
     fn: (rt: Runtime, ctx: OperationContext, stack: string) => Promise<OperationResult>,
   ) => {
-    const rt = await runtime();
-    const s = new rt.Session(program.opts<GlobalOptions>(), io, redactor);
+    const [rt, s] = await Promise.all([runtime(), session()]);
     const format = s.options.output;
     const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
     const stack = await s.stackName(ctx.repo);
@@ -347,7 +346,7 @@ function buildProgram(
       const problem = rt.repoPathProblem(file);
       if (problem) throw new ValidationError(problem, { where: { file } });
       const edits = assignments.map((a) => parseAssignment(a, rt.parseKeyPath));
-      const s = new rt.Session(program.opts<GlobalOptions>(), io, redactor);
+      const s = await session();
       const ctx = await s.operationContext(
         new Progress(progressRenderer(io, s.options.output), io.now),
       );
