@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // The `stackswap` command: runs the compiled CLI in dist/ (`npm run build`; `npm ci` builds it
-// through the `prepare` script), so start-up costs node and commander, not a TypeScript compile.
+// through the `prepare` script), so start-up costs node and commander, not a TypeScript compile;
+// a bare `--version` is answered from package.json here, before any of it loads.
 // In a development checkout a dist/ older than src/ never runs: the sources run through tsx
 // (a development tool) instead, with a note on stderr; `npm run build` restores the fast start.
+import { readFileSync } from 'node:fs';
 import { DIST_MAIN, distState } from './dist-state.js';
 
-const state = distState();
-if (state.fresh) {
+const args = process.argv.slice(2);
+const state =
+  args.length === 1 && (args[0] === '--version' || args[0] === '-V') ? undefined : distState();
+if (!state) {
+  // What the CLI answers (src/cli/program.ts reads the same file), without loading it.
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${version}\n`);
+} else if (state.fresh) {
   await import(DIST_MAIN);
 } else {
   let register;

@@ -8,6 +8,7 @@
  * when an action starts, so `--help`, `--version` and usage errors answer in about the time node
  * itself takes to start.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -77,6 +78,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   return exitCode;
 }
 
+/** The version in package.json (two folders up from both src/cli and dist/cli). */
+function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 function hasPair(argv: readonly string[], flag: string, value: string): boolean {
   const i = argv.indexOf(flag);
   return i >= 0 && argv[i + 1] === value;
@@ -94,7 +101,7 @@ function buildProgram(
 ): Command {
   const program = new Command('stackswap')
     .description('Whole-stack blue/green promotion through git and Argo CD')
-    .version('0.1.0')
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

@@ -17,7 +17,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliBin, projectRoot, spawnCli, type CliRun } from '../../helpers/cli.ts';
+import { cliBin, projectRoot, runCli, spawnCli, type CliRun } from '../../helpers/cli.ts';
 
 const version = (
   JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
@@ -68,16 +68,31 @@ const HEAVY =
   /node_modules\/(fastify|@fastify|simple-git|zod|yaml|pino|undici|tsx|prom-client|pg)\/|\/dist\/(gitops|core|server|argocd|sandbox|config|helm)\/|\/src\//;
 
 describe('start-up', () => {
-  it('--version prints the package version from the compiled build', async () => {
-    const r = await spawnCli(['--version']);
-    expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  it('--version prints the package version: bin answers it, and so does the CLI', async () => {
+    expect(await spawnCli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await spawnCli(['-V'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    // Not alone: commander in dist/ answers.
+    expect(await spawnCli(['--verbose', '--version'])).toEqual({
+      code: 0,
+      stdout: `${version}\n`,
+      stderr: '',
+    });
+    expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
-  for (const args of [['--version'], ['--help'], ['deploy', '--help'], ['no-such-command']]) {
+  for (const args of [
+    ['--version'],
+    ['--verbose', '--version'],
+    ['--help'],
+    ['deploy', '--help'],
+    ['no-such-command'],
+  ]) {
     it(`${args.join(' ')} loads commander and the CLI shell only`, async () => {
       const { run, modules } = await loadedModules(args);
       expect(run.code).toBe(args[0] === 'no-such-command' ? 2 : 0);
-      expect(modules).toContain(new URL(`file://${projectRoot}/dist/cli/program.js`).href);
+      if (args[0] !== '--version') {
+        expect(modules).toContain(new URL(`file://${projectRoot}/dist/cli/program.js`).href);
+      }
       expect(modules.filter((m) => HEAVY.test(m))).toEqual([]);
     });
   }
