@@ -5,29 +5,42 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
-import { snapshot } from '../argocd/app-state.ts';
-import { ArgoCdClient } from '../argocd/client.ts';
-import { argoCdConfigFromEnv } from '../argocd/config.ts';
-import { syncAndWait, triggerSync, waitForApp } from '../argocd/wait.ts';
-import { describeArgoEvent } from '../argocd/progress-text.ts';
+import type { ArgoProgressEvent } from '../argocd/progress.ts';
 import { printResult, type OutputFormat } from './output.ts';
 import { parsePositiveInt, type CliIo } from './io.ts';
 import type { Session } from './session.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
 
-export function registerAppCommands(program: Command, session: () => Session, io: CliIo): void {
+/** The Argo CD client (undici and its schemas), imported when an app command runs. */
+const argo = async () => {
+  const [appState, client, config, wait, text] = await Promise.all([
+    import('../argocd/app-state.ts'),
+    import('../argocd/client.ts'),
+    import('../argocd/config.ts'),
+    import('../argocd/wait.ts'),
+    import('../argocd/progress-text.ts'),
+  ]);
+  return { ...appState, ...client, ...config, ...wait, ...text };
+};
+type Argo = Awaited<ReturnType<typeof argo>>;
+
+export function registerAppCommands(
+  program: Command,
+  session: () => Promise<Session>,
+  io: CliIo,
+): void {
   const app = program.command('app').description('Argo CD applications: get, sync, wait');
-  const client = (s: Session) => {
-    const config = argoCdConfigFromEnv(io.env, s.redactor);
+  const client = (a: Argo, s: Session) => {
+    const config = a.argoCdConfigFromEnv(io.env, s.redactor);
     if (!config)
       throw new UsageError('ARGOCD_SERVER is not set', {
         hint: 'set ARGOCD_SERVER and ARGOCD_AUTH_TOKEN',
       });
-    return new ArgoCdClient({ config, redactor: s.redactor });
+    return new a.ArgoCdClient({ config, redactor: s.redactor });
   };
-  const progress = (format: OutputFormat) => (e: Parameters<typeof describeArgoEvent>[0]) => {
-    const line = describeArgoEvent(e);
+  const progress = (a: Argo, format: OutputFormat) => (e: ArgoProgressEvent) => {
+    const line = a.describeArgoEvent(e);
     if (line)
       io.stderr.write(format === 'json' || !io.isTTY ? `[stackswap] ${line}\n` : `  ${line}\n`);
   };
@@ -43,9 +56,12 @@ export function registerAppCommands(program: Command, session: () => Session, io
     .description('sync status, revision, health and operation of an application')
     .option('--refresh', 'ask Argo CD to compare with git first')
     .action(async (name: string, opts: { refresh?: boolean }) => {
-      const s = session();
-      const found = await client(s).getApplication(name, opts.refresh ? { refresh: 'normal' } : {});
-      const snap = snapshot(found);
+      const [a, s] = await Promise.all([argo(), session()]);
+      const found = await client(a, s).getApplication(
+        name,
+        opts.refresh ? { refresh: 'normal' } : {},
+      );
+      const snap = a.snapshot(found);
       printResult(
         io,
         s.options.output,
@@ -66,8 +82,9 @@ export function registerAppCommands(program: Command, session: () => Session, io
     .option('--revision <sha>', "the commit to sync to (default: the app's target revision)")
     .option('--timeout <seconds>', 'how long to wait', parsePositiveInt('--timeout'))
     .action(async (name: string, opts: { revision?: string; timeout?: number }) => {
-      const s = session();
-      const api = client(s);
+      const [a, s] = await Promise.all([argo(), session()]);
+      const { snapshot, triggerSync, syncAndWait } = a;
+      const api = client(a, s);
       const timeoutMs = (opts.timeout ?? s.options.timeout) * 1000;
       let revision = revisionOf(opts.revision, false);
       if (!revision) {
@@ -80,7 +97,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         revision,
         timeoutMs,
         degradedGraceMs: s.options.degradedGrace * 1000,
-        onProgress: progress(s.options.output),
+        onProgress: progress(a, s.options.output),
         redact: (t: string) => s.redactor.redact(t),
       };
       if (!s.options.wait) {
@@ -110,13 +127,13 @@ export function registerAppCommands(program: Command, session: () => Session, io
     .requiredOption('--revision <sha>', 'the commit that must be live')
     .option('--timeout <seconds>', 'how long to wait', parsePositiveInt('--timeout'))
     .action(async (name: string, opts: { revision: string; timeout?: number }) => {
-      const s = session();
-      const result = await waitForApp(client(s), {
+      const [a, s] = await Promise.all([argo(), session()]);
+      const result = await a.waitForApp(client(a, s), {
         app: name,
         revision: revisionOf(opts.revision, true)!,
         timeoutMs: (opts.timeout ?? s.options.timeout) * 1000,
         degradedGraceMs: s.options.degradedGrace * 1000,
-        onProgress: progress(s.options.output),
+        onProgress: progress(a, s.options.output),
         redact: (t) => s.redactor.redact(t),
       });
       printResult(

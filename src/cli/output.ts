@@ -5,6 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import type { ProgressEvent, ProgressListener } from '../shared/progress.ts';
+import type { DryRun } from '../core/plan-diff.ts';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -82,4 +83,30 @@ export function table(rows: readonly (readonly string[])[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/**
+ * A dry run as text: the commit it was planned on, the message the commit would carry, one
+ * unified diff per file (`git apply`-able), and a last line saying nothing was committed.
+ */
+export function describeDryRun({ report, message }: DryRun): string {
+  const lines = [
+    `dry run: ${report.kind} of stack ${report.stack}`,
+    `base commit: ${report.baseSha}`,
+  ];
+  if (!message) {
+    lines.push('already in the desired state: the real run would commit nothing');
+  } else {
+    const body = message.body?.trim();
+    const text = [
+      message.subject,
+      ...(body ? ['', body] : []),
+      '',
+      ...Object.entries(message.trailers).map(([key, value]) => `${key}: ${value}`),
+    ];
+    lines.push('commit message:', ...text.map((line) => (line ? `    ${line}` : '')), '');
+    for (const file of report.files) lines.push(file.diff.replace(/\n$/, ''));
+  }
+  lines.push('nothing committed (dry run)');
+  return `${lines.join('\n')}\n`;
 }

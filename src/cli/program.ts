@@ -2,7 +2,13 @@
  * The `stackswap` command line. Each action builds its context through `Session`, runs one core
  * operation, and hands the result to the output layer; exit codes come from the error taxonomy
  * (src/shared/errors.ts) and are documented in the README.
+ *
+ * Start-up: this module imports commander and a few small modules only. What the commands run
+ * (git, config, core operations: ./runtime.ts; Argo CD, the service, the sandbox) is imported
+ * when an action starts, so `--help`, `--version` and usage errors answer in about the time node
+ * itself takes to start.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -16,25 +22,29 @@ import {
 } from '../shared/errors.ts';
 import { Redactor } from '../shared/redact.ts';
 import { Progress } from '../shared/progress.ts';
-import { loadConfig, parsePlan, stackOf } from '../core/load-config.ts';
 import type { RepoReader } from '../shared/repo-files.ts';
-import { WorktreeReader } from '../gitops/worktree-reader.ts';
-import { deploy } from '../core/operations/deploy.ts';
-import { swap } from '../core/operations/swap.ts';
-import { revert } from '../core/operations/revert.ts';
-import { scaleDown } from '../core/operations/scale-down.ts';
-import { valuesSet } from '../core/operations/values-set.ts';
-import { dotenvFor, history, inspectStack } from '../core/operations/inspect.ts';
+import type { DeployRequest } from '../core/operations/deploy.ts';
+import type { StackReport } from '../core/operations/inspect.ts';
 import type { OperationContext, OperationResult } from '../core/operations/context.ts';
-import { Colour, parseKeyPath, repoPathProblem } from '../config/names.ts';
-import { parseSetPairs } from '../config/release-plan.ts';
-import { printError, printResult, progressRenderer, table, type OutputFormat } from './output.ts';
-import { Session, type GlobalOptions } from './session.ts';
+import type { PlannedKind } from '../core/plan-diff.ts';
+import {
+  describeDryRun,
+  printError,
+  printResult,
+  progressRenderer,
+  table,
+  type OutputFormat,
+} from './output.ts';
+import type { GlobalOptions, Session } from './session.ts';
 import { parsePositiveInt, type CliIo } from './io.ts';
 export type { CliIo } from './io.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
+
+/** The command implementations, loaded when an action runs (see the module comment). */
+const runtime = () => import('./runtime.ts');
+type Runtime = Awaited<ReturnType<typeof runtime>>;
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const redactor = new Redactor();
@@ -68,6 +78,12 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   return exitCode;
 }
 
+/** The version in package.json (two folders up from both src/cli and dist/cli). */
+function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 function hasPair(argv: readonly string[], flag: string, value: string): boolean {
   const i = argv.indexOf(flag);
   return i >= 0 && argv[i + 1] === value;
@@ -85,7 +101,7 @@ function buildProgram(
 ): Command {
   const program = new Command('stackswap')
     .description('Whole-stack blue/green promotion through git and Argo CD')
-    .version('0.1.0')
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -120,25 +136,43 @@ function buildProgram(
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 
-  const session = () => new Session(program.opts<GlobalOptions>(), io, redactor);
+  const session = async (): Promise<Session> =>
+    new (await runtime()).Session(program.opts<GlobalOptions>(), io, redactor);
 
-  /** Runs a changing operation with a fresh context and prints its result. */
-  const operate =
-    (fn: (ctx: OperationContext, stack: string, s: Session) => Promise<OperationResult>) =>
-    async () => {
-      const s = session();
-      const format = s.options.output;
-      const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
-      const stack = await s.stackName(ctx.repo);
-      const result = await fn(ctx, stack, s);
-      printResult(
-        io,
-        format,
-        result,
-        `${result.summary}\ncommit: ${result.sha}${result.committed ? '' : ' (unchanged)'}`,
-      );
+  /**
+   * Runs a changing operation with a fresh context and prints its result. With --dry-run the
+   * same operation runs in plan mode (nothing committed, pushed or synced) and the diff it would
+   * commit is printed instead; refused preconditions fail with the same exit codes.
+   */
+  const operate = async (
+    kind: PlannedKind,
+    dryRun: boolean | undefined,
+    fn: (rt: Runtime, ctx: OperationContext, stack: string) => Promise<OperationResult>,
+  ) => {
+    const [rt, s] = await Promise.all([runtime(), session()]);
+    const format = s.options.output;
+    const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
+    const stack = await s.stackName(ctx.repo);
+    if (dryRun) {
+      const planned = await rt.planOperation(ctx, { kind, stack }, (c) => fn(rt, c, stack));
+      printResult(io, format, planned.report, describeDryRun(planned));
       setExit(ExitCode.ok);
-    };
+      return;
+    }
+    const result = await fn(rt, ctx, stack);
+    printResult(
+      io,
+      format,
+      result,
+      `${result.summary}\ncommit: ${result.sha}${result.committed ? '' : ' (unchanged)'}`,
+    );
+    setExit(ExitCode.ok);
+  };
+  const dryRunOption = () =>
+    new Option(
+      '--dry-run',
+      'print the diff that would be committed, with its base commit and message; commit, push and sync nothing',
+    );
 
   program
     .command('init')
@@ -150,7 +184,8 @@ function buildProgram(
       'also write LIVE_COLOR, PREVIEW_COLOR, ... as a GitLab dotenv report',
     )
     .action(async (opts: { dotenv?: string }) => {
-      const s = session();
+      const { inspectStack, stackOf, loadConfig, dotenvFor } = await runtime();
+      const s = await session();
       const repo = await s.openRepo();
       const stack = await s.stackName(repo);
       const report = await inspectStack(repo, stack, await s.deployer(), { refresh: true });
@@ -170,21 +205,22 @@ function buildProgram(
     .description('deploy a release plan into the preview colour (the live colour never changes)')
     .option('--plan <file>', "a release plan file (default: the stack's plan in the config repo)")
     .option('--set <component=version>', 'override one component (repeatable)', collect, [])
-    .action(async (opts: { plan?: string; set: string[] }) => {
-      const overrides = parseSetPairs(opts.set);
-      await operate(async (ctx, stackName) => {
-        let plan: Parameters<typeof deploy>[1]['plan'] = { source: 'repo' };
+    .addOption(dryRunOption())
+    .action(async (opts: { plan?: string; set: string[]; dryRun?: boolean }) => {
+      const overrides = (await runtime()).parseSetPairs(opts.set);
+      await operate('deploy', opts.dryRun, async (rt, ctx, stackName) => {
+        let plan: DeployRequest['plan'] = { source: 'repo' };
         if (opts.plan) {
           const source = await readLocalFile(opts.plan);
-          const stack = stackOf(await loadConfig(ctx.repo), stackName);
+          const stack = rt.stackOf(await rt.loadConfig(ctx.repo), stackName);
           plan = {
             source: 'versions',
-            versions: parsePlan(source, stack, opts.plan),
+            versions: rt.parsePlan(source, stack, opts.plan),
             file: opts.plan,
           };
         }
-        return deploy(ctx, { stack: stackName, plan, overrides });
-      })();
+        return rt.deploy(ctx, { stack: stackName, plan, overrides });
+      });
     });
 
   program
@@ -196,29 +232,39 @@ function buildProgram(
         'green',
       ]),
     )
-    .action(async (opts: { to?: string }) => {
-      const to = opts.to === undefined ? undefined : Colour.parse(opts.to);
-      await operate((ctx, stack) => swap(ctx, { stack, ...(to ? { to } : {}) }))();
+    .addOption(dryRunOption())
+    .action(async (opts: { to?: string; dryRun?: boolean }) => {
+      const to = opts.to === undefined ? undefined : (await runtime()).Colour.parse(opts.to);
+      await operate('swap', opts.dryRun, (rt, ctx, stack) =>
+        rt.swap(ctx, { stack, ...(to ? { to } : {}) }),
+      );
     });
 
   program
     .command('revert')
     .description('send live traffic back to the colour that was live before the last swap')
-    .action(operate((ctx, stack) => revert(ctx, { stack })));
+    .addOption(dryRunOption())
+    .action(async (opts: { dryRun?: boolean }) => {
+      await operate('revert', opts.dryRun, (rt, ctx, stack) => rt.revert(ctx, { stack }));
+    });
 
   program
     .command('scale-down')
     .description('scale the idle colour to zero replicas once the retention window has passed')
     .option('--force', 'skip the retention window')
-    .action(async (opts: { force?: boolean }) => {
-      await operate((ctx, stack) => scaleDown(ctx, { stack, force: opts.force === true }))();
+    .addOption(dryRunOption())
+    .action(async (opts: { force?: boolean; dryRun?: boolean }) => {
+      await operate('scale-down', opts.dryRun, (rt, ctx, stack) =>
+        rt.scaleDown(ctx, { stack, force: opts.force === true }),
+      );
     });
 
   program
     .command('status')
     .description('current state from git and Argo CD')
     .action(async () => {
-      const s = session();
+      const { inspectStack } = await runtime();
+      const s = await session();
       const repo = await s.openRepo();
       const report = await inspectStack(repo, await s.stackName(repo), await s.deployer());
       printResult(io, s.options.output, report, describeState(report));
@@ -230,7 +276,8 @@ function buildProgram(
     .option('--limit <n>', 'how many commits to read', parsePositiveInt('--limit'), 50)
     .option('--all-stacks', 'every stack, not just --stack')
     .action(async (opts: { limit: number; allStacks?: boolean }) => {
-      const s = session();
+      const { history } = await runtime();
+      const s = await session();
       const repo = await s.openRepo();
       const stack = opts.allStacks ? undefined : await s.stackName(repo);
       const entries = await history(repo, stack, opts.limit);
@@ -264,7 +311,8 @@ function buildProgram(
       'read stackswap.yaml and the plans from this checkout instead of the config repo (no git; e.g. a merge request job: --dir .)',
     )
     .action(async (files: string[], opts: { dir?: string }) => {
-      const s = session();
+      const { WorktreeReader, loadConfig, stackOf, parsePlan } = await runtime();
+      const s = await session();
       const repo: RepoReader = opts.dir
         ? new WorktreeReader(path.resolve(opts.dir))
         : await s.openRepo();
@@ -301,14 +349,15 @@ function buildProgram(
       'set scalars: KEY=VALUE (a string) or KEY:=JSON (number, true/false, null); escape dots in keys as \\.',
     )
     .action(async (file: string, assignments: string[]) => {
-      const problem = repoPathProblem(file);
+      const rt = await runtime();
+      const problem = rt.repoPathProblem(file);
       if (problem) throw new ValidationError(problem, { where: { file } });
-      const edits = assignments.map(parseAssignment);
-      const s = session();
+      const edits = assignments.map((a) => parseAssignment(a, rt.parseKeyPath));
+      const s = await session();
       const ctx = await s.operationContext(
         new Progress(progressRenderer(io, s.options.output), io.now),
       );
-      const result = await valuesSet(ctx, {
+      const result = await rt.valuesSet(ctx, {
         file,
         edits,
         ...(s.options.stack ? { stack: s.options.stack } : {}),
@@ -327,7 +376,7 @@ function buildProgram(
   return program;
 }
 
-function describeState(report: Awaited<ReturnType<typeof inspectStack>>): string {
+function describeState(report: StackReport): string {
   const rows = [['colour', 'role', 'namespace', 'replicas', 'versions']];
   for (const colour of [report.live, report.preview]) {
     const c = report.colours[colour];
@@ -353,10 +402,20 @@ function describeState(report: Awaited<ReturnType<typeof inspectStack>>): string
   ].join('\n');
 }
 
-function parseAssignment(text: string): {
+function parseAssignment(
+  text: string,
+  parseKeyPath: Runtime['parseKeyPath'],
+): {
   path: string[];
   value: string | number | boolean | null;
 } {
+  const keyPath = (key: string): string[] => {
+    try {
+      return parseKeyPath(key);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
   const json = text.indexOf(':=');
   const eq = text.indexOf('=');
   if (json > 0 && json < eq) {
@@ -376,14 +435,6 @@ function parseAssignment(text: string): {
   }
   if (eq <= 0) throw new UsageError(`"${text}" must be KEY=VALUE or KEY:=JSON`);
   return { path: keyPath(text.slice(0, eq)), value: text.slice(eq + 1) };
-}
-
-function keyPath(text: string): string[] {
-  try {
-    return parseKeyPath(text);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
 }
 
 async function readLocalFile(file: string): Promise<string> {

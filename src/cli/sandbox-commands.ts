@@ -1,6 +1,5 @@
 /** `stackswap sandbox up`: the local config repo and Argo CD stand-in, for trying the CLI by hand. */
 import type { Command } from 'commander';
-import { startSandbox } from '../sandbox/sandbox.ts';
 import { parsePositiveInt, type CliIo } from './io.ts';
 
 export function registerSandboxCommands(program: Command, io: CliIo): void {
@@ -18,6 +17,7 @@ export function registerSandboxCommands(program: Command, io: CliIo): void {
     )
     .option('--fault-pattern <regex>', 'image tags matching it become Degraded', 'fail|bad')
     .action(async (opts: { dir?: string; port?: number; faultPattern: string }) => {
+      const { startSandbox } = await import('../sandbox/sandbox.ts');
       const running = await startSandbox({
         ...(opts.dir ? { dir: opts.dir } : {}),
         ...(opts.port ? { port: opts.port } : {}),

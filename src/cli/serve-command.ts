@@ -7,7 +7,6 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../shared/errors.ts';
-import { runServe } from '../server/serve.ts';
 import { parsePositiveInt, type CliIo } from './io.ts';
 
 interface ServeFlags {
@@ -43,6 +42,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
         ...(global.branch ? { STACKSWAP_BRANCH: global.branch } : {}),
         ...(global.cacheDir ? { STACKSWAP_CACHE_DIR: global.cacheDir } : {}),
       };
+      const { runServe } = await import('../server/serve.ts');
       await runServe({
         env,
         port: flags.port,

@@ -1,19 +1,18 @@
 /**
  * The CLI's composition root: turns global options and the environment into the objects the
- * operations need (config repo, Argo CD deployer, actor), once per command.
+ * operations need (config repo, Argo CD deployer, actor), once per command. The Argo CD client
+ * (undici) and the logger (pino) are imported only when used: a git-only run (--no-sync) does
+ * not pay for them at start-up.
  */
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../shared/errors.ts';
 import type { Redactor } from '../shared/redact.ts';
-import { createLogger } from '../shared/logger.ts';
 import type { Progress } from '../shared/progress.ts';
 import type { Deployer } from '../shared/deployer.ts';
 import type { RepoReader } from '../shared/repo-files.ts';
 import { loadConfig } from '../core/load-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
-import { createArgoDeployer } from '../argocd/deployer.ts';
-import { describeArgoEvent } from '../argocd/progress-text.ts';
 import {
   defaultCacheDir,
   locateConfigRepo,
@@ -77,7 +76,12 @@ export class Session {
       },
       redactor: this.redactor,
       ...(this.options.verbose
-        ? { logger: createLogger({ redactor: this.redactor, level: 'debug' }) }
+        ? {
+            logger: (await import('../shared/logger.ts')).createLogger({
+              redactor: this.redactor,
+              level: 'debug',
+            }),
+          }
         : {}),
       allowFileProtocol: location.local,
       // Plain http only for local test servers; production remotes are https or ssh.
@@ -103,6 +107,10 @@ export class Session {
     if (this.argo === null) {
       const repo = await this.openRepo();
       const config = await loadConfig(repo);
+      const [{ createArgoDeployer }, { describeArgoEvent }] = await Promise.all([
+        import('../argocd/deployer.ts'),
+        import('../argocd/progress-text.ts'),
+      ]);
       this.argo = createArgoDeployer(this.io.env, this.redactor, {
         appNamespace: config.appNamespace,
         project: config.project,

@@ -102,6 +102,7 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
     expect(await pipeline.jobs()).toEqual({
       'plan:validate': 'never',
       init: 'on_success',
+      'plan:deploy': 'on_success',
       deploy: 'manual',
       swap: 'manual',
       revert: 'manual',
@@ -110,10 +111,17 @@ describe('the GitLab pipeline, played job by job with gitlab-ci-local', SLOW, ()
   });
 
   it('init publishes the live and preview colours as a dotenv report', async () => {
-    // No job named: the pipeline is created and its automatic jobs run (just init).
-    const r = await run(pipeline, undefined, 'init');
+    // No job named: the pipeline is created and its automatic jobs run (init, plan:deploy).
+    const before = head();
+    const r = await run(pipeline, undefined, 'init', { DEPLOY_ARGS: RELEASE });
     expectPassed(r, 'init');
     expect(r.output).not.toMatch(/PASS\s+deploy/);
+    // plan:deploy shows what the manual deploy would commit, and commits nothing.
+    expectPassed(r, 'plan:deploy');
+    expect(r.output).toContain(`base commit: ${before}`);
+    expect(r.output).toMatch(/\+\s+tag: '1\.1\.0'/);
+    expect(r.output).toContain('nothing committed (dry run)');
+    expect(head()).toBe(before);
     expect(await pipeline.dotenv('init', 'stackswap.env')).toMatchObject({
       STACKSWAP_STACK: 'my-app',
       LIVE_COLOR: 'blue',
