@@ -19,7 +19,7 @@
  *
  * The service runs compiled (`tsc -p tsconfig.build.json` into a temporary folder, plain node:
  * what a production image runs) and, with --runtime tsx, from the sources through tsx (as
- * `bin/stackswap.js` does; tsx alone adds about 35 MB of RSS). Peak RSS is sampled in the
+ * a dev checkout with a stale build does; tsx alone adds about 35 MB of RSS). Peak RSS is sampled in the
  * service process every 5 ms. Targets: status p99 < 50 ms with the state cached, RSS < 150 MB.
  *
  *   npx tsx bench/server.ts [--rounds 5] [--runtime compiled|tsx|both] [--semi-space 4|0]
