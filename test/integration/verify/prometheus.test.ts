@@ -1,0 +1,186 @@
+/**
+ * The sandbox pods' metrics scraped by a real Prometheus (Debian's package, 1 s scrape), and
+ * the Prometheus client and analysis on its answers: a value, no data (empty, NaN), several
+ * series, a bad query (400), Prometheus down, and targets that follow the pods.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RenderedObject } from '../../../src/helm/render.ts';
+import { startPrometheus, type SandboxPrometheus } from '../../../src/sandbox/prometheus.ts';
+import { BackendPool } from '../../../src/sandbox/traffic/backends.ts';
+import { StaticClusterView } from '../../../src/sandbox/traffic/cluster-view.ts';
+import { runMetric } from '../../../src/verify/analysis.ts';
+import { systemClock } from '../../../src/verify/clock.ts';
+import { prometheusClient, type PrometheusClient } from '../../../src/verify/prometheus-client.ts';
+import { PROMETHEUS, requireBinary } from '../../helpers/system-packages.ts';
+import { request } from '../traffic/http.ts';
+import { copyExampleRepo, type ExampleRepo } from '../traffic/rendered-stack.ts';
+
+let repo: ExampleRepo;
+let dir: string;
+let view: StaticClusterView;
+let pool: BackendPool;
+let prometheus: SandboxPrometheus;
+let client: PrometheusClient;
+let blue: RenderedObject[];
+let green: RenderedObject[];
+let stopLoad = false;
+let loading: Promise<void> | undefined;
+
+const ERROR_RATE = (ns: string) =>
+  `(sum(rate(http_requests_total{namespace="${ns}",component="my-frontend",code=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{namespace="${ns}",component="my-frontend"}[5s]))`;
+
+beforeAll(async () => {
+  const binary = requireBinary(PROMETHEUS);
+  repo = await copyExampleRepo();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'stackswap-prom-'));
+  [blue, green] = await Promise.all([
+    repo.renderApp({ colour: 'blue', frontendTag: '1.0.0', backendTag: '1.0.0', replicas: 2 }),
+    repo.renderApp({
+      colour: 'green',
+      frontendTag: '1.1.0',
+      backendTag: '1.1.0-broken',
+      replicas: 2,
+    }),
+  ]);
+  view = new StaticClusterView([...blue, ...green]);
+  pool = await BackendPool.start(view, {
+    faults: [{ version: /broken/, errorShare: 1 }],
+  });
+  prometheus = await startPrometheus({ dir, pool, binary, scrapeIntervalMs: 1000 });
+  client = prometheusClient(prometheus.url.href, { timeoutMs: 5000 });
+  const frontends = ['my-app-blue', 'my-app-green'].map((ns) =>
+    pool.resolve(`my-frontend.${ns}.svc.cluster.local`)!,
+  );
+  // Steady traffic on both colours' frontends for the whole file (rates need it).
+  loading = (async () => {
+    while (!stopLoad) {
+      await Promise.all(frontends.map((url) => request(url, { path: '/' }).catch(() => {})));
+      await sleep(20);
+    }
+  })();
+  await sleep(3000);
+}, 120_000);
+
+afterAll(async () => {
+  stopLoad = true;
+  await loading;
+  await client?.close();
+  await prometheus?.close();
+  await pool?.close();
+  await repo?.remove();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let last: T;
+  for (let i = 0; i < 60; i++) {
+    last = await probe();
+    if (ok(last)) return last;
+    await sleep(250);
+  }
+  return last!;
+}
+
+describe('sandbox metrics on a real Prometheus', () => {
+  it('counts requests per namespace, component, version and code', async () => {
+    const green500 = await eventually(
+      () =>
+        client.query(
+          'sum(http_requests_total{namespace="my-app-green",component="my-frontend",code="502"})',
+        ),
+      (o) => o.kind === 'value' && o.value > 0,
+    );
+    expect(green500).toMatchObject({ kind: 'value' });
+    const backend500 = await client.query(
+      'sum(http_requests_total{namespace="my-app-green",component="my-backend",version="1.1.0-broken",code="500"})',
+    );
+    expect(backend500.kind === 'value' && backend500.value).toBeGreaterThan(0);
+    const rate = await eventually(
+      () => client.query(ERROR_RATE('my-app-green')),
+      (o) => o.kind === 'value',
+    );
+    expect(rate).toEqual({ kind: 'value', value: 1 });
+    const blueRate = await eventually(
+      () => client.query(ERROR_RATE('my-app-blue')),
+      (o) => o.kind === 'value',
+    );
+    expect(
+      blueRate,
+      JSON.stringify([
+        blueRate,
+        await client.query('sum(http_requests_total{namespace="my-app-blue"})'),
+      ]),
+    ).toEqual({ kind: 'value', value: 0 });
+    const p99 = await client.query(
+      'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="my-app-blue",component="my-frontend"}[5s])))',
+    );
+    expect(p99.kind).toBe('value');
+  });
+
+  it('gives no data for an empty result and for NaN, never a value', async () => {
+    expect(await client.query('sum(http_requests_total{namespace="nowhere"})')).toMatchObject({
+      kind: 'no-data',
+    });
+    expect(await client.query('vector(0) / vector(0)')).toMatchObject({ kind: 'no-data' });
+  });
+
+  it('refuses several series where one number is expected', async () => {
+    const outcome = await client.query('http_requests_total{component="my-frontend"}');
+    expect(outcome.kind).toBe('error');
+    expect(outcome.kind === 'error' && outcome.message).toMatch(
+      /returned \d+ series where one number is expected/,
+    );
+  });
+
+  it('reports a bad query (400) and Prometheus down as errors', async () => {
+    const bad = await client.query('sum(rate(foo[1m])');
+    expect(bad).toMatchObject({ kind: 'error' });
+    expect(bad.kind === 'error' && bad.message).toMatch(/answered 400: bad_data/);
+    const down = prometheusClient('http://127.0.0.1:9/', { timeoutMs: 2000 });
+    const outcome = await down.query('vector(1)');
+    await down.close();
+    expect(outcome.kind === 'error' && outcome.message).toMatch(/unreachable/);
+  });
+
+  it('fails a metric on a failing condition, with the value and the condition', async () => {
+    const result = await runMetric(
+      {
+        name: 'error-rate',
+        query:
+          '(sum(rate(http_requests_total{namespace="{namespace}",component="my-frontend",code=~"5.."}[5s])) or vector(0)) / sum(rate(http_requests_total{namespace="{namespace}",component="my-frontend"}[5s]))',
+        successCondition: 'result < 0.02',
+        interval: 10,
+        count: 2,
+        failureLimit: 0,
+        inconclusiveLimit: 0,
+        consecutiveErrorLimit: 0,
+        onNoData: 'inconclusive',
+      },
+      {
+        client,
+        clock: systemClock,
+        values: {
+          namespace: 'my-app-green',
+          colour: 'green',
+          stack: 'my-app',
+          component: 'my-frontend',
+        },
+      },
+    );
+    expect(result.phase).toBe('failed');
+    expect(result.reason).toBe('analysis error-rate: 1: result < 0.02 is false');
+    expect(result.decisive).toMatchObject({ value: 1, condition: 'result < 0.02' });
+  });
+
+  it('follows the pods: a Deployment scaled to zero leaves the targets', async () => {
+    const upGreen = () => client.query('count(up{pod=~"my-app-green/.*"} == 1)');
+    expect(await upGreen()).toEqual({ kind: 'value', value: 2 });
+    view.set(blue);
+    const gone = await eventually(upGreen, (o) => o.kind === 'no-data');
+    expect(gone.kind).toBe('no-data');
+  });
+});
