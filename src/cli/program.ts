@@ -35,6 +35,7 @@ export type { CliIo } from './io.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
+import { parseSteps, registerVerifyCommand } from './verify-command.ts';
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const redactor = new Redactor();
@@ -196,10 +197,25 @@ function buildProgram(
         'green',
       ]),
     )
-    .action(async (opts: { to?: string }) => {
+    .option(
+      '--steps <weights>',
+      "weighted steps in percent, e.g. 10,50,100 (default: the stack's verification.steps)",
+      parseSteps,
+    )
+    .option('--no-verify', "flip at once, without the stack's verification gates")
+    .action(async (opts: { to?: string; steps?: number[]; verify: boolean }) => {
       const to = opts.to === undefined ? undefined : Colour.parse(opts.to);
-      await operate((ctx, stack) => swap(ctx, { stack, ...(to ? { to } : {}) }))();
+      await operate((ctx, stack) =>
+        swap(ctx, {
+          stack,
+          ...(to ? { to } : {}),
+          ...(opts.steps ? { steps: opts.steps } : {}),
+          ...(opts.verify ? {} : { verify: false }),
+        }),
+      )();
     });
+
+  registerVerifyCommand(program, io, session, setExit);
 
   program
     .command('revert')

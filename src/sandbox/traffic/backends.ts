@@ -145,6 +145,11 @@ export class BackendPool implements EndpointResolver {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /** Replaces the request faults of every server, at once (tests, the demo). */
+  setFaults(faults: readonly RequestFault[]): void {
+    this.behaviour.faults = faults.map(sanitiseFault);
+  }
+
   /** Called whenever the set of servers holding an endpoint changes (e.g. Prometheus targets). */
   onEndpointsChange(listener: () => void): () => void {
     this.listeners.add(listener);
