@@ -113,6 +113,7 @@ export async function runGate(request: GateRequest): Promise<GateVerdict> {
   const metricsRun = Promise.all(
     request.analysis.map(async (metric) => {
       let result: MetricResult;
+      const held: MetricResult['measurements'] = [];
       for (;;) {
         result = await runMetric(metric, {
           client: request.prometheus!,
@@ -135,6 +136,7 @@ export async function runGate(request: GateRequest): Promise<GateVerdict> {
           request.onInconclusive === 'hold' &&
           request.clock.now() + metric.interval < request.deadline &&
           !signal.aborted;
+        held.push(...result.measurements);
         if (!holding) break;
         emit({
           phase: request.phase,
@@ -144,7 +146,8 @@ export async function runGate(request: GateRequest): Promise<GateVerdict> {
         });
       }
       if (result.phase === 'failed' || result.phase === 'error') stop.abort();
-      return result;
+      // Every measurement of every round of a hold, not only the last round's.
+      return { ...result, measurements: held };
     }),
   );
   const [checks, metrics] = await Promise.all([checksRun, metricsRun]);

@@ -13,6 +13,9 @@ import { startPrometheus, type SandboxPrometheus } from '../../../src/sandbox/pr
 import { BackendPool } from '../../../src/sandbox/traffic/backends.ts';
 import { StaticClusterView } from '../../../src/sandbox/traffic/cluster-view.ts';
 import { runMetric } from '../../../src/verify/analysis.ts';
+import type { AnalysisConfig } from '../../../src/config/verification-config.ts';
+import { runGate, type GateRequest } from '../../../src/verify/gate.ts';
+import { checkDispatcher } from '../../../src/verify/http-check.ts';
 import { systemClock } from '../../../src/verify/clock.ts';
 import { prometheusClient, type PrometheusClient } from '../../../src/verify/prometheus-client.ts';
 import { PROMETHEUS, requireBinary } from '../../helpers/system-packages.ts';
@@ -62,7 +65,15 @@ beforeAll(async () => {
       await sleep(20);
     }
   })();
-  await sleep(3000);
+  // Every pod scraped, and rates over both colours' traffic (a shared machine can be slow).
+  await eventually(
+    () => client.query('count(up == 1)'),
+    (o) => o.kind === 'value' && o.value === 4,
+  );
+  await eventually(
+    () => client.query(ERROR_RATE('my-app-green')),
+    (o) => o.kind === 'value' && o.value === 1,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -77,7 +88,7 @@ afterAll(async () => {
 
 async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   let last: T;
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 120; i++) {
     last = await probe();
     if (ok(last)) return last;
     await sleep(250);
@@ -182,5 +193,112 @@ describe('sandbox metrics on a real Prometheus', () => {
     view.set(blue);
     const gone = await eventually(upGreen, (o) => o.kind === 'no-data');
     expect(gone.kind).toBe('no-data');
+  });
+});
+
+const metric = (over: Partial<AnalysisConfig>): AnalysisConfig => ({
+  name: 'm',
+  query: 'vector(1)',
+  successCondition: 'result < 2.0',
+  interval: 100,
+  count: 2,
+  failureLimit: 0,
+  inconclusiveLimit: 0,
+  consecutiveErrorLimit: 0,
+  onNoData: 'inconclusive',
+  ...over,
+});
+
+function gate(
+  over: Partial<GateRequest>,
+): Promise<ReturnType<typeof runGate> extends Promise<infer V> ? V : never> {
+  const values = {
+    namespace: 'my-app-green',
+    colour: 'green',
+    stack: 'my-app',
+    component: 'my-frontend',
+  };
+  return runGate({
+    phase: 'test',
+    checks: [],
+    analysis: [],
+    target: {
+      values,
+      ingress: { url: undefined, host: undefined, previewHeader: 'x' },
+      preview: true,
+      allowed: [],
+    },
+    values,
+    onInconclusive: 'hold',
+    deadline: systemClock.now() + 60_000,
+    prometheus: client,
+    dispatcher: checkDispatcher(),
+    clock: systemClock,
+    ...over,
+  });
+}
+
+describe('gates on a real Prometheus: no data, hold, interruption', () => {
+  const EMPTY = 'sum(http_requests_total{namespace="nowhere"})';
+  const NAN = 'vector(0) / vector(0)';
+
+  it('holds an empty or NaN result until the deadline, then ends inconclusive, not passed', async () => {
+    for (const query of [EMPTY, NAN]) {
+      const started = Date.now();
+      const verdict = await gate({
+        analysis: [metric({ query })],
+        deadline: systemClock.now() + 1200,
+      });
+      expect(verdict.result).toBe('inconclusive');
+      expect(verdict.held).toBe(true);
+      expect(verdict.reason).toMatch(
+        /no data: the query returned (no series|NaN).*held until the timeout/,
+      );
+      // Measured again and again while holding, not once.
+      expect(verdict.metrics[0]!.measurements.length).toBeGreaterThan(3);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    }
+  });
+
+  it('onInconclusive fail stops at once; pass continues and says so', async () => {
+    const failed = await gate({ analysis: [metric({ query: EMPTY })], onInconclusive: 'fail' });
+    expect(failed).toMatchObject({ result: 'inconclusive', held: false });
+    expect(failed.metrics[0]!.measurements).toHaveLength(1);
+    const passed = await gate({ analysis: [metric({ query: NAN })], onInconclusive: 'pass' });
+    expect(passed).toMatchObject({ result: 'passed', passedInconclusive: true, metric: 'm' });
+  });
+
+  it('onNoData fail and pass are explicit per metric', async () => {
+    expect((await gate({ analysis: [metric({ query: EMPTY, onNoData: 'fail' })] })).result).toBe(
+      'failed',
+    );
+    expect((await gate({ analysis: [metric({ query: EMPTY, onNoData: 'pass' })] })).result).toBe(
+      'passed',
+    );
+  });
+
+  it('reports an interrupted window as interrupted, never passed', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop')), 500);
+    const verdict = await gate({
+      analysis: [metric({ query: 'vector(1)', count: 100 })],
+      signal: controller.signal,
+    });
+    expect(verdict.result).toBe('interrupted');
+    expect(verdict.reason).toMatch(/interrupted before it finished: not verified/);
+    expect(verdict.metrics[0]!.measurements.length).toBeGreaterThan(0);
+    expect(verdict.metrics[0]!.phase).toBe('interrupted');
+  });
+
+  it('fails closed when Prometheus is down', async () => {
+    const down = prometheusClient('http://127.0.0.1:9/', { timeoutMs: 1000 });
+    const verdict = await gate({
+      analysis: [metric({ consecutiveErrorLimit: 1 })],
+      prometheus: down,
+    });
+    await down.close();
+    expect(verdict.result).toBe('failed');
+    expect(verdict.reason).toMatch(/unreachable.*failing closed/);
+    expect(verdict.metrics[0]!.measurements).toHaveLength(2);
   });
 });
