@@ -39,6 +39,8 @@ export interface RequestFault {
   errorShare?: number;
   /** Added to every matching request. */
   latencyMs?: number;
+  /** The component it applies to (default every component of that version). */
+  component?: string;
   /** Paths it applies to (default every path): e.g. /^\/(?!healthz)/ spares the health check. */
   paths?: RegExp;
 }
@@ -107,6 +109,7 @@ async function answer(
   }
   for (const fault of behaviour.faults ?? []) {
     if (!fault.version.test(workload.version) || (fault.paths && !fault.paths.test(path))) continue;
+    if (fault.component !== undefined && fault.component !== workload.component) continue;
     if (fault.latencyMs) await sleep(fault.latencyMs);
     if (fault.errorShare && (behaviour.random ?? Math.random)() < fault.errorShare) {
       return {
