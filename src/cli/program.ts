@@ -362,10 +362,18 @@ function describeState(report: Awaited<ReturnType<typeof inspectStack>>): string
       ? [a.app, 'error', a.error]
       : [a.app, `${a.syncStatus}@${a.revision?.slice(0, 12) ?? '?'}`, a.health],
   );
+  // The last release verification stopped or reverted (issue 11), from the trailers.
+  const stopped = report.lastPromotions.find((e) => e.verification);
   return [
     `stack ${report.stack} at ${report.headSha.slice(0, 12)}: live ${report.live}, preview ${report.preview}`,
     table(rows),
     ...(apps.length > 0 ? ['', table([['app', 'sync', 'health'], ...apps])] : []),
+    ...(stopped?.verification && stopped.verification.result !== 'passed'
+      ? [
+          '',
+          `last verification stop: ${stopped.operation} ${stopped.sha.slice(0, 12)} at ${stopped.verification.phase ?? '?'}: ${stopped.verification.reason ?? stopped.verification.result}`,
+        ]
+      : []),
   ].join('\n');
 }
 

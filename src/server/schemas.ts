@@ -225,6 +225,18 @@ const HistoryEntry = z.object({
   to: Colour.optional(),
   versions: z.record(z.string(), z.string()).optional(),
   reason: z.string().optional(),
+  // verification (issue 11): a weighted step's weight; why a release was stopped or reverted
+  weight: z.number().optional(),
+  verification: z
+    .object({
+      result: z.string(),
+      phase: z.string().optional(),
+      metric: z.string().optional(),
+      value: z.string().optional(),
+      condition: z.string().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const StackStatus = z.object({

@@ -130,6 +130,10 @@ describe('verification gates on the sandbox with a real Prometheus', () => {
       verification: { metric: 'error-rate' },
     });
     expect(entries[1]).toMatchObject({ operation: 'swap-step', weight: 10 });
+    const status = await cli(['status']);
+    expect(status.stdout).toMatch(
+      /last verification stop: swap-abort [0-9a-f]{12} at step 10% on green: analysis error-rate: /,
+    );
   });
 
   it('passes a good release through every gate: pre-swap, 10 %, 50 %, 100 % and the window', async () => {
