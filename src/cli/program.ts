@@ -41,6 +41,7 @@ export type { CliIo } from './io.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
+import { parseSteps, registerVerifyCommand } from './verify-command.ts';
 
 /** The command implementations, loaded when an action runs (see the module comment). */
 const runtime = () => import('./runtime.ts');
@@ -233,12 +234,25 @@ function buildProgram(
       ]),
     )
     .addOption(dryRunOption())
-    .action(async (opts: { to?: string; dryRun?: boolean }) => {
+    .option(
+      '--steps <weights>',
+      "weighted steps in percent, e.g. 10,50,100 (default: the stack's verification.steps)",
+      parseSteps,
+    )
+    .option('--no-verify', "flip at once, without the stack's verification gates")
+    .action(async (opts: { to?: string; dryRun?: boolean; steps?: number[]; verify: boolean }) => {
       const to = opts.to === undefined ? undefined : (await runtime()).Colour.parse(opts.to);
       await operate('swap', opts.dryRun, (rt, ctx, stack) =>
-        rt.swap(ctx, { stack, ...(to ? { to } : {}) }),
+        rt.swap(ctx, {
+          stack,
+          ...(to ? { to } : {}),
+          ...(opts.steps ? { steps: opts.steps } : {}),
+          ...(opts.verify ? {} : { verify: false }),
+        }),
       );
     });
+
+  registerVerifyCommand(program, io, session, setExit);
 
   program
     .command('revert')
@@ -395,10 +409,18 @@ function describeState(report: StackReport): string {
       ? [a.app, 'error', a.error]
       : [a.app, `${a.syncStatus}@${a.revision?.slice(0, 12) ?? '?'}`, a.health],
   );
+  // The last release verification stopped or reverted (issue 11), from the trailers.
+  const stopped = report.lastPromotions.find((e) => e.verification);
   return [
     `stack ${report.stack} at ${report.headSha.slice(0, 12)}: live ${report.live}, preview ${report.preview}`,
     table(rows),
     ...(apps.length > 0 ? ['', table([['app', 'sync', 'health'], ...apps])] : []),
+    ...(stopped?.verification && stopped.verification.result !== 'passed'
+      ? [
+          '',
+          `last verification stop: ${stopped.operation} ${stopped.sha.slice(0, 12)} at ${stopped.verification.phase ?? '?'}: ${stopped.verification.reason ?? stopped.verification.result}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -23,12 +23,18 @@ export function registerSandboxCommands(program: Command, io: CliIo): void {
         ...(opts.port ? { port: opts.port } : {}),
         argocd: { faultPattern: new RegExp(opts.faultPattern) },
         traffic: { backends: { faultPattern: new RegExp(opts.faultPattern) } },
+        // The example's verification gates, with a real Prometheus when it is installed.
+        verification: true,
+        prometheus: 'if-installed',
       });
+      const metrics = running.prometheus
+        ? `Prometheus: ${running.prometheus.url.href} (scraping the sandbox pods every 1 s)\n`
+        : 'Prometheus is not installed (apt-get install prometheus): metric analysis is unavailable, so swap fails its analysis closed; the checks still run (or swap --no-verify)\n';
       const exports = Object.entries(running.env)
         .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
         .join('\n');
       io.stdout.write(
-        `sandbox running in ${running.dir}\nArgo CD stand-in: ${running.argocd.url}\n` +
+        `sandbox running in ${running.dir}\nArgo CD stand-in: ${running.argocd.url}\n${metrics}` +
           `gateway: ${running.traffic!.url.href}  (try: curl -H 'Host: my-app.example.com' ${running.traffic!.url.href}; ` +
           `add -H 'x-stackswap-preview: true' for the preview colour)\n\n${exports}\n\n` +
           `# paste the lines above into a shell, then: stackswap init; stackswap deploy --set my-frontend=1.1.0 ...\n`,

@@ -143,6 +143,12 @@ export class Session {
       wait: this.options.wait,
       timeoutMs: this.options.timeout * 1000,
       now: this.io.now ?? Date.now,
+      verify: {
+        ...(this.env.STACKSWAP_PROMETHEUS_URL
+          ? { prometheusUrl: this.env.STACKSWAP_PROMETHEUS_URL }
+          : {}),
+        ...(this.env.STACKSWAP_INGRESS_URL ? { ingressUrl: this.env.STACKSWAP_INGRESS_URL } : {}),
+      },
     };
   }
 }

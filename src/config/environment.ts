@@ -37,6 +37,9 @@ const Environment = z.object({
   CI_PIPELINE_URL: z.string().optional(),
   USER: z.string().optional(),
   XDG_CACHE_HOME: z.string().optional(),
+  /** Verification (issue 11): override verification.prometheus.url and verification.ingress.url. */
+  STACKSWAP_PROMETHEUS_URL: z.string().url().optional(),
+  STACKSWAP_INGRESS_URL: z.string().url().optional(),
 });
 export type Environment = z.infer<typeof Environment>;
 

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
+import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
 
 const Template = z.string().min(1);
 
@@ -89,6 +90,8 @@ const StackEntry = z
       .default({ apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' } }),
     /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
     retention: Duration.default(parseDuration('30m')),
+    // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
+    verification: VerificationConfig.optional(),
   })
   .strict();
 
@@ -124,7 +127,14 @@ export interface StackConfig {
   apps: Record<Colour | 'ingress', string>;
   rootApp: string | undefined;
   retentionMs: number;
+  /** Verification gates (absent: a swap flips at once, as before). */
+  verification?: StackVerification | undefined;
 }
+
+/** The verification block with its weight key parsed (in `liveFile`). */
+export type StackVerification = Omit<VerificationConfigFile, 'weightKey'> & {
+  weightKey: string[];
+};
 
 export interface StackswapConfig {
   appNamespace: string | undefined;
@@ -222,11 +232,40 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
           ? undefined
           : resource(entry.argocd.root, at('argocd', 'root')),
       retentionMs: entry.retention,
+      verification: resolveVerification(
+        entry.verification,
+        (t, k) => keyPath(t, at('verification', ...k)),
+        problems,
+        at,
+      ),
     });
   }
   checkSharedLiveKeys(stacks, problems);
   if (problems.length > 0) return problems;
   return { appNamespace: file.argocd.appNamespace, project: file.argocd.project, stacks };
+}
+
+// --- verification (issue 11)
+function resolveVerification(
+  block: VerificationConfigFile | undefined,
+  keyPath: (template: string, key: (string | number)[]) => string[],
+  problems: ResolveProblem[],
+  at: (...key: (string | number)[]) => (string | number)[],
+): StackVerification | undefined {
+  if (!block) return undefined;
+  const weights = block.steps.weights;
+  if (weights.some((w, i) => i > 0 && w <= weights[i - 1]!)) {
+    problems.push({
+      key: at('verification', 'steps', 'weights'),
+      message: 'weights must increase',
+    });
+  } else if (weights.length > 0 && weights.at(-1) !== 100) {
+    problems.push({
+      key: at('verification', 'steps', 'weights'),
+      message: 'the last weight must be 100',
+    });
+  }
+  return { ...block, weightKey: keyPath(block.weightKey, ['weightKey']) };
 }
 
 /** Two stacks writing the same live key would swap each other. */

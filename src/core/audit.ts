@@ -5,7 +5,16 @@
 import type { Colour } from '../config/names.ts';
 import type { CommitInfo, CommitMessage } from '../gitops/git/repo.ts';
 
-export type OperationKind = 'deploy' | 'swap' | 'revert' | 'scale-down' | 'values-set';
+export type OperationKind =
+  | 'deploy'
+  | 'swap'
+  | 'revert'
+  | 'scale-down'
+  | 'values-set'
+  /** A weighted step of a swap: previewWeight moved (issue 11). */
+  | 'swap-step'
+  /** A weighted swap stopped by verification: previewWeight back to 0. */
+  | 'swap-abort';
 
 export const Trailer = {
   operation: 'Stackswap-Operation',
@@ -17,7 +26,20 @@ export const Trailer = {
   to: 'Stackswap-To',
   versions: 'Stackswap-Versions',
   reason: 'Stackswap-Reason',
+  // verification (issue 11): why a release was stopped or reverted
+  weight: 'Stackswap-Weight',
+  verification: 'Stackswap-Verification',
+  verificationPhase: 'Stackswap-Verification-Phase',
+  verificationMetric: 'Stackswap-Verification-Metric',
+  verificationValue: 'Stackswap-Verification-Value',
+  verificationCondition: 'Stackswap-Verification-Condition',
+  verificationReason: 'Stackswap-Verification-Reason',
 } as const;
+
+type ExtraTrailer = Exclude<
+  keyof typeof Trailer,
+  'operation' | 'stack' | 'operationId' | 'requestedBy' | 'reason'
+>;
 
 export interface Actor {
   /** Who asked (a CI user, a chat user, a token identity): recorded, never trusted for auth. */
@@ -31,7 +53,7 @@ export function commitMessage(
   kind: OperationKind,
   stack: string,
   actor: Actor,
-  extra: Partial<Record<'colour' | 'from' | 'to' | 'versions', string>> = {},
+  extra: Partial<Record<ExtraTrailer, string>> = {},
 ): CommitMessage {
   const trailers: Record<string, string> = {
     [Trailer.operation]: kind,
@@ -63,6 +85,17 @@ export interface HistoryEntry {
   to?: Colour;
   versions?: Record<string, string>;
   reason?: string;
+  /** previewWeight set by a weighted step or abort. */
+  weight?: number;
+  /** Present on commits made by a verification verdict (a stop or an automatic revert). */
+  verification?: {
+    result: string;
+    phase?: string;
+    metric?: string;
+    value?: string;
+    condition?: string;
+    reason?: string;
+  };
 }
 
 /** Turns commits into promotion history entries; commits without stackswap trailers are skipped. */
@@ -92,11 +125,29 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
           )
         : undefined,
       reason: t(Trailer.reason),
+      weight: t(Trailer.weight) === undefined ? undefined : Number(t(Trailer.weight)),
+      verification: verificationOf(t),
     });
   }
   return entries.map(
     (e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as HistoryEntry,
   );
+}
+
+function verificationOf(t: (key: string) => string | undefined): HistoryEntry['verification'] {
+  const result = t(Trailer.verification);
+  if (!result) return undefined;
+  const fields = {
+    result,
+    phase: t(Trailer.verificationPhase),
+    metric: t(Trailer.verificationMetric),
+    value: t(Trailer.verificationValue),
+    condition: t(Trailer.verificationCondition),
+    reason: t(Trailer.verificationReason),
+  };
+  return Object.fromEntries(
+    Object.entries(fields).filter(([, v]) => v !== undefined),
+  ) as HistoryEntry['verification'];
 }
 
 /** The most recent change of the live colour (swap or revert) of a stack. */

@@ -9,6 +9,7 @@ import {
   type StackswapConfig,
 } from '../config/stackswap-config.ts';
 import { ReleasePlanFile, checkPlanAgainstStack, type Versions } from '../config/release-plan.ts';
+import { verificationProblems } from '../verify/validate.ts';
 
 export const CONFIG_FILE = 'stackswap.yaml';
 
@@ -25,7 +26,19 @@ export async function loadConfig(repo: RepoReader): Promise<StackswapConfig> {
 export function parseConfig(source: string): StackswapConfig {
   const file = parseYamlValue(source, StackswapConfigFile, { file: CONFIG_FILE });
   const resolved = resolveConfig(file);
-  if (!Array.isArray(resolved)) return resolved;
+  if (!Array.isArray(resolved)) {
+    // Verification gates (PromQL, conditions, hosts) fail here, before any release uses them.
+    const problems = [...resolved.stacks.values()].flatMap(verificationProblems);
+    if (problems.length === 0) return resolved;
+    return reportProblems(source, problems);
+  }
+  return reportProblems(source, resolved);
+}
+
+function reportProblems(
+  source: string,
+  resolved: { key: (string | number)[]; message: string }[],
+): never {
   const doc = parseYamlDocument(source, { file: CONFIG_FILE });
   const [first, ...rest] = resolved;
   throw new ValidationError(first!.message, {

@@ -8,11 +8,11 @@
  * changes is pinned to that commit, so the diff is exactly what the real run would commit there.
  */
 import type { CommitMessage, PlanOutcome } from '../gitops/git/repo.ts';
-import type { OperationKind } from './audit.ts';
 import type { OperationContext, OperationResult } from './operations/context.ts';
 
 /** The changing operations that can be previewed. */
-export type PlannedKind = Exclude<OperationKind, 'values-set'>;
+/** The operations a dry run can plan (the four a user or the service starts). */
+export type PlannedKind = 'deploy' | 'swap' | 'revert' | 'scale-down';
 
 export interface FileDiff {
   file: string;

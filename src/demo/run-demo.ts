@@ -11,6 +11,7 @@
  */
 import { TimeoutError } from '../shared/errors.ts';
 import { startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
+import { findPrometheus } from '../sandbox/prometheus.ts';
 import { startLoad, type LoadRun } from '../sandbox/traffic/load.ts';
 import type { LoadReport, PhaseTally } from '../sandbox/traffic/tally.ts';
 import { CliRunner, DemoClock } from './cli-runner.ts';
@@ -54,6 +55,10 @@ export interface DemoOptions {
   versions?: { first: string; second: string; rolling: string };
   /** Stops the run before its next step. */
   signal?: AbortSignal;
+  /** The bad release (issue 11); `false` leaves the phase out. Default `1.3.0-flaky`. */
+  badVersion?: string | false;
+  /** Its share of failed requests. Default 0.3. */
+  badErrorShare?: number;
 }
 
 export interface DemoStep {
@@ -73,7 +78,7 @@ export interface DemoStep {
 
 export interface DemoPhase {
   name: string;
-  kind: 'whole-stack' | 'rolling';
+  kind: 'whole-stack' | 'rolling' | 'bad-release';
   operation: DemoOperation;
   /** What the live load saw while this phase was current. */
   live: PhaseTally;
@@ -90,6 +95,19 @@ export interface DemoReport {
   verdict: DemoVerdict;
   interrupted: boolean;
   durationMs: number;
+  /** The bad release's cost and how fast it was taken back (undefined without the phase). */
+  badRelease?: BadReleaseReport;
+}
+
+export interface BadReleaseReport {
+  phase: string;
+  caughtBy: 'analysis' | 'checks';
+  /** Its first step's share of traffic (analysis) or 0 (checks: before any user traffic). */
+  stepPercent: number;
+  requests: number;
+  failed: number;
+  /** First failed user response to the last one (traffic back on the good colour). */
+  firstToLastErrorMs: number | undefined;
 }
 
 export interface DemoResult {
@@ -113,11 +131,41 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const elapsed = () => Date.now() - startedAt;
 
   write('stackswap demo: whole-stack blue/green vs. a rolling update, on the embedded sandbox');
+  const badVersion = options.badVersion === undefined ? '1.3.0-flaky' : options.badVersion;
+  const analysis = badVersion !== false && findPrometheus() !== undefined;
   const sandbox = await startSandbox({
-    traffic: true,
+    traffic: {
+      backends: {
+        // With Prometheus: fails a share of user requests but not its health check (only real
+        // traffic shows it); without: answers 500 everywhere (the checks catch it).
+        faults: badVersion
+          ? [
+              analysis
+                ? {
+                    version: /flaky/,
+                    // The frontend's own requests only: its health check still answers 200.
+                    component: 'my-frontend',
+                    errorShare: options.badErrorShare ?? 0.3,
+                    paths: /^\/(?!healthz)/,
+                  }
+                : { version: /flaky/, errorShare: 1 },
+            ]
+          : [],
+      },
+    },
+    verification: badVersion !== false,
+    prometheus: analysis ? true : false,
     // pollIntervalMs 0: apps reconcile when the CLI asks (refresh), not on a timer.
     argocd: { progressingMs, pollIntervalMs: 0 },
   });
+  if (badVersion !== false) {
+    write(
+      sandbox.prometheus
+        ? `prometheus: ${sandbox.prometheus.url.href} (scrapes every pod each second: metric analysis on)`
+        : 'prometheus: not installed (apt-get install prometheus): metric analysis is unavailable; the pre-swap checks guard the swaps',
+    );
+  }
+  const badErrors: { first?: number; last?: number } = {};
   write(
     stepLine(0, 'sandbox', {
       ok: true,
@@ -135,7 +183,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const state: ScenarioState = { live: 'blue' };
   const steps: DemoStep[] = [];
   const started: PhaseSpec[] = [];
-  const phases = demoPhases(options.versions ?? DEFAULT_VERSIONS);
+  const phases = demoPhases(
+    options.versions ?? DEFAULT_VERSIONS,
+    badVersion ? { version: badVersion, analysis, firstStep: 10 } : undefined,
+  );
+  const badPhase = phases.find((p) => p.kind === 'bad-release');
   let live: LoadRun | undefined;
   let preview: LoadRun | undefined;
   let failed: DemoStep | undefined;
@@ -156,7 +208,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       }
       results.push(call.result);
     }
-    const ok = exitCode === 0;
+    const ok = exitCode === (spec.expectExit ?? 0);
     const step: DemoStep = {
       phase,
       label: spec.label,
@@ -165,7 +217,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       exitCode,
       startedAtMs,
       durationMs: elapsed() - startedAtMs,
-      detail: ok ? spec.describe(results, state) : '',
+      detail: ok
+        ? spec.expectExit
+          ? `exit ${exitCode}: ${stoppedLine(stderr)}`
+          : spec.describe(results, state)
+        : '',
       stderr,
     };
     steps.push(step);
@@ -206,6 +262,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         phase: phases[0]!.name,
         maxDurationMs: 30 * 60_000,
         maxRequests: Number.MAX_SAFE_INTEGER,
+        onOutcome: (phase, outcome) => {
+          if (phase !== badPhase?.name) return;
+          if (outcome.kind === 'served' && outcome.status < 400) return;
+          const at = Date.now();
+          badErrors.first ??= at;
+          badErrors.last = at;
+        },
       });
       if (previewRate > 0) {
         preview = startLoad({
@@ -262,6 +325,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ranPhases,
       failed ? { label: failed.label, exitCode: failed.exitCode } : undefined,
     );
+    const badTally = ranPhases.find((p) => p.kind === 'bad-release');
+    const badRelease: BadReleaseReport | undefined = badTally && {
+      phase: badTally.name,
+      caughtBy: analysis ? 'analysis' : 'checks',
+      stepPercent: analysis ? 10 : 0,
+      requests: badTally.live.total,
+      failed: badTally.live.failed,
+      firstToLastErrorMs:
+        badErrors.first !== undefined ? badErrors.last! - badErrors.first : undefined,
+    };
+    if (badRelease) checkBadRelease(badRelease, verdict);
     const report: DemoReport = {
       steps,
       phases: ranPhases,
@@ -270,6 +344,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       verdict,
       interrupted,
       durationMs: elapsed(),
+      ...(badRelease ? { badRelease } : {}),
     };
     printSummary(write, report, { concurrency, previewRate });
     const exitCode = interrupted ? 130 : verdict.ok ? 0 : 1;
@@ -281,6 +356,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     throw error;
   } finally {
     if (!options.keep) await sandbox.close();
+  }
+}
+
+/** The first line of the CLI's error: why verification stopped the release. */
+function stoppedLine(stderr: string): string {
+  const line = stderr.split('\n').find((l) => /verification failed/.test(l)) ?? '';
+  return line
+    .replace(/^.*?verification failed at /, 'stopped at ')
+    .replace(/; the swap to \w+ was stopped at \d+%: /, '; ')
+    .replace(/ \(commit [0-9a-f]+\)/, '')
+    .slice(0, 200);
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+/** The bad release may cost failed responses only within its step's share, and only then. */
+function checkBadRelease(bad: BadReleaseReport, verdict: DemoVerdict): void {
+  const bound = (bad.stepPercent / 100) * bad.requests;
+  if (bad.failed > bound) {
+    verdict.problems.push(
+      `the bad release cost ${bad.failed} failed requests, more than its ${bad.stepPercent}% step bounds (${Math.floor(bound)})`,
+    );
+    verdict.ok = false;
   }
 }
 
@@ -319,6 +419,14 @@ function printSummary(
   }
   write('');
   write(report.verdict.line);
+  const bad = report.badRelease;
+  if (bad) {
+    write(
+      bad.caughtBy === 'analysis'
+        ? `bad release (${bad.phase}, counted apart): caught by the analysis at the ${bad.stepPercent}% step, weight back to 0; it cost ${bad.failed} failed of ${bad.requests} requests (${percent(bad.failed, bad.requests)}, bounded by the step's ${bad.stepPercent}%); first error to traffic back on the good colour: ${bad.firstToLastErrorMs === undefined ? '-' : seconds(bad.firstToLastErrorMs)}`
+        : `bad release (${bad.phase}, counted apart): caught by the pre-swap checks before any user traffic: ${bad.failed} failed of ${bad.requests} requests`,
+    );
+  }
   const outcome = report.interrupted
     ? 'INTERRUPTED'
     : report.verdict.ok

@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { Colour } from '../config/names.ts';
 
-export type DemoOperation = 'init' | 'deploy' | 'swap' | 'revert' | 'scale-down' | 'rolling';
+export type DemoOperation =
+  'init' | 'deploy' | 'swap' | 'revert' | 'scale-down' | 'rolling' | 'bad-release';
 
 /** What the scenario knows about the stack between steps (from the CLI's results). */
 export interface ScenarioState {
@@ -20,6 +21,8 @@ export interface StepSpec {
   calls: string[][];
   /** Moves the CLI's clock forward before the first call. */
   advanceClockMs?: number;
+  /** The exit code this step must end with (a release verification stops: 9). Default 0. */
+  expectExit?: number;
   /** One line about the results; may update `state`. */
   describe(results: unknown[], state: ScenarioState): string;
 }
@@ -27,7 +30,7 @@ export interface StepSpec {
 export interface PhaseSpec {
   /** The load's phase label. */
   name: string;
-  kind: 'whole-stack' | 'rolling';
+  kind: 'whole-stack' | 'rolling' | 'bad-release';
   operation: DemoOperation;
   /** Moves live traffic to the other colour (swap, revert). */
   switchesTraffic: boolean;
@@ -51,18 +54,52 @@ export const SETUP_STEP: StepSpec = {
   describe: (results) => describeStartSync(results),
 };
 
-export function demoPhases(versions: {
-  first: string;
-  second: string;
-  rolling: string;
-}): PhaseSpec[] {
+/** The bad release of the demo: Healthy in Argo CD, failing a share of requests. */
+export interface BadRelease {
+  version: string;
+  /** With Prometheus: weighted steps catch it; without, the pre-swap checks do. */
+  analysis: boolean;
+  /** The first step's share of traffic (the stack's first weight). */
+  firstStep: number;
+}
+
+export function demoPhases(
+  versions: { first: string; second: string; rolling: string },
+  bad?: BadRelease,
+): PhaseSpec[] {
+  // With the verification gates on, a good swap runs the pre-swap checks and the post-swap
+  // window (one flip: --steps 100); without Prometheus the window could only fail closed.
+  const swapArgs = bad?.analysis ? ['swap', '--steps', '100'] : ['swap', '--no-verify'];
+  const badPhase: PhaseSpec[] = bad
+    ? [
+        {
+          name: `bad ${bad.version}`,
+          kind: 'bad-release',
+          operation: 'bad-release',
+          switchesTraffic: false,
+          intro: bad.analysis
+            ? `a bad release: Healthy in Argo CD, its health check passes, but it fails a share of user requests; swapped with steps`
+            : `a bad release: Healthy in Argo CD, answering 500 (Prometheus is not installed: the checks must catch it)`,
+          steps: () => [
+            deployStep(bad.version),
+            {
+              label: 'swap (gated)',
+              calls: [['swap']],
+              expectExit: 9,
+              describe: () => '',
+            },
+          ],
+        },
+      ]
+    : [];
   return [
     phase('init', 'init', [step('init', ['init'], describeInit)]),
     phase(`deploy ${versions.first}`, 'deploy', [deployStep(versions.first)]),
-    phase(`swap ${versions.first}`, 'swap', [step('swap', ['swap'], describeOperation)]),
+    phase(`swap ${versions.first}`, 'swap', [step('swap', swapArgs, describeOperation)]),
     phase('revert', 'revert', [step('revert', ['revert'], describeOperation)]),
     phase(`deploy ${versions.second}`, 'deploy', [deployStep(versions.second)]),
-    phase(`swap ${versions.second}`, 'swap', [step('swap', ['swap'], describeOperation)]),
+    phase(`swap ${versions.second}`, 'swap', [step('swap', swapArgs, describeOperation)]),
+    ...badPhase,
     {
       ...phase('scale-down', 'scale-down', [
         {

@@ -22,7 +22,8 @@ export interface DemoVerdict {
 }
 
 export interface JudgedPhase {
-  kind: 'whole-stack' | 'rolling';
+  /** 'bad-release' phases are judged apart (run-demo.ts checkBadRelease). */
+  kind: 'whole-stack' | 'rolling' | 'bad-release';
   live: PhaseTally;
 }
 

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../shared/errors.ts';
 import { startArgoCdStandIn, type StandIn, type StandInOptions } from './argocd/server.ts';
 import { seedSandboxRepo } from './seed.ts';
+import { sourceWithoutVerification } from './example-source.ts';
+import { findPrometheus, startPrometheus, type SandboxPrometheus } from './prometheus.ts';
 import type { ClusterView } from './traffic/cluster-view.ts';
 import { startSandboxTraffic, type SandboxTraffic } from './traffic/traffic.ts';
 import type { BackendPoolOptions } from './traffic/backends.ts';
@@ -27,6 +29,17 @@ export interface SandboxOptions {
   argocd?: Omit<StandInOptions, 'repoPath' | 'workDir' | 'port' | 'token'>;
   /** Also start backends for the applied Deployments and a gateway routing by the applied VirtualService. */
   traffic?: boolean | { backends?: BackendPoolOptions; gatewayPort?: number };
+  /**
+   * Keep the example's verification gates (issue 11). Default false: the seeded
+   * stackswap.yaml has no `verification` blocks, so a sandbox without gateway or Prometheus
+   * swaps as before. `sandbox up`, `npm start` and the verification tests keep them.
+   */
+  verification?: boolean;
+  /**
+   * With `traffic`: a real Prometheus scraping the pods (1 s), when installed. `true` fails
+   * when it is not; `'if-installed'` starts it only when it is (`prometheus` is then undefined).
+   */
+  prometheus?: boolean | 'if-installed';
 }
 
 export interface Sandbox {
@@ -35,6 +48,8 @@ export interface Sandbox {
   argocd: StandIn;
   /** Present when started with `traffic`: send requests to `traffic.url`. */
   traffic: SandboxTraffic | undefined;
+  /** Present when started with `prometheus` (and it is installed). */
+  prometheus: SandboxPrometheus | undefined;
   /** The environment that points the CLI at this sandbox. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -52,7 +67,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   }
   const repoPath = path.join(dir, 'config.git');
-  await seedSandboxRepo({ sourceDir: options.sourceDir ?? PROJECT_ROOT, bareRepoPath: repoPath });
+  const sourceDir = options.sourceDir ?? PROJECT_ROOT;
+  if (options.verification) {
+    await seedSandboxRepo({ sourceDir, bareRepoPath: repoPath });
+  } else {
+    const stripped = await sourceWithoutVerification(sourceDir);
+    try {
+      await seedSandboxRepo({ sourceDir: stripped.dir, bareRepoPath: repoPath });
+    } finally {
+      await rm(stripped.dir, { recursive: true, force: true });
+    }
+  }
   const workDir = path.join(dir, 'argocd');
   await mkdir(workDir);
   const argocd = await startArgoCdStandIn({
@@ -77,11 +102,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       throw e;
     }
   }
+  let prometheus: SandboxPrometheus | undefined;
+  if (traffic && options.prometheus && (options.prometheus === true || findPrometheus())) {
+    try {
+      prometheus = await startPrometheus({ dir: path.join(dir, 'prometheus'), pool: traffic.pool });
+    } catch (e) {
+      await traffic.close();
+      await argocd.close();
+      throw e;
+    }
+  }
   return {
     dir,
     repoPath,
     argocd,
     traffic,
+    prometheus,
     env: {
       ARGOCD_SERVER: argocd.url,
       ARGOCD_AUTH_TOKEN: argocd.token,
@@ -90,8 +126,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       STACKSWAP_SANDBOX: '1',
       STACKSWAP_REPO: repoPath,
       STACKSWAP_CACHE_DIR: path.join(dir, 'cache'),
+      // Verification checks reach the colours through the sandbox's gateway.
+      ...(traffic ? { STACKSWAP_INGRESS_URL: traffic.url.href } : {}),
+      ...(prometheus ? { STACKSWAP_PROMETHEUS_URL: prometheus.url.href } : {}),
     },
     async close() {
+      await prometheus?.close();
       await traffic?.close();
       await argocd.close();
       if (owned) await rm(dir, { recursive: true, force: true });

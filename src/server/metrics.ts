@@ -7,6 +7,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OperationKind } from './schemas.ts';
 
+/** What `details.verification` holds for each gate (core/operations/gated-swap.ts summarise). */
+export interface VerdictSummary {
+  phase: string;
+  result: string;
+  metrics?: { name: string; measurements?: { value?: number }[] }[];
+}
+
+function phaseKind(phase: string): string {
+  const word = /^(pre-swap|step|post-swap|verify)/.exec(phase);
+  return word ? word[1]! : 'other';
+}
+
 export type OperationResultLabel = 'succeeded' | 'failed' | 'interrupted';
 
 export class ServerMetrics {
@@ -16,6 +28,12 @@ export class ServerMetrics {
   private readonly running: Gauge<'stack'>;
   private readonly pushRetries: Counter<'stack' | 'kind'>;
   private readonly argoWait: Histogram<'stack' | 'kind' | 'ok'>;
+  // verification (issue 11)
+  private readonly analysisRuns: Counter<'stack' | 'phase' | 'result'>;
+  private readonly measurementValue: Gauge<'stack' | 'phase' | 'metric'>;
+  private readonly stackInfo: Gauge<'stack' | 'live' | 'preview'>;
+  private readonly trafficWeight: Gauge<'stack' | 'colour'>;
+  private readonly deployToSwap: Histogram<'stack'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -51,6 +69,37 @@ export class ServerMetrics {
       buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
+    this.analysisRuns = new Counter({
+      name: 'stackswap_analysis_runs_total',
+      help: 'Verification gates run, by stack, phase (pre-swap, step, post-swap, verify) and result (passed, failed, inconclusive, interrupted)',
+      labelNames: ['stack', 'phase', 'result'],
+      registers,
+    });
+    this.measurementValue = new Gauge({
+      name: 'stackswap_analysis_last_value',
+      help: 'The last value measured by each analysis metric, by stack, phase and metric',
+      labelNames: ['stack', 'phase', 'metric'],
+      registers,
+    });
+    this.stackInfo = new Gauge({
+      name: 'stackswap_stack_info',
+      help: 'The live and preview colour of each stack (value 1)',
+      labelNames: ['stack', 'live', 'preview'],
+      registers,
+    });
+    this.trafficWeight = new Gauge({
+      name: 'stackswap_traffic_weight',
+      help: "Percent of a stack's user traffic each colour receives",
+      labelNames: ['stack', 'colour'],
+      registers,
+    });
+    this.deployToSwap = new Histogram({
+      name: 'stackswap_deploy_to_swap_seconds',
+      help: 'Time from the deploy of a release to its swap (how long it waited for a human)',
+      labelNames: ['stack'],
+      buckets: [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200],
+      registers,
+    });
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'stackswap_' });
     }
@@ -75,6 +124,32 @@ export class ServerMetrics {
 
   argoWaitObserved(stack: string, kind: OperationKind, ok: boolean, durationMs: number): void {
     this.argoWait.observe({ stack, kind, ok: String(ok) }, durationMs / 1000);
+  }
+
+  /** The verdicts an operation reports in `details.verification` (result or error). */
+  verificationObserved(stack: string, verdicts: readonly VerdictSummary[]): void {
+    for (const verdict of verdicts) {
+      const phase = phaseKind(verdict.phase);
+      this.analysisRuns.inc({ stack, phase, result: verdict.result });
+      for (const metric of verdict.metrics ?? []) {
+        const last = metric.measurements?.findLast((m) => typeof m.value === 'number');
+        if (last?.value !== undefined) {
+          this.measurementValue.set({ stack, phase, metric: metric.name }, last.value);
+        }
+      }
+    }
+  }
+
+  /** The live colour and the traffic split after an operation (weight: the preview's share). */
+  stackObserved(stack: string, live: string, preview: string, previewWeight = 0): void {
+    this.stackInfo.remove({ stack, live: preview, preview: live });
+    this.stackInfo.set({ stack, live, preview }, 1);
+    this.trafficWeight.set({ stack, colour: live }, 100 - previewWeight);
+    this.trafficWeight.set({ stack, colour: preview }, previewWeight);
+  }
+
+  deployToSwapObserved(stack: string, seconds: number): void {
+    if (seconds >= 0) this.deployToSwap.observe({ stack }, seconds);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

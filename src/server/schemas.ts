@@ -53,6 +53,18 @@ export type DeployBody = z.infer<typeof DeployBody>;
 export const SwapBody = z
   .object({
     to: Colour.optional().describe('the colour to make live; default: the preview colour'),
+    steps: z
+      .array(z.number().int().min(1).max(100))
+      .min(1)
+      .refine((w) => w.every((x, i) => i === 0 || x > w[i - 1]!) && w.at(-1) === 100, {
+        message: 'increasing whole percentages ending at 100',
+      })
+      .optional()
+      .describe("weighted steps, e.g. [10, 50, 100]; default the stack's verification.steps"),
+    verify: z
+      .boolean()
+      .optional()
+      .describe("false: flip at once without the stack's verification gates"),
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -225,6 +237,18 @@ const HistoryEntry = z.object({
   to: Colour.optional(),
   versions: z.record(z.string(), z.string()).optional(),
   reason: z.string().optional(),
+  // verification (issue 11): a weighted step's weight; why a release was stopped or reverted
+  weight: z.number().optional(),
+  verification: z
+    .object({
+      result: z.string(),
+      phase: z.string().optional(),
+      metric: z.string().optional(),
+      value: z.string().optional(),
+      condition: z.string().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const StackStatus = z.object({

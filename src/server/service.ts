@@ -28,7 +28,8 @@ import { ArgoAccess } from './argo.ts';
 import { loadTokens, type TokenStore } from './auth/tokens.ts';
 import { defaultDataDir, readServeEnvironment } from './config.ts';
 import { createServiceLogger, ServiceRedactor } from './logging.ts';
-import { ServerMetrics } from './metrics.ts';
+import { history } from '../core/operations/inspect.ts';
+import { ServerMetrics, type VerdictSummary } from './metrics.ts';
 import { callCore, reasonOf } from './operations/core-call.ts';
 import { Journal } from './operations/journal.ts';
 import { OperationManager } from './operations/manager.ts';
@@ -137,8 +138,26 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         timeoutMs,
         signal,
         now,
+        verify: {
+          ...(cliEnv.STACKSWAP_PROMETHEUS_URL
+            ? { prometheusUrl: cliEnv.STACKSWAP_PROMETHEUS_URL }
+            : {}),
+          ...(cliEnv.STACKSWAP_INGRESS_URL ? { ingressUrl: cliEnv.STACKSWAP_INGRESS_URL } : {}),
+        },
       };
-      return callCore(ctx, kind, stack, request.body);
+      // Verification gates run inside the operation (the post-swap window too), in the
+      // background of the 202; their verdicts feed the metrics (issue 11).
+      try {
+        const result = await callCore(ctx, kind, stack, request.body);
+        observeVerification(metrics, stack, result.details);
+        if (result.live && result.preview)
+          metrics.stackObserved(stack, result.live, result.preview);
+        if (kind === 'swap' && result.committed) await observeDeployToSwap(metrics, writer, stack);
+        return result;
+      } catch (e) {
+        if (isStackswapError(e)) observeVerification(metrics, stack, e.details);
+        throw e;
+      }
     },
   });
   const { interrupted } = await operations.restore(load.operations);
@@ -315,5 +334,36 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+function observeVerification(
+  metrics: ServerMetrics,
+  stack: string,
+  details: Record<string, unknown> | undefined,
+): void {
+  const verdicts = details?.verification;
+  if (Array.isArray(verdicts)) metrics.verificationObserved(stack, verdicts as VerdictSummary[]);
+}
+
+/** Deploy-to-swap time of the release just swapped, from the commit dates in the history. */
+async function observeDeployToSwap(
+  metrics: ServerMetrics,
+  repo: Parameters<typeof history>[0],
+  stack: string,
+): Promise<void> {
+  try {
+    const entries = await history(repo, stack);
+    const swapped = entries.find((e) => e.operation === 'swap');
+    const deployed =
+      swapped && entries.find((e) => e.operation === 'deploy' && e.colour === swapped.to);
+    if (swapped && deployed) {
+      metrics.deployToSwapObserved(
+        stack,
+        (Date.parse(swapped.date) - Date.parse(deployed.date)) / 1000,
+      );
+    }
+  } catch {
+    // a metric never fails an operation
   }
 }

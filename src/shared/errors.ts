@@ -24,6 +24,12 @@ export const ExitCode = {
   remote: 7,
   /** Argo CD is unreachable or answered with an error we cannot act on. */
   argocd: 8,
+  /** Verification failed; the release was stopped (nothing changed, or weight back to 0) or rolled back. */
+  verification: 9,
+  /** Verification failed and the automatic rollback failed too: traffic may still be on the bad colour. */
+  rollbackFailed: 10,
+  /** Verification was interrupted before it reached a verdict: the release is not verified. */
+  verificationInterrupted: 11,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -49,6 +55,12 @@ export type ErrorCode =
   | 'argocd-forbidden'
   | 'operation-failed'
   | 'degraded'
+  /** A verification gate failed; the release was stopped or rolled back (details say which). */
+  | 'verification-failed'
+  /** A gate failed and the rollback it triggered failed: traffic may be on the bad colour. */
+  | 'rollback-failed'
+  /** A gate was interrupted before its verdict: never reported as passed. */
+  | 'verification-interrupted'
   | 'internal';
 
 export interface ErrorOptions {
@@ -78,6 +90,9 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'argocd-forbidden': ExitCode.argocd,
   'operation-failed': ExitCode.failure,
   degraded: ExitCode.failure,
+  'verification-failed': ExitCode.verification,
+  'rollback-failed': ExitCode.rollbackFailed,
+  'verification-interrupted': ExitCode.verificationInterrupted,
   internal: ExitCode.failure,
 };
 
@@ -98,6 +113,9 @@ const HTTP_BY_CODE: Record<ErrorCode, number> = {
   'argocd-forbidden': 502,
   'operation-failed': 500,
   degraded: 500,
+  'verification-failed': 422,
+  'rollback-failed': 500,
+  'verification-interrupted': 503,
   internal: 500,
 };
 

@@ -95,6 +95,9 @@ describe('npm start demo', () => {
       versions: { first: '1.1.0-bad', second: '1.2.0', rolling: '1.3.0' },
       minRequestsPerSwitch: 200,
       signal: stop.signal,
+      // Without the verification gates (the bad-release phase is left out): the swap must go
+      // through for the verdict to see the failed requests.
+      badVersion: false,
     });
     const output = lines.join('\n');
 

@@ -22,8 +22,15 @@ export interface SystemPackage {
 
 export const RSYNC: SystemPackage = { binary: 'rsync', debianPackage: 'rsync' };
 
+/** The real Prometheus server the verification tests scrape the sandbox with. */
+export const PROMETHEUS: SystemPackage = {
+  binary: 'prometheus',
+  debianPackage: 'prometheus',
+  searchPaths: ['/usr/bin'],
+};
+
 /** Every package the suite needs; global-setup provides them all before any test file runs. */
-export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC];
+export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC, PROMETHEUS];
 
 export class MissingSystemPackage extends Error {
   constructor(pkg: SystemPackage, why: string) {

@@ -2,6 +2,7 @@ import type { Actor, OperationKind } from '../audit.ts';
 import type { AppStatus, Deployer } from '../../shared/deployer.ts';
 import type { Progress, StepTiming } from '../../shared/progress.ts';
 import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
+import type { VerifyEnvironment } from '../../verify/runtime.ts';
 
 /** Receives the plan an operation made instead of committing it (see `OperationContext.plan`). */
 export type PlanSink = (planned: PlanOutcome<unknown>) => void;
@@ -19,6 +20,8 @@ export interface OperationContext {
   now: () => number;
   /** Dry runs: plan instead of committing (and never sync), so the real operation is previewed. */
   plan?: PlanSink;
+  /** Verification gates: Prometheus and ingress URLs from the environment, a clock (issue 11). */
+  verify?: VerifyEnvironment;
 }
 
 export interface OperationResult {

@@ -21,13 +21,25 @@ import type { Transaction } from '../../gitops/git/repo.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
+import { gatedSwap, type SwapPreconditions } from './gated-swap.ts';
 
 export interface SwapRequest {
   stack: string;
   to?: Colour;
+  /** Weighted steps in percent ending at 100 (`--steps`); default the stack's verification.steps. */
+  steps?: number[];
+  /** false (`--no-verify`): flip at once without the stack's verification gates. */
+  verify?: boolean;
 }
 
 export async function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
+  // Verification gates and weighted steps (issue 11): gated-swap.ts; dry runs plan the flip.
+  if (!ctx.plan && request.verify !== false) {
+    await ctx.repo.sync();
+    const stack = stackOf(await loadConfig(ctx.repo), request.stack);
+    const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx));
+    if (gated) return gated;
+  }
   let target = request.to;
   let from: Colour | undefined;
   const onNotice = valuesNotices(ctx);
@@ -72,6 +84,23 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     preview: otherColour(live),
     apps,
   });
+}
+
+/** The swap preconditions for gated-swap.ts: target resolution and checkSwappable. */
+function swapPreconditions(ctx: OperationContext): SwapPreconditions {
+  return async (tx, stack, to, checkArgo) => {
+    const state = await readStackState(tx, stack);
+    const target = to ?? (await defaultTarget(tx, stack, state));
+    if (state.live === target) return 'already-live';
+    await checkSwappable(
+      checkArgo ? ctx : { ...ctx, deployer: undefined },
+      tx,
+      stack,
+      state,
+      target,
+    );
+    return { target, live: state.live };
+  };
 }
 
 /**

@@ -1,11 +1,16 @@
 /**
  * One sandbox "pod": an in-process HTTP server that answers as a component of one colour and
- * version. A version matching the fault pattern answers 500 (a broken release). A component
+ * version. A version matching the fault pattern answers 500 (a broken release). A version
+ * matching a request fault (`faults`) answers 500 on a share of requests and/or adds latency,
+ * while Argo CD still reports it Healthy. `/metrics` is the pod's Prometheus metrics
+ * (backend-metrics.ts), not counted in them. A component
  * with BACKEND_URL (the frontend) calls that backend on every request, resolved from its own
  * namespace as cluster DNS would, and answers 502 when the backend is missing or failing.
  */
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ComponentAnswer, type ErrorAnswer } from './answers.ts';
+import { BackendMetrics } from './backend-metrics.ts';
 import { listenLocal, type LocalServer } from './local-server.ts';
 import type { Workload } from './workloads.ts';
 
@@ -20,6 +25,24 @@ export interface BackendBehaviour {
   upstreamTimeoutMs: number;
   /** Awaited before every answer: a fixed latency, or a test holding a request in flight. */
   beforeAnswer?: (workload: Workload) => Promise<void> | void;
+  /** Request faults by version: a share of 500s, added latency. */
+  faults?: readonly RequestFault[];
+  /** For the share of faulty answers; returns [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+/** A release that is Healthy for Argo CD but fails or slows down requests. */
+export interface RequestFault {
+  /** Versions (image tags) it applies to. */
+  version: RegExp;
+  /** Share of requests answered 500, 0..1. */
+  errorShare?: number;
+  /** Added to every matching request. */
+  latencyMs?: number;
+  /** The component it applies to (default every component of that version). */
+  component?: string;
+  /** Paths it applies to (default every path): e.g. /^\/(?!healthz)/ spares the health check. */
+  paths?: RegExp;
 }
 
 export interface RunningBackend {
@@ -39,12 +62,26 @@ export async function startBackend(
     version: workload.version,
     namespace: workload.namespace,
   };
+  const metrics = new BackendMetrics(workload);
   const server: LocalServer = await listenLocal((req, res) => {
     // The request body is not used; drain it so keep-alive connections stay usable.
     req.resume();
-    answer(workload, self, behaviour, req.headers)
-      .then(({ status, body }) => sendJson(res, status, body))
-      .catch((error: unknown) => sendJson(res, 500, { ...self, error: String(error) }));
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/metrics') {
+      void metrics.text().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(text);
+      });
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const send = (status: number, body: object) => {
+      metrics.observe(status, Number(process.hrtime.bigint() - started) / 1e9);
+      sendJson(res, status, body);
+    };
+    answer(workload, self, behaviour, req.headers, path)
+      .then(({ status, body }) => send(status, body))
+      .catch((error: unknown) => send(500, { ...self, error: String(error) }));
   });
   return {
     workload,
@@ -64,10 +101,22 @@ async function answer(
   self: ComponentAnswer,
   behaviour: BackendBehaviour,
   headers: http.IncomingHttpHeaders,
+  path: string,
 ): Promise<Answer> {
   await behaviour.beforeAnswer?.(workload);
   if (behaviour.faultPattern.test(workload.version)) {
     return { status: 500, body: { ...self, error: `version ${workload.version} is faulty` } };
+  }
+  for (const fault of behaviour.faults ?? []) {
+    if (!fault.version.test(workload.version) || (fault.paths && !fault.paths.test(path))) continue;
+    if (fault.component !== undefined && fault.component !== workload.component) continue;
+    if (fault.latencyMs) await sleep(fault.latencyMs);
+    if (fault.errorShare && (behaviour.random ?? Math.random)() < fault.errorShare) {
+      return {
+        status: 500,
+        body: { ...self, error: `version ${workload.version} failed this request` },
+      };
+    }
   }
   if (workload.backendUrl === undefined) return { status: 200, body: self };
 

@@ -10,7 +10,12 @@
  * server stands for all of a Deployment's pods.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startBackend, type BackendBehaviour, type RunningBackend } from './backend-server.ts';
+import {
+  startBackend,
+  type BackendBehaviour,
+  type RequestFault,
+  type RunningBackend,
+} from './backend-server.ts';
 import type { ClusterView } from './cluster-view.ts';
 import { keepAliveAgent } from './local-server.ts';
 import { parseServiceHost } from './service-dns.ts';
@@ -37,6 +42,10 @@ export interface BackendPoolOptions {
   graceMs?: number;
   /** Timeout of a component's call to its backend. Default 5 s. */
   upstreamTimeoutMs?: number;
+  /** Releases Healthy for Argo CD that fail a share of requests or add latency. */
+  faults?: readonly RequestFault[];
+  /** For the faults' error share; returns [0, 1). Default Math.random. */
+  random?: () => number;
   /** Objects that cannot be read, servers that fail to start. Default: ignored. */
   onProblem?: (message: string) => void;
 }
@@ -72,6 +81,7 @@ export class BackendPool implements EndpointResolver {
   private dirty = false;
   private closed = false;
   private roundRobin = 0;
+  private readonly listeners = new Set<() => void>();
 
   private constructor(
     private readonly view: ClusterView,
@@ -87,6 +97,8 @@ export class BackendPool implements EndpointResolver {
       resolve: (host, fromNamespace) => this.resolve(host, fromNamespace),
       agent: this.agent,
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
+      ...(options.faults ? { faults: options.faults.map(sanitiseFault) } : {}),
+      ...(options.random ? { random: options.random } : {}),
       beforeAnswer: async (workload) => {
         if (latencyMs > 0) await sleep(latencyMs);
         await options.beforeAnswer?.(workload);
@@ -133,6 +145,21 @@ export class BackendPool implements EndpointResolver {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /** Replaces the request faults of every server, at once (tests, the demo). */
+  setFaults(faults: readonly RequestFault[]): void {
+    this.behaviour.faults = faults.map(sanitiseFault);
+  }
+
+  /** Called whenever the set of servers holding an endpoint changes (e.g. Prometheus targets). */
+  onEndpointsChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private endpointsChanged(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   isSettled(): boolean {
     return this.reconciling === undefined;
   }
@@ -171,12 +198,15 @@ export class BackendPool implements EndpointResolver {
     this.report([...services.problems, ...workloads.problems]);
     this.services = new Map(services.items.map((s) => [`${s.namespace}/${s.name}`, s]));
     this.desired = new Map(workloads.items.filter((w) => w.replicas > 0).map((w) => [w.key, w]));
+    let removed = false;
     for (const [key, backend] of this.endpoints) {
       if (!this.desired.has(key)) {
         this.endpoints.delete(key);
         this.retire(backend);
+        removed = true;
       }
     }
+    if (removed) this.endpointsChanged();
     this.dirty = true;
     this.reconciling ??= this.startMissing().finally(() => {
       this.reconciling = undefined;
@@ -210,6 +240,7 @@ export class BackendPool implements EndpointResolver {
     const previous = this.endpoints.get(workload.key);
     this.endpoints.set(workload.key, started);
     if (previous) this.retire(previous);
+    this.endpointsChanged();
   }
 
   private retire(backend: RunningBackend): void {
@@ -232,6 +263,19 @@ export class BackendPool implements EndpointResolver {
       this.options.onProblem?.(problem);
     }
   }
+}
+
+/** A /g or /y pattern would make `test` stateful. */
+function stateless(pattern: RegExp): RegExp {
+  return new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+}
+
+function sanitiseFault(fault: RequestFault): RequestFault {
+  return {
+    ...fault,
+    version: stateless(fault.version),
+    ...(fault.paths ? { paths: stateless(fault.paths) } : {}),
+  };
 }
 
 /** Everything that makes a server answer differently; the replica count does not. */

@@ -38,6 +38,8 @@ export interface LoadOptions {
   isMixed?: MixedPredicate;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Every answer as it is tallied (the demo times a bad release's first and last error). */
+  onOutcome?: (phase: string, outcome: Outcome) => void;
 }
 
 export interface LoadRun {
@@ -152,6 +154,7 @@ export function startLoad(options: LoadOptions): LoadRun {
       if (left === 0) inFlightByGeneration.delete(requestGeneration);
       else inFlightByGeneration.set(requestGeneration, left);
       tally.record(requestPhase, outcome);
+      options.onOutcome?.(requestPhase, outcome);
       checkDrains();
       checkWaiters();
     }

@@ -37,7 +37,12 @@ export function callCore(
     }
     case 'swap': {
       const b = SwapBody.parse(body ?? {});
-      return swap(ctx, { stack, ...(b.to ? { to: b.to } : {}) });
+      return swap(ctx, {
+        stack,
+        ...(b.to ? { to: b.to } : {}),
+        ...(b.steps ? { steps: b.steps } : {}),
+        ...(b.verify === false ? { verify: false } : {}),
+      });
     }
     case 'revert':
       RevertBody.parse(body ?? {});

@@ -1,0 +1,427 @@
+/**
+ * A swap with verification gates (issue 11), used by `swap` when the stack has a
+ * `verification` block or `--steps` is given:
+ *
+ * 1. pre-swap: the checks and analysis on the preview, before any user traffic. A failure
+ *    stops here: nothing is committed.
+ * 2. weighted steps: one commit per step setting `previewWeight`, each synced and waited at its
+ *    SHA, then the analysis on the preview (compared with live). A failure sends the weight
+ *    back to 0 in one commit (`swap-abort`) carrying the reason.
+ * 3. 100 %: `global.live` flipped and `previewWeight` 0 in one commit (the `swap`).
+ * 4. post-swap window: the new live colour is watched; a failure reverts to the colour that is
+ *    still running, in one `revert` commit carrying the reason.
+ *
+ * Every stop exits with `verification-failed` (exit 9); a rollback that fails is
+ * `rollback-failed` (exit 10, saying where traffic may be and how to move it); an interrupted
+ * gate is `verification-interrupted` (exit 11), never a pass.
+ */
+import { StackswapError, isStackswapError } from '../../shared/errors.ts';
+import { commitMessage } from '../audit.ts';
+import { formatVersions, readStackState } from '../stack-state.ts';
+import { otherColour, type Colour } from '../../config/names.ts';
+import type { StackConfig, StackVerification } from '../../config/stackswap-config.ts';
+import type { Transaction } from '../../gitops/git/repo.ts';
+import { editValues, commitStep, operationResult, syncStep } from './commit-and-sync.ts';
+import type { OperationContext, OperationResult } from './context.ts';
+import { runGate, select, type GateEvent, type GateVerdict } from '../../verify/gate.ts';
+import { allowedHostPatterns, templateValues } from '../../verify/validate.ts';
+import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
+import { fmt } from '../../verify/analysis.ts';
+
+export interface GatedSwapRequest {
+  stack: string;
+  to?: Colour;
+  /** Weights in percent ending at 100; default the stack's `verification.steps.weights`. */
+  steps?: number[];
+}
+
+/** Checks the target may be swapped to (from swap.ts) and resolves it. */
+export type SwapPreconditions = (
+  tx: Transaction,
+  stack: StackConfig,
+  to: Colour | undefined,
+  checkArgo: boolean,
+) => Promise<{ target: Colour; live: Colour } | 'already-live'>;
+
+const DEFAULT_VERIFICATION_WEIGHT_KEY = ['global', 'previewWeight'];
+
+export async function gatedSwap(
+  ctx: OperationContext,
+  request: GatedSwapRequest,
+  stack: StackConfig,
+  preconditions: SwapPreconditions,
+): Promise<OperationResult | undefined> {
+  const v = stack.verification;
+  const weights = request.steps ?? v?.steps.weights ?? [];
+  if (!v && weights.length === 0) return undefined;
+  const weightKey = v?.weightKey ?? DEFAULT_VERIFICATION_WEIGHT_KEY;
+  const runtime = v ? verifyRuntime(v, ctx.verify) : undefined;
+  const verdicts: GateVerdict[] = [];
+  try {
+    // Preconditions (and the target) on the synced head, read-only: nothing changes before
+    // the pre-swap gate passed.
+    await ctx.repo.sync();
+    const resolved = await ctx.repo.plan(async (tx) => ({
+      kind: 'noop',
+      result: await preconditions(tx, stack, request.to, true),
+    }));
+    const resolution = resolved.plan.result;
+    if (resolution === 'already-live') return undefined; // plain swap reports the no-op
+    const { target, live } = resolution;
+    const deadline = (runtime?.clock.now() ?? ctx.now()) + ctx.timeoutMs;
+    const gate = (phase: string, kind: 'preSwap' | 'steps' | 'postSwap', colourUnderTest: Colour) =>
+      runPhase(ctx, v!, runtime!, stack, {
+        phase,
+        kind,
+        colour: colourUnderTest,
+        preview: kind !== 'postSwap',
+        liveColour: kind === 'steps' ? live : undefined,
+        deadline,
+      });
+
+    if (v) {
+      const pre = await gate(`pre-swap on ${target}`, 'preSwap', target);
+      verdicts.push(pre);
+      stopUnlessPassed(pre, {
+        stopped: `the swap to ${target} was stopped before any user traffic; nothing was committed`,
+        stack,
+        verdicts,
+      });
+    }
+
+    for (const weight of weights.filter((w) => w < 100)) {
+      const step = await commitStep(
+        ctx,
+        `swap ${stack.name}: ${weight}% to ${target}`,
+        async (tx) => {
+          const state = await readStackState(tx, stack);
+          if (state.live === target) return { kind: 'noop', result: undefined };
+          const source = await tx.readFile(stack.liveFile);
+          return {
+            kind: 'commit',
+            files: {
+              [stack.liveFile]: editValues(source, stack.liveFile, [[weightKey, weight]]),
+            },
+            message: commitMessage(
+              `swap ${stack.name}: ${weight}% of traffic to ${target}`,
+              'swap-step',
+              stack.name,
+              ctx.actor,
+              { from: live, to: target, weight: String(weight) },
+            ),
+            result: undefined,
+          };
+        },
+      );
+      await syncStep(ctx, stack.apps.ingress, step.sha);
+      if (!v) continue;
+      const verdict = await gate(`step ${weight}% on ${target}`, 'steps', target);
+      verdicts.push(verdict);
+      if (verdict.result === 'passed') continue;
+      if (verdict.result === 'interrupted') {
+        throw interrupted(verdict, stack, verdicts, {
+          where: `${weight}% of traffic is on ${target}`,
+          hint: `set it back with: stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0', or continue with: stackswap swap --stack ${stack.name}`,
+        });
+      }
+      // Failed, or inconclusive held to the timeout: the weight goes back to 0 in one commit.
+      const aborted = await rollBack(ctx, stack, verdict, verdicts, {
+        title: `swap ${stack.name}: stop at ${weight}%, weight back to 0`,
+        badColour: target,
+        attempt: async (tx) => {
+          const source = await tx.readFile(stack.liveFile);
+          return {
+            kind: 'commit',
+            files: { [stack.liveFile]: editValues(source, stack.liveFile, [[weightKey, 0]]) },
+            message: commitMessage(
+              `swap ${stack.name}: stopped at ${weight}% by verification, weight back to 0`,
+              'swap-abort',
+              stack.name,
+              ctx.actor,
+              { from: live, to: target, weight: '0', ...verificationTrailers(verdict) },
+            ),
+            result: undefined,
+          };
+        },
+        howToMove: `stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0'`,
+      });
+      throw verificationFailed(verdict, stack, verdicts, {
+        stopped: `the swap to ${target} was stopped at ${weight}%: the weight is back to 0 (commit ${aborted.slice(0, 12)}), all traffic on ${live}`,
+        rolledBackSha: aborted,
+      });
+    }
+
+    // 100 %: flip live and reset the weight in one commit.
+    const flip = await commitStep(ctx, `swap ${stack.name}`, async (tx) => {
+      const state = await readStackState(tx, stack);
+      if (state.live === target) return { kind: 'noop', result: undefined };
+      if (weights.length <= 1) await preconditions(tx, stack, target, true);
+      const source = await tx.readFile(stack.liveFile);
+      const edits: [string[], string | number][] = [[stack.liveKey, target]];
+      if (weights.length > 1 || (await hasKey(tx, stack, weightKey))) edits.push([weightKey, 0]);
+      return {
+        kind: 'commit',
+        files: { [stack.liveFile]: editValues(source, stack.liveFile, edits) },
+        message: commitMessage(
+          `swap ${stack.name}: live ${state.live} -> ${target}`,
+          'swap',
+          stack.name,
+          ctx.actor,
+          {
+            from: state.live,
+            to: target,
+            versions: formatVersions(state.colours[target].versions),
+            ...(v ? { verification: 'passed' } : {}),
+          },
+        ),
+        result: undefined,
+      };
+    });
+    const apps = await syncStep(ctx, stack.apps.ingress, flip.sha);
+
+    if (v && v.postSwap.window > 0) {
+      const post = await gate(`post-swap window on ${target}`, 'postSwap', target);
+      verdicts.push(post);
+      if (post.result === 'interrupted') {
+        throw interrupted(post, stack, verdicts, {
+          where: `${target} is live and its post-swap window did not finish`,
+          hint: `check it with: stackswap verify --stack ${stack.name} --colour ${target}; revert with: stackswap revert --stack ${stack.name}`,
+        });
+      }
+      if (post.result !== 'passed') {
+        if (v.postSwap.onFailure === 'report') {
+          throw verificationFailed(post, stack, verdicts, {
+            stopped: `${target} stays live (postSwap.onFailure: report); revert with: stackswap revert --stack ${stack.name}`,
+          });
+        }
+        const reverted = await rollBack(ctx, stack, post, verdicts, {
+          title: `revert ${stack.name}: live ${target} -> ${live} (post-swap verification failed)`,
+          badColour: target,
+          attempt: async (tx) => {
+            const state = await readStackState(tx, stack);
+            if (state.live === live) return { kind: 'noop', result: undefined };
+            const source = await tx.readFile(stack.liveFile);
+            return {
+              kind: 'commit',
+              files: {
+                [stack.liveFile]: editValues(source, stack.liveFile, [[stack.liveKey, live]]),
+              },
+              message: commitMessage(
+                `revert ${stack.name}: live ${target} -> ${live} (post-swap verification failed; undoes ${flip.sha.slice(0, 12)})`,
+                'revert',
+                stack.name,
+                ctx.actor,
+                {
+                  from: target,
+                  to: live,
+                  versions: formatVersions(state.colours[live].versions),
+                  ...verificationTrailers(post),
+                },
+              ),
+              result: undefined,
+            };
+          },
+          howToMove: `stackswap swap --stack ${stack.name} --to ${live}`,
+        });
+        throw verificationFailed(post, stack, verdicts, {
+          stopped: `${target} was reverted automatically: ${live} is live again (commit ${reverted.slice(0, 12)})`,
+          rolledBackSha: reverted,
+        });
+      }
+    }
+
+    return operationResult(ctx, 'swap', stack.name, flip, {
+      summary: flip.committed
+        ? `${stack.name}: live ${live} -> ${target}${v ? ` (verified: ${verdicts.map((d) => d.phase).join(', ')})` : ''}`
+        : `${stack.name}: ${target} is already live; nothing to swap`,
+      live: target,
+      preview: otherColour(target),
+      apps,
+      ...(v ? { details: { verification: verdicts.map(summarise) } } : {}),
+    });
+  } finally {
+    await runtime?.close();
+  }
+}
+
+interface PhaseRequest {
+  phase: string;
+  kind: 'preSwap' | 'steps' | 'postSwap';
+  colour: Colour;
+  preview: boolean;
+  liveColour: Colour | undefined;
+  deadline: number;
+}
+
+/** Runs one phase as a progress step, each measurement an info line. */
+export function runPhase(
+  ctx: OperationContext,
+  v: StackVerification,
+  runtime: VerifyRuntime,
+  stack: StackConfig,
+  request: PhaseRequest,
+): Promise<GateVerdict> {
+  const selection = v[request.kind];
+  const checks = select(v.checks, selection.checks);
+  const analysis = select(v.analysis, selection.analysis);
+  const window = request.kind === 'postSwap' ? v.postSwap.window : 0;
+  return ctx.progress.step(
+    'verify',
+    `${request.phase}: ${checks.length} check(s), ${analysis.length} metric(s)${window ? ` for ${window / 1000}s` : ''}`,
+    () =>
+      runGate({
+        phase: request.phase,
+        checks,
+        analysis,
+        target: {
+          values: templateValues(stack, request.colour),
+          ingress: runtime.ingress,
+          preview: request.preview,
+          allowed: allowedHostPatterns(v),
+        },
+        values: templateValues(stack, request.colour),
+        ...(request.liveColour ? { liveValues: templateValues(stack, request.liveColour) } : {}),
+        ...(window ? { countOf: (m) => Math.max(1, Math.floor(window / m.interval)) } : {}),
+        onInconclusive: v.onInconclusive,
+        deadline: request.deadline,
+        prometheus: runtime.prometheus,
+        dispatcher: runtime.dispatcher,
+        clock: runtime.clock,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onEvent: (e: GateEvent) => ctx.progress.info(e.text, 'verify'),
+      }),
+    (verdict) =>
+      verdict.result === 'passed'
+        ? verdict.passedInconclusive
+          ? `passed with an inconclusive metric (onInconclusive: pass): ${verdict.reason}`
+          : 'passed'
+        : `${verdict.result}: ${verdict.reason}`,
+  );
+}
+
+function stopUnlessPassed(
+  verdict: GateVerdict,
+  context: { stopped: string; stack: StackConfig; verdicts: GateVerdict[] },
+): void {
+  if (verdict.result === 'passed') return;
+  if (verdict.result === 'interrupted') {
+    throw interrupted(verdict, context.stack, context.verdicts, {
+      where: 'nothing was committed',
+      hint: `run the swap again: stackswap swap --stack ${context.stack.name}`,
+    });
+  }
+  throw verificationFailed(verdict, context.stack, context.verdicts, { stopped: context.stopped });
+}
+
+async function rollBack(
+  ctx: OperationContext,
+  stack: StackConfig,
+  verdict: GateVerdict,
+  verdicts: GateVerdict[],
+  options: {
+    title: string;
+    badColour: Colour;
+    attempt: Parameters<typeof commitStep<undefined>>[2];
+    howToMove: string;
+  },
+): Promise<string> {
+  // The rollback must happen even when the run was asked to stop: a fresh context without it.
+  const rollbackCtx: OperationContext = { ...ctx };
+  delete rollbackCtx.signal;
+  try {
+    const outcome = await commitStep(rollbackCtx, options.title, options.attempt);
+    await syncStep(rollbackCtx, stack.apps.ingress, outcome.sha);
+    return outcome.sha;
+  } catch (e) {
+    throw new StackswapError(
+      'rollback-failed',
+      `verification failed (${verdict.reason}) and the rollback failed: ${isStackswapError(e) ? e.message : String(e)}; traffic may still be on ${options.badColour}`,
+      {
+        hint: `move it by hand: ${options.howToMove}`,
+        details: { verification: verdicts.map(summarise), badColour: options.badColour },
+        cause: e,
+      },
+    );
+  }
+}
+
+function verificationFailed(
+  verdict: GateVerdict,
+  stack: StackConfig,
+  verdicts: GateVerdict[],
+  outcome: { stopped: string; rolledBackSha?: string },
+): StackswapError {
+  return new StackswapError(
+    'verification-failed',
+    `verification failed at ${verdict.phase}: ${verdict.reason}; ${outcome.stopped}`,
+    {
+      hint: `see why with: stackswap history --stack ${stack.name}; check a colour with: stackswap verify --stack ${stack.name} --colour <colour>`,
+      details: {
+        verification: verdicts.map(summarise),
+        ...(outcome.rolledBackSha ? { rolledBack: outcome.rolledBackSha } : {}),
+      },
+    },
+  );
+}
+
+function interrupted(
+  verdict: GateVerdict,
+  stack: StackConfig,
+  verdicts: GateVerdict[],
+  context: { where: string; hint: string },
+): StackswapError {
+  return new StackswapError(
+    'verification-interrupted',
+    `${verdict.phase} was interrupted after ${Math.round((verdict.endedAt - verdict.startedAt) / 1000)}s, before its verdict: not verified; ${context.where}`,
+    { hint: context.hint, details: { verification: verdicts.map(summarise), stack: stack.name } },
+  );
+}
+
+function verificationTrailers(verdict: GateVerdict): Partial<Record<string, string>> {
+  return {
+    verification: verdict.result,
+    verificationPhase: verdict.phase,
+    ...(verdict.metric ? { verificationMetric: verdict.metric } : {}),
+    ...(verdict.value !== undefined ? { verificationValue: fmt(verdict.value) } : {}),
+    ...(verdict.condition ? { verificationCondition: verdict.condition } : {}),
+    ...(verdict.reason ? { verificationReason: verdict.reason } : {}),
+  };
+}
+
+/** A verdict for JSON output and error details (measurements kept, bounded). */
+export function summarise(verdict: GateVerdict) {
+  return {
+    phase: verdict.phase,
+    result: verdict.result,
+    ...(verdict.reason ? { reason: verdict.reason } : {}),
+    ...(verdict.metric ? { metric: verdict.metric } : {}),
+    ...(verdict.value !== undefined ? { value: verdict.value } : {}),
+    ...(verdict.condition ? { condition: verdict.condition } : {}),
+    durationMs: verdict.endedAt - verdict.startedAt,
+    checks: verdict.checks.map((c) => ({
+      name: c.name,
+      phase: c.phase,
+      attempts: c.attempts.length,
+      ...(c.reason ? { reason: c.reason } : {}),
+    })),
+    metrics: verdict.metrics.map((m) => ({
+      name: m.metric,
+      phase: m.phase,
+      query: m.query,
+      measurements: m.measurements.slice(-10).map((x) => ({
+        phase: x.phase,
+        ...(x.value !== undefined ? { value: x.value } : {}),
+        ...(x.live !== undefined ? { live: x.live } : {}),
+        detail: x.detail,
+      })),
+    })),
+  };
+}
+
+async function hasKey(tx: Transaction, stack: StackConfig, key: string[]): Promise<boolean> {
+  const source = await tx.readFile(stack.liveFile);
+  // A cheap test: the last segment appears as a key in the file.
+  return new RegExp(`^\\s*${key.at(-1)!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'm').test(
+    source,
+  );
+}
