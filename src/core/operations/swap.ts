@@ -21,7 +21,7 @@ import type { Transaction } from '../../gitops/git/repo.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
-import { gatedSwap, type SwapPreconditions } from './gated-swap.ts';
+import type { SwapPreconditions } from './gated-swap.ts';
 
 export interface SwapRequest {
   stack: string;
@@ -37,6 +37,9 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
   if (!ctx.plan && request.verify !== false) {
     await ctx.repo.sync();
     const stack = stackOf(await loadConfig(ctx.repo), request.stack);
+    // Loaded on use: the gates pull in the HTTP and Prometheus clients, which a deploy or a
+    // git-only run never needs (CLI start-up stays light).
+    const { gatedSwap } = await import('./gated-swap.ts');
     const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx));
     if (gated) return gated;
   }
