@@ -53,10 +53,20 @@ describe('npm start demo', () => {
       expect.objectContaining({ frontendVersion: '1.2.0', backendVersion: '1.3.0', mixed: true }),
     );
 
+    // The bad release (Healthy in Argo CD, failing a share of requests) is caught by the real
+    // Prometheus analysis at the first weighted step: what it cost is bounded by that step.
+    const bad = report.badRelease;
+    expect(bad, output).toBeDefined();
+    expect(bad!.caughtBy).toBe('analysis');
+    expect(bad!.stepPercent).toBeGreaterThan(0);
+    expect(bad!.failed).toBeGreaterThan(0);
+    expect(bad!.failed).toBeLessThanOrEqual((bad!.stepPercent / 100) * bad!.requests);
+    expect(output).toMatch(/exit 9: stopped at step \d+%/);
+
     expect(report.verdict).toMatchObject({ ok: true, problems: [] });
     expect(output).toContain(report.verdict.line);
     expect(output).toMatch(/^verdict: OK/m);
-  }, 120_000);
+  }, 300_000);
 
   it('fails and prints the CLI error when a step fails', async () => {
     const lines: string[] = [];
