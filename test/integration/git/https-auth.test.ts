@@ -124,7 +124,7 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     ).toBe(true);
     expect(server.requests.every((r) => !r.url.includes(encodeURIComponent(TOKEN)))).toBe(true);
 
-    const gitConfig = readFileSync(path.join(repo.workdir, '.git', 'config'), 'utf8');
+    const gitConfig = readFileSync(path.join(repo.workdir, 'config'), 'utf8');
     expect(gitConfig).toContain(`url = ${url}`);
     expectNoSecretIn(
       [
@@ -192,7 +192,7 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     );
     expect(pushAttempts).toHaveLength(1);
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
     expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(remoteTip(origin));
     expectNoSecretIn(
       [...errorTexts(error), ...cacheFiles(cacheDir), logger.lines.join('\n')],

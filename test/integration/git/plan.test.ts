@@ -14,7 +14,7 @@ import {
   remoteTip,
   type BareRepo,
 } from '../../helpers/git-fixtures.ts';
-import { openRepo, SEED_FILES, trailers } from './support.ts';
+import { cacheState, openRepo, SEED_FILES, trailers } from './support.ts';
 
 afterAll(cleanupFixtures);
 
@@ -25,14 +25,13 @@ const swapToGreen: Plan<string> = {
   result: 'swapped',
 };
 
-/** The remote tip, the clone's head and its work tree, to check that nothing moved. */
+/** The remote tip, the repo's head and the cache's refs and written objects: nothing moved. */
 function state(origin: BareRepo, repo: ConfigRepo) {
   return {
     remote: remoteTip(origin),
     commits: commitCount(origin),
     head: repo.headSha,
-    checkedOut: git(repo.workdir, 'rev-parse', 'HEAD'),
-    status: git(repo.workdir, 'status', '--porcelain', '--ignored'),
+    cache: cacheState(repo.workdir),
   };
 }
 

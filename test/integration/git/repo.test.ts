@@ -47,7 +47,7 @@ describe('ConfigRepo: clone, sync, read', () => {
     writeFileSync(path.join(first.workdir, 'apps/ingress/values.yaml'), 'tampered\n');
     writeFileSync(path.join(first.workdir, 'untracked.txt'), 'junk\n');
     const cacheDir = path.dirname(path.dirname(path.dirname(first.workdir)));
-    const marker = path.join(first.workdir, '.git', 'reuse-marker');
+    const marker = path.join(first.workdir, 'reuse-marker');
     writeFileSync(marker, '');
 
     const second = await openRepo(origin, { cacheDir });
@@ -163,7 +163,7 @@ describe('ConfigRepo.transact', () => {
     }));
     expect(same).toEqual({ sha: before, committed: false, attempts: 1, result: 'same' });
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
   });
 
   it('rejects forged trailers and invalid trailer keys before anything is committed', async () => {
@@ -183,7 +183,7 @@ describe('ConfigRepo.transact', () => {
       /read as trailers/,
     );
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
 
     // A body imitating trailers is not mistaken for them when the real block follows.
     await repo.transact(plan(trailers('swap', 'op-9'), 'Stackswap-Stack: other'));
@@ -202,7 +202,7 @@ describe('ConfigRepo.transact', () => {
       'post-commit',
       'reference-transaction',
     ]) {
-      const file = path.join(repo.workdir, '.git', 'hooks', hook);
+      const file = path.join(repo.workdir, 'hooks', hook);
       writeFileSync(file, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
     }
     await repo.transact(async () => ({
