@@ -485,8 +485,7 @@ export class CacheClone {
       return out.toString('utf8');
     } catch (e) {
       const raw = e instanceof Error ? e.message : String(e);
-      const aborted =
-        (e instanceof GitProcessError && e.aborted) || (signal?.aborted ?? false);
+      const aborted = (e instanceof GitProcessError && e.aborted) || (signal?.aborted ?? false);
       throw new GitCommandFailed(operation, this.options.redactor.redact(raw), aborted);
     }
   }

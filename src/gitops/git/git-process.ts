@@ -89,7 +89,9 @@ export function runGit(options: RunGitOptions): Promise<Buffer> {
         out.toString('utf8'),
         Buffer.concat(stderr).toString('utf8'),
         spawnError ? `\n(could not run git: ${spawnError.message})` : '',
-        timedOut ? `\n(block timeout reached: no output for ${options.timeoutMs} ms; git was killed)` : '',
+        timedOut
+          ? `\n(block timeout reached: no output for ${options.timeoutMs} ms; git was killed)`
+          : '',
         exitCode !== null && exitCode !== 0 ? `\n(git exited with code ${exitCode})` : '',
       ].join('');
       reject(new GitProcessError(text, exitCode, aborted, timedOut));

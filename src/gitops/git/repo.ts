@@ -479,11 +479,17 @@ export class ConfigRepo {
   private snapshot(sha: string, signal?: AbortSignal): Snapshot {
     if (!sha) throw new StackswapError('internal', 'the config repo has not been synced');
     const run = this.clone.gitRun(signal);
-    return new Snapshot(() => this.clone.objects(), run, {
-      isShallow: () => this.clone.isShallow(),
-      // More history is fetched holding the cache (a fetch writes the shallow file).
-      deepen: (how, options) => this.clone.exclusive(() => this.clone.deepen(how, options, signal)),
-    }, sha);
+    return new Snapshot(
+      () => this.clone.objects(),
+      run,
+      {
+        isShallow: () => this.clone.isShallow(),
+        // More history is fetched holding the cache (a fetch writes the shallow file).
+        deepen: (how, options) =>
+          this.clone.exclusive(() => this.clone.deepen(how, options, signal)),
+      },
+      sha,
+    );
   }
 }
 

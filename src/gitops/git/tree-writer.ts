@@ -21,10 +21,7 @@ interface DirChanges {
 /** The git id of a blob with `content`, computed locally (sha1 or sha256 by the id length). */
 export function blobId(content: Buffer, idLength: number): string {
   const algorithm = idLength === 64 ? 'sha256' : 'sha1';
-  return createHash(algorithm)
-    .update(`blob ${content.length}\0`)
-    .update(content)
-    .digest('hex');
+  return createHash(algorithm).update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
 /**
@@ -49,9 +46,12 @@ export async function writeFiles(
       });
     }
     if (found.kind === 'missing' && found.blockedBy) {
-      throw new ValidationError(`refusing to write ${file}: ${found.blockedBy} is not a directory`, {
-        where: { file },
-      });
+      throw new ValidationError(
+        `refusing to write ${file}: ${found.blockedBy} is not a directory`,
+        {
+          where: { file },
+        },
+      );
     }
     const bytes = Buffer.from(content, 'utf8');
     const id = blobId(bytes, idLength);

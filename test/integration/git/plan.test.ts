@@ -9,7 +9,6 @@ import {
   cleanupFixtures,
   commitCount,
   createBareRepo,
-  git,
   OtherWriter,
   remoteTip,
   type BareRepo,
@@ -56,7 +55,7 @@ describe('ConfigRepo.plan', () => {
       previous: { 'apps/ingress/values.yaml': SEED_FILES['apps/ingress/values.yaml'] },
     });
     expect(state(origin, repo)).toEqual(before);
-    expect(before.status).toBe('');
+    expect(before.cache.bare).toBe('true');
   });
 
   it('gives each planned file as it is at the base commit; null for a file the plan creates', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../../../src/shared/errors.ts';
 import {
@@ -11,7 +11,7 @@ import {
   remoteTip,
   showAtTip,
 } from '../../helpers/git-fixtures.ts';
-import { openRepo, SEED_FILES, trailers } from './support.ts';
+import { expectCacheAt, openRepo, SEED_FILES, trailers } from './support.ts';
 
 afterAll(cleanupFixtures);
 
@@ -41,11 +41,17 @@ describe('ConfigRepo: clone, sync, read', () => {
     expect((error as ValidationError).where).toEqual({ file: 'apps/nope/values.yaml' });
   });
 
-  it('reuses the cached clone on the next open, and discards local junk on sync', async () => {
+  it('reuses the cached clone on the next open, and puts a moved local branch back on sync', async () => {
     const origin = createBareRepo(SEED_FILES);
     const first = await openRepo(origin);
-    writeFileSync(path.join(first.workdir, 'apps/ingress/values.yaml'), 'tampered\n');
-    writeFileSync(path.join(first.workdir, 'untracked.txt'), 'junk\n');
+    const tip = remoteTip(origin);
+    const tree = git(first.workdir, 'mktree', '--missing');
+    git(
+      first.workdir,
+      'update-ref',
+      'refs/heads/main',
+      git(first.workdir, 'commit-tree', '-m', 'junk', tree),
+    );
     const cacheDir = path.dirname(path.dirname(path.dirname(first.workdir)));
     const marker = path.join(first.workdir, 'reuse-marker');
     writeFileSync(marker, '');
@@ -53,10 +59,11 @@ describe('ConfigRepo: clone, sync, read', () => {
     const second = await openRepo(origin, { cacheDir });
     expect(second.workdir).toBe(first.workdir);
     expect(existsSync(marker)).toBe(true); // not re-cloned
-    expect(existsSync(path.join(second.workdir, 'untracked.txt'))).toBe(false);
-    expect(readFileSync(path.join(second.workdir, 'apps/ingress/values.yaml'), 'utf8')).toContain(
-      'blue',
-    );
+    expect(second.headSha).toBe(tip);
+    expectCacheAt(second.workdir, tip);
+    expect(await second.readFile('apps/ingress/values.yaml')).toContain('blue');
+    // Bare: no file of the repo is ever checked out in the cache.
+    expect(existsSync(path.join(second.workdir, 'apps'))).toBe(false);
   });
 
   it('reads history newest first with parsed trailers, optionally limited to paths', async () => {
