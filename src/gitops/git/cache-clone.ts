@@ -293,13 +293,18 @@ export class CacheClone {
    * never removed by other operations (gc is off).
    */
   objects(): CatFileBatch {
-    this.batch ??= new CatFileBatch(this.workdir, this.repoEnv, (output) => {
-      const text = this.options.redactor.redact(output);
-      return (
-        classifyRemoteFailure(text, this.failureContext('cat-file')) ??
-        this.internal('cat-file', new GitCommandFailed('cat-file', text, false))
-      );
-    });
+    this.batch ??= new CatFileBatch(
+      this.workdir,
+      this.repoEnv,
+      (output) => {
+        const text = this.options.redactor.redact(output);
+        return (
+          classifyRemoteFailure(text, this.failureContext('cat-file')) ??
+          this.internal('cat-file', new GitCommandFailed('cat-file', text, false))
+        );
+      },
+      this.options.timeoutMs,
+    );
     return this.batch;
   }
 

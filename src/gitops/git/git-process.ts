@@ -160,6 +160,8 @@ export class CatFileBatch {
     private readonly cwd: string,
     private readonly env: Record<string, string>,
     private readonly describe: (output: string) => Error,
+    /** A request unanswered for this long (a lazy fetch that hangs) kills the child. */
+    private readonly timeoutMs: number,
   ) {}
 
   /** Size and type of an object, without its body. */
@@ -189,7 +191,21 @@ export class CatFileBatch {
     if (/[\n\0]/.test(line)) return Promise.reject(new Error('cat-file: invalid object name'));
     const child = this.start();
     return new Promise((resolve, reject) => {
-      this.pending.push({ withBody, resolve, reject });
+      const timer = setTimeout(() => {
+        if (this.child !== child) return;
+        this.fail(
+          this.describe(`block timeout reached: no answer for ${this.timeoutMs} ms (cat-file)`),
+          child,
+        );
+        child.kill('SIGKILL');
+      }, this.timeoutMs);
+      const settle =
+        <A extends unknown[]>(fn: (...args: A) => void) =>
+        (...args: A) => {
+          clearTimeout(timer);
+          fn(...args);
+        };
+      this.pending.push({ withBody, resolve: settle(resolve), reject: settle(reject) });
       this.ref(child, true);
       child.stdin.write(`${line}\n`);
     });
