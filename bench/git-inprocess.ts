@@ -2,9 +2,9 @@
  * The git part of `stackswap deploy --no-sync`, timed inside one process (no process start-up,
  * no module loading): the same config repo and smart-HTTP server as bench/git-path, the CLI's
  * run() called in-process, cold (empty cache) and warm (cache of the previous warm run),
- * alternating. With --verbose-git, prints each git command's duration of the last warm run.
+ * alternating. With --git-log, the debug log (stderr) has one line per git command and its `ms`.
  *
- *   npx tsx bench/git-inprocess.ts [--files 20000] [--commits 20000] [--rounds 7]
+ *   npx tsx bench/git-inprocess.ts [--files 20000] [--commits 20000] [--rounds 7] [--git-log]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +23,8 @@ const { values: opts } = parseArgs({
     files: { type: 'string', default: '20000' },
     commits: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '7' },
+    /** Debug log on stderr: one line per git command with its duration (`ms`). */
+    'git-log': { type: 'boolean', default: false },
   },
 });
 
@@ -48,7 +50,15 @@ async function deploy(url: string, cacheDir: string, version: string): Promise<n
   };
   const started = performance.now();
   const code = await run(
-    ['deploy', '--no-sync', '--set', `my-frontend=${version}`, '--output', 'json'],
+    [
+      ...(opts['git-log'] ? ['--verbose'] : []),
+      'deploy',
+      '--no-sync',
+      '--set',
+      `my-frontend=${version}`,
+      '--output',
+      'json',
+    ],
     { stdout, stderr, isTTY: false, gitlab: false, env },
   );
   const ms = performance.now() - started;

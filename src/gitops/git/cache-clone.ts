@@ -61,6 +61,9 @@ const EXPECTED_CONFIG_KEY =
 /** Lock files git leaves behind when killed; stale by definition while we hold the cache. */
 const GIT_LOCK_FILES = ['HEAD.lock', 'config.lock', 'packed-refs.lock', 'shallow.lock'];
 
+/** Blobs up to this size come with a warm fetch; larger ones are fetched when read. */
+const WARM_FETCH_BLOB_LIMIT = '256k';
+
 /** A lock older than this is stale whoever holds it (no operation runs this long). */
 const STALE_LOCK_MS = 30 * 60_000;
 
@@ -150,6 +153,15 @@ export class CacheClone {
     }
     await this.freshClone(signal);
     return this.tip(signal);
+  }
+
+  /**
+   * The local branch tip if the cache is intact (as `sync` checks it), without a fetch;
+   * undefined when it is not (then `sync`).
+   */
+  async localTip(signal?: AbortSignal): Promise<string | undefined> {
+    if (!(await this.isUsable(signal))) return undefined;
+    return this.tip(signal).catch(() => undefined);
   }
 
   /** `git hash-object -w --stdin`: stores a blob, returns its id. */
@@ -357,6 +369,9 @@ export class CacheClone {
           '--no-recurse-submodules',
           '--no-write-fetch-head',
           '--update-head-ok',
+          // The blobs of the new commits come along (config files are small): a read of a
+          // file that changed since the last run then needs no round trip of its own.
+          `--filter=blob:limit=${WARM_FETCH_BLOB_LIMIT}`,
           'origin',
           `+${this.localRef}:${this.localRef}`,
         ],
@@ -476,7 +491,7 @@ export class CacheClone {
     input?: string,
     cwd?: string,
   ): Promise<string> {
-    this.options.logger.debug({ git: operation }, `git ${operation}`);
+    const started = performance.now();
     try {
       const out = await runGit({
         cwd: cwd ?? this.workdir,
@@ -487,6 +502,10 @@ export class CacheClone {
         ...(input !== undefined ? { input } : {}),
         ...(signal ? { signal } : {}),
       });
+      this.options.logger.debug(
+        { git: operation, ms: Math.round(performance.now() - started) },
+        `git ${operation}`,
+      );
       return out.toString('utf8');
     } catch (e) {
       const raw = e instanceof Error ? e.message : String(e);

@@ -135,8 +135,13 @@ interface Unpushed<T> {
  */
 const MAX_TRANSFER_FAILURES = 3;
 
+/** A head seen as the remote tip this recently needs no fetch before a first attempt. */
+const FRESH_HEAD_MS = 1_000;
+
 export class ConfigRepo {
   private head = '';
+  /** When `head` was last seen as the remote tip (a fetch or our push), by `retry.now`. */
+  private headSeenAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     private readonly clone: CacheClone,
@@ -205,6 +210,10 @@ export class ConfigRepo {
     return this.clone.branch;
   }
 
+  private now(): number {
+    return (this.options.retry?.now ?? Date.now)();
+  }
+
   /** The cache repository (a bare git directory). Stackswap owns it. */
   get workdir(): string {
     return this.clone.workdir;
@@ -226,6 +235,7 @@ export class ConfigRepo {
    */
   async sync(): Promise<string> {
     this.head = await this.clone.exclusive(() => this.clone.sync());
+    this.headSeenAt = this.now();
     return this.head;
   }
 
@@ -360,7 +370,18 @@ export class ConfigRepo {
     unpushed: readonly Unpushed<T>[],
     signal: AbortSignal | undefined,
   ): Promise<AttemptOutcome<T>> {
-    const head = await this.syncForAttempt(unpushed, signal);
+    // The first attempt right after a sync (the CLI opens the repo, reads its config, then
+    // commits) builds on that head instead of fetching again, if the cache is intact and still
+    // there (no other user of the cache moved it). The push is the compare-and-swap, so a
+    // remote that moved meanwhile only costs a lost race and a second attempt, which fetches.
+    const fresh =
+      attempt === 1 &&
+      unpushed.length === 0 &&
+      this.head !== '' &&
+      this.now() - this.headSeenAt < FRESH_HEAD_MS &&
+      (await this.clone.localTip(signal)) === this.head;
+    const head = fresh ? this.head : await this.syncForAttempt(unpushed, signal);
+    if (!fresh) this.headSeenAt = this.now();
     this.head = head;
     // A push that failed mid-transfer may have landed: then the fetched branch contains it.
     for (const earlier of unpushed) {
@@ -386,6 +407,7 @@ export class ConfigRepo {
       if (!failure) {
         await this.clone.setTip(sha, head);
         this.head = sha;
+        this.headSeenAt = this.now();
         this.logger.info({ sha, attempt, branch: this.branch }, 'pushed');
         return done(sha, true, attempt, plan.result);
       }
