@@ -477,7 +477,9 @@ export class CacheClone {
     // Commit-message files of earlier versions (messages go through stdin now).
     const home = path.join(this.options.base, 'home');
     for (const name of await readdir(home).catch(() => [] as string[])) {
-      if (name.startsWith('commit-message-') || /^\.gitconfig\.\d+\.\d+\.tmp$/.test(name)) {
+      // A .gitconfig being replaced (outside the lock) by a live process is left alone.
+      const writer = /^\.gitconfig\.(\d+)\.\d+\.tmp$/.exec(name);
+      if (name.startsWith('commit-message-') || (writer && !processAlive(Number(writer[1])))) {
         await rm(path.join(home, name), { force: true });
       }
     }
@@ -549,4 +551,13 @@ export function cancelled(signal: AbortSignal | undefined, detail?: string): Sta
     'operation-failed',
     `cancelled while working on the config repo${suffix}`,
   );
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

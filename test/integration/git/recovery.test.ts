@@ -55,7 +55,11 @@ describe('leftovers of a killed process', () => {
     const tree = git(repo.workdir, 'mktree', '--missing');
     const orphan = git(repo.workdir, 'commit-tree', '-m', 'never pushed', tree);
     expect(blob).toMatch(/^[0-9a-f]{40}$/);
-    writeFileSync(path.join(path.dirname(repo.workdir), 'home', 'commit-message-dead'), 'x');
+    const home = path.join(path.dirname(repo.workdir), 'home');
+    writeFileSync(path.join(home, 'commit-message-dead'), 'x');
+    // A .gitconfig replacement left by a dead process goes; one of a live process stays.
+    writeFileSync(path.join(home, '.gitconfig.999999999.1.tmp'), 'x');
+    writeFileSync(path.join(home, `.gitconfig.${process.pid}.1.tmp`), 'x');
 
     const reopened = await openRepo(origin, { cacheDir: cacheDirOf(repo.workdir) });
     const result = await reopened.transact(
@@ -66,9 +70,9 @@ describe('leftovers of a killed process', () => {
     expect(showAtTip(origin, 'apps/ingress/values.yaml')).toBe('global:\n  shopLive: green');
     expect(git(origin.bare, 'rev-list', 'main')).not.toContain(orphan);
     // A killed run's commit-message file (written by earlier versions) is cleaned up.
-    expect(existsSync(path.join(path.dirname(repo.workdir), 'home', 'commit-message-dead'))).toBe(
-      false,
-    );
+    expect(existsSync(path.join(home, 'commit-message-dead'))).toBe(false);
+    expect(existsSync(path.join(home, '.gitconfig.999999999.1.tmp'))).toBe(false);
+    expect(existsSync(path.join(home, `.gitconfig.${process.pid}.1.tmp`))).toBe(true);
   });
 
   it('a local branch moved to a commit that was never pushed is put back on sync', async () => {
