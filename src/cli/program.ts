@@ -52,11 +52,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let format: OutputFormat =
     argv.includes('--output=json') || hasPair(argv, '--output', 'json') ? 'json' : 'text';
   let exitCode: number = ExitCode.ok;
+  const sessions: Session[] = [];
   const program = buildProgram(
     io,
     redactor,
     (code) => (exitCode = code),
     (f) => (format = f),
+    sessions,
   );
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
@@ -75,6 +77,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       redactor.redact(error.describe()),
       exitCode,
     );
+  } finally {
+    // Nothing of a finished command may keep running (the config repo's git reader child).
+    for (const s of sessions) s.close();
   }
   return exitCode;
 }
@@ -99,6 +104,7 @@ function buildProgram(
   redactor: Redactor,
   setExit: (code: number) => void,
   setFormat: (format: OutputFormat) => void,
+  sessions: Session[],
 ): Command {
   const program = new Command('stackswap')
     .description('Whole-stack blue/green promotion through git and Argo CD')
@@ -137,8 +143,11 @@ function buildProgram(
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 
-  const session = async (): Promise<Session> =>
-    new (await runtime()).Session(program.opts<GlobalOptions>(), io, redactor);
+  const session = async (): Promise<Session> => {
+    const s = new (await runtime()).Session(program.opts<GlobalOptions>(), io, redactor);
+    sessions.push(s);
+    return s;
+  };
 
   /**
    * Runs a changing operation with a fresh context and prints its result. With --dry-run the

@@ -90,6 +90,11 @@ export class Session {
     return this.repo;
   }
 
+  /** Ends what the session started that could outlive the command (the repo's git reader). */
+  close(): void {
+    this.repo?.close();
+  }
+
   /** --stack, or the only stack of stackswap.yaml. */
   async stackName(repo: RepoReader): Promise<string> {
     const explicit = this.options.stack ?? this.env.STACKSWAP_STACK;

@@ -139,7 +139,11 @@ describe('Argo CD trouble', () => {
       redactor: new Redactor(),
     });
     await client.sync('my-app-green', { appNamespace: 'argocd' });
+    const before = head(s);
     const deploy = cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    // Lift the stall only once the deploy is past its push (then it meets the running
+    // operation), not after a fixed time that a slow machine may not reach.
+    for (let i = 0; i < 600 && head(s) === before; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1500));
     s.argocd.setFaults({ stallOperations: false });
     const r = await deploy;

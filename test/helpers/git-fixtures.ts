@@ -2,7 +2,7 @@
  * Real git fixtures for the config-repo tests: a temporary bare origin seeded with files, a
  * second clone that pushes racing commits, server-side hooks, and a smart-HTTP server on
  * 127.0.0.1 (node:http + `git http-backend`) that demands a token. Fixtures drive plain `git`
- * through child_process with a hermetic env; only the code under test uses simple-git.
+ * through child_process with a hermetic env, separately from the code under test.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import {

@@ -1,14 +1,19 @@
 /**
- * The working clone of the config repo that stackswap keeps under its cache directory, one per
- * (remote, branch). It is disposable: every sync fetches and hard-resets it, and a clone that is
- * corrupt, half-written or tampered with is thrown away and cloned again. All git commands run
- * here, through the hermetic factory, with their output redacted before anyone sees it.
+ * The cache repository of the config repo that stackswap keeps under its cache directory, one
+ * per (remote, branch): a bare, shallow, partial clone (`--depth=1 --filter=blob:none`). It has
+ * no working tree: files are read from objects (`git cat-file --batch-command`) and commits are
+ * written with plumbing (hash-object, mktree, commit-tree), so nothing is ever checked out or
+ * reset. Blobs arrive on demand from the promisor remote, through the same hermetic environment
+ * (askpass included). The cache is disposable: one that is corrupt, half-written or tampered with
+ * is thrown away and cloned again.
  *
- * Every method except `exclusive()` and `gitRun()` assumes the caller holds the clone through
- * `exclusive()`: one operation at a time, in this process and across processes.
+ * Local ref `refs/heads/<branch>` (HEAD) is the remote tip as of the last fetch or push. Every
+ * method except `exclusive()`, `objects()` and `gitRun()` assumes the caller holds the cache
+ * through `exclusive()`: one writer at a time, in this process and across processes.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -26,7 +31,7 @@ import {
   type GitFailureContext,
   type PushFailure,
 } from './classify.ts';
-import { createGit } from './git-factory.ts';
+import { CatFileBatch, GitProcessError, runGit } from './git-process.ts';
 import type { RemoteUrl } from './remote-url.ts';
 import type { GitRun } from './snapshot.ts';
 
@@ -40,7 +45,7 @@ export interface RepoLogger {
 export interface CacheCloneOptions {
   remote: RemoteUrl;
   branch: string;
-  /** `<cacheDir>/git/<key>`: holds `repo/` (the clone), `home/` (private HOME) and `lock`. */
+  /** `<cacheDir>/git/<key>`: holds `repo/` (the bare clone), `home/` (private HOME) and `lock`. */
   base: string;
   env: Record<string, string>;
   timeoutMs: number;
@@ -51,17 +56,13 @@ export interface CacheCloneOptions {
 
 /** Local configuration keys a clone made by `freshClone` may have; anything else: re-clone. */
 const EXPECTED_CONFIG_KEY =
-  /^(?:core\.(?:repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)|extensions\.partialclone|remote\.origin\.(?:url|fetch|tagopt|promisor|partialclonefilter)|branch\.[^\n]+\.(?:remote|merge))$/;
+  /^(?:core\.(?:repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)|extensions\.(?:partialclone|objectformat)|remote\.origin\.(?:url|fetch|tagopt|promisor|partialclonefilter))$/;
 
-/** Lock files git leaves behind when killed; stale by definition while we hold the clone. */
-const GIT_LOCK_FILES = [
-  'index.lock',
-  'HEAD.lock',
-  'ORIG_HEAD.lock',
-  'config.lock',
-  'packed-refs.lock',
-  'shallow.lock',
-];
+/** Lock files git leaves behind when killed; stale by definition while we hold the cache. */
+const GIT_LOCK_FILES = ['HEAD.lock', 'config.lock', 'packed-refs.lock', 'shallow.lock'];
+
+/** Blobs up to this size come with a warm fetch; larger ones are fetched when read. */
+const WARM_FETCH_BLOB_LIMIT = '256k';
 
 /** A lock older than this is stale whoever holds it (no operation runs this long). */
 const STALE_LOCK_MS = 30 * 60_000;
@@ -78,21 +79,34 @@ export class GitCommandFailed extends Error {
 }
 
 export class CacheClone {
+  /** The bare repository (its git directory). */
   readonly workdir: string;
   readonly branch: string;
   private queue: Promise<unknown> = Promise.resolve();
+  private batch: CatFileBatch | undefined;
+  /** Set inside `exclusive()`: work started there already holds the cache. */
+  private readonly holding = new AsyncLocalStorage<true>();
 
   constructor(private readonly options: CacheCloneOptions) {
     this.workdir = path.join(options.base, 'repo');
     this.branch = options.branch;
   }
 
-  private get remoteRef(): string {
-    return `refs/remotes/origin/${this.branch}`;
+  /** The environment of commands in the cache repo: GIT_DIR names it. */
+  private get repoEnv(): Record<string, string> {
+    return { ...this.options.env, GIT_DIR: this.workdir };
   }
 
-  /** Runs `fn` holding the clone: queued in this process, a lock file across processes. */
+  private get localRef(): string {
+    return `refs/heads/${this.branch}`;
+  }
+
+  /**
+   * Runs `fn` holding the cache: queued in this process, a lock file across processes. Called
+   * from work that holds the cache already, runs `fn` at once.
+   */
   exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.holding.getStore()) return fn();
     const run = this.queue.then(() =>
       withCacheLock(
         path.join(this.options.base, 'lock'),
@@ -101,9 +115,13 @@ export class CacheClone {
           staleAfterMs: STALE_LOCK_MS,
           sleep: (ms) => delay(ms),
           now: Date.now,
-          what: `the cache clone ${this.workdir}`,
+          what: `the cache repo ${this.workdir}`,
         },
-        fn,
+        async () => {
+          // We hold the cache: whatever a killed run left behind is stale now.
+          await this.removeLeftovers();
+          return this.holding.run(true, fn);
+        },
       ).catch((e: unknown) => {
         throw this.publicError(e);
       }),
@@ -113,15 +131,15 @@ export class CacheClone {
   }
 
   /**
-   * Fetch, hard reset and clean; (re-)clone when the clone is missing, corrupt or tampered
-   * with. Returns the remote branch tip. Remote failures (auth, unreachable, no such branch)
-   * are thrown classified and do not cost the clone.
+   * Fetches the branch tip into the cache (cloning when the cache is missing, corrupt or
+   * tampered with) and returns it. Remote failures (auth, unreachable, no such branch) are
+   * thrown classified and do not cost the cache.
    */
   async sync(signal?: AbortSignal): Promise<string> {
-    let head: string | undefined;
     if (await this.isUsable(signal)) {
       try {
-        head = await this.refresh(signal);
+        await this.fetch(signal);
+        return await this.tip(signal);
       } catch (e) {
         if (isStackswapError(e)) throw e;
         this.options.logger.warn(
@@ -129,92 +147,66 @@ export class CacheClone {
             workdir: this.workdir,
             reason: e instanceof GitCommandFailed ? gitLines(e.text)[0] : String(e),
           },
-          'cache clone unusable; cloning again',
+          'cache repo unusable; cloning again',
         );
-        await this.freshClone(signal);
-      }
-    } else {
-      await this.freshClone(signal);
-    }
-    head ??= (
-      await this.git('rev-parse', ['rev-parse', '--verify', `${this.remoteRef}^{commit}`], signal)
-    ).trim();
-    return head;
-  }
-
-  /** Back to the remote-tracking tip with no local changes; if even that fails, drop the clone. */
-  async resetToRemote(): Promise<void> {
-    try {
-      await this.removeStaleGitLocks();
-      await this.resetWorkTree();
-    } catch {
-      this.options.logger.warn(
-        { workdir: this.workdir },
-        'could not reset the cache clone; it will be cloned again',
-      );
-      await rm(this.workdir, { recursive: true, force: true }).catch(() => undefined);
-    }
-  }
-
-  /** Writes a repo file in the work tree, refusing to go through symlinks or non-directories. */
-  async writeFile(file: string, content: string): Promise<void> {
-    let dir = this.workdir;
-    for (const segment of file.split('/').slice(0, -1)) {
-      dir = path.join(dir, segment);
-      const info = await lstat(dir).catch(() => undefined);
-      if (!info) await mkdir(dir);
-      else if (info.isSymbolicLink() || !info.isDirectory()) {
-        const where = path.relative(this.workdir, dir);
-        throw new ValidationError(`refusing to write ${file}: ${where} is not a directory`, {
-          where: { file },
-        });
       }
     }
-    const target = path.join(this.workdir, file);
-    const info = await lstat(target).catch(() => undefined);
-    if (info && !info.isFile()) {
-      throw new ValidationError(
-        info.isSymbolicLink()
-          ? `refusing to follow symlink ${file}`
-          : `refusing to write ${file}: not a regular file`,
-        { where: { file } },
-      );
-    }
-    await writeFile(target, content);
+    await this.freshClone(signal);
+    return this.tip(signal);
   }
 
-  /** `git add -- paths`; whether anything differs from HEAD now. */
-  async stage(paths: readonly string[], signal?: AbortSignal): Promise<boolean> {
-    if (paths.length === 0) return false;
-    await this.git('add', ['add', '--verbose', '--', ...paths], signal);
-    const staged = await this.git('diff', ['diff', '--cached', '--name-only', '-z'], signal);
-    return staged.length > 0;
+  /**
+   * The local branch tip if the cache is intact (as `sync` checks it), without a fetch;
+   * undefined when it is not (then `sync`).
+   */
+  async localTip(signal?: AbortSignal): Promise<string | undefined> {
+    if (!(await this.isUsable(signal))) return undefined;
+    return this.tip(signal).catch(() => undefined);
   }
 
-  /** Commits the index with `message` used verbatim; returns the new commit. */
-  async commit(message: string, signal?: AbortSignal): Promise<string> {
-    // The message goes through a file in the private HOME: not argv, not the work tree.
-    const messageFile = path.join(this.options.base, 'home', `commit-message-${randomUUID()}`);
-    await writeFile(messageFile, message, { mode: 0o600 });
-    try {
-      await this.git(
-        'commit',
-        ['commit', '--no-verify', '--no-gpg-sign', '--cleanup=verbatim', `--file=${messageFile}`],
-        signal,
-      );
-    } finally {
-      await rm(messageFile, { force: true });
-    }
-    return (await this.git('rev-parse', ['rev-parse', '--verify', 'HEAD^{commit}'], signal)).trim();
+  /** `git hash-object -w --stdin`: stores a blob, returns its id. */
+  async writeBlob(content: string, signal?: AbortSignal): Promise<string> {
+    const out = await this.git(
+      'hash-object',
+      ['hash-object', '-w', '-t', 'blob', '--no-filters', '--stdin'],
+      signal,
+      content,
+    );
+    return out.trim();
   }
 
-  /** Pushes HEAD to the branch; undefined on success, else how it failed. */
-  async push(signal?: AbortSignal): Promise<PushFailure | undefined> {
+  /** `git mktree --missing -z`: stores a tree of `entries` (a blob need not be local). */
+  async writeTree(
+    entries: readonly { mode: string; type: string; oid: string; name: string }[],
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const input = entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\0`).join('');
+    return (await this.git('mktree', ['mktree', '-z', '--missing'], signal, input)).trim();
+  }
+
+  /** `git commit-tree`, the message verbatim on stdin (never in argv or a file). */
+  async commitTree(
+    tree: string,
+    parent: string,
+    message: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const out = await this.git(
+      'commit-tree',
+      ['commit-tree', '--no-gpg-sign', '-p', parent, tree],
+      signal,
+      message,
+    );
+    return out.trim();
+  }
+
+  /** Pushes `sha` to the branch; undefined on success, else how it failed. */
+  async push(sha: string, signal?: AbortSignal): Promise<PushFailure | undefined> {
     try {
       // No --force, no lease: a non-fast-forward push fails, and that is the compare-and-swap.
       await this.git(
         'push',
-        ['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${this.branch}`],
+        ['push', '--porcelain', '--no-verify', 'origin', `${sha}:refs/heads/${this.branch}`],
         signal,
       );
       return undefined;
@@ -232,6 +224,13 @@ export class CacheClone {
     }
   }
 
+  /** After a push: the local branch is the remote tip now (saves the next fetch a round). */
+  async setTip(sha: string, previous: string): Promise<void> {
+    await this.git('update-ref', ['update-ref', this.localRef, sha, previous]).catch(
+      () => undefined,
+    );
+  }
+
   async isAncestor(commit: string, tip: string, signal?: AbortSignal): Promise<boolean> {
     try {
       const base = (await this.git('merge-base', ['merge-base', commit, tip], signal)).trim();
@@ -239,6 +238,42 @@ export class CacheClone {
     } catch (e) {
       if (e instanceof GitCommandFailed && e.aborted) throw cancelled(signal);
       return false;
+    }
+  }
+
+  /** Whether the clone's history stops somewhere (a `shallow` file lists the boundary). */
+  async isShallow(): Promise<boolean> {
+    const text = await readFile(path.join(this.workdir, 'shallow'), 'utf8').catch(() => '');
+    return text.trim().length > 0;
+  }
+
+  /**
+   * Fetches more history below the shallow boundary: `depth` more commits, or all of it.
+   * `commitsOnly`: commits without their trees (enough for a log without paths).
+   */
+  async deepen(
+    how: { depth: number } | 'all',
+    options: { commitsOnly: boolean },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    try {
+      await this.git(
+        'fetch',
+        [
+          'fetch',
+          '--no-tags',
+          '--no-recurse-submodules',
+          '--no-write-fetch-head',
+          ...(options.commitsOnly ? ['--filter=tree:0'] : []),
+          how === 'all' ? '--unshallow' : `--deepen=${how.depth}`,
+          'origin',
+          this.localRef,
+        ],
+        signal,
+      );
+    } catch (e) {
+      const error = this.remoteFailureOr(e, 'fetch', signal);
+      throw isStackswapError(error) ? error : this.internal('fetch', error);
     }
   }
 
@@ -250,6 +285,7 @@ export class CacheClone {
         await this.git(
           'check-ref-format',
           ['check-ref-format', '--branch', this.branch],
+          undefined,
           undefined,
           this.options.base,
         )
@@ -265,8 +301,28 @@ export class CacheClone {
   }
 
   /**
-   * A runner for read-only commands on objects (Snapshot). Needs no exclusive hold: objects are
-   * never removed by other operations (gc is off). Failures come out classified.
+   * The object reader (one long-lived cat-file child). Needs no exclusive hold: objects are
+   * never removed by other operations (gc is off).
+   */
+  objects(): CatFileBatch {
+    this.batch ??= new CatFileBatch(
+      this.workdir,
+      this.repoEnv,
+      (output) => {
+        const text = this.options.redactor.redact(output);
+        return (
+          classifyRemoteFailure(text, this.failureContext('cat-file')) ??
+          this.internal('cat-file', new GitCommandFailed('cat-file', text, false))
+        );
+      },
+      this.options.timeoutMs,
+    );
+    return this.batch;
+  }
+
+  /**
+   * A runner for read-only commands on objects (Snapshot). Needs no exclusive hold. Failures
+   * come out classified.
    */
   gitRun(signal?: AbortSignal): GitRun {
     return async (operation, args) => {
@@ -275,13 +331,17 @@ export class CacheClone {
       } catch (e) {
         if (!(e instanceof GitCommandFailed)) throw e;
         if (e.aborted) throw cancelled(signal);
-        // Reading a blob of a blobless clone may fetch it from the remote.
         throw (
           classifyRemoteFailure(e.text, this.failureContext(operation)) ??
           this.internal(operation, e)
         );
       }
     };
+  }
+
+  /** Ends the long-lived git child, if any. */
+  close(): void {
+    this.batch?.close();
   }
 
   /** An error fit to leave the git layer: internal failure objects become classified errors. */
@@ -292,57 +352,39 @@ export class CacheClone {
 
   // ---------------------------------------------------------------------------------------
 
-  /**
-   * Fetch + hard reset + clean; returns the head when known without another command. Remote
-   * failures are classified; local ones are rethrown raw (the caller re-clones).
-   */
-  private async refresh(signal?: AbortSignal): Promise<string | undefined> {
-    // We hold the clone, so any git lock file here was left by a process that died.
-    await this.removeStaleGitLocks();
+  private async tip(signal?: AbortSignal): Promise<string> {
+    return (
+      await this.git('rev-parse', ['rev-parse', '--verify', `${this.localRef}^{commit}`], signal)
+    ).trim();
+  }
+
+  /** Fetches the branch into the local branch: only the commits (and trees) that are new. */
+  private async fetch(signal?: AbortSignal): Promise<void> {
     try {
       await this.git(
         'fetch',
         [
           'fetch',
-          '--verbose',
-          '--prune',
           '--no-tags',
           '--no-recurse-submodules',
+          '--no-write-fetch-head',
+          '--update-head-ok',
+          // The blobs of the new commits come along (config files are small): a read of a
+          // file that changed since the last run then needs no round trip of its own.
+          `--filter=blob:limit=${WARM_FETCH_BLOB_LIMIT}`,
           'origin',
-          `+refs/heads/${this.branch}:${this.remoteRef}`,
+          `+${this.localRef}:${this.localRef}`,
         ],
         signal,
       );
     } catch (e) {
       throw this.remoteFailureOr(e, 'fetch', signal);
     }
-    return this.resetWorkTree(signal);
-  }
-
-  /**
-   * `reset --hard` to the remote-tracking tip and `clean -ffdx`, each only when needed (status
-   * tells). Besides saving work, this keeps every command printing something: simple-git waits
-   * an extra 50 ms for a git command that exits without output.
-   */
-  private async resetWorkTree(signal?: AbortSignal): Promise<string | undefined> {
-    const status = await this.git(
-      'status',
-      ['status', '--porcelain=v2', '--branch', '--ignored=matching', '--untracked-files=all', '-z'],
-      signal,
-    );
-    const entries = status.split('\0');
-    const atRemoteTip = entries.includes('# branch.ab +0 -0');
-    const reset = !atRemoteTip || entries.some((e) => /^[12u] /.test(e));
-    if (reset) await this.git('reset', ['reset', '--hard', this.remoteRef], signal);
-    if (entries.some((e) => /^[?!] /.test(e))) await this.git('clean', ['clean', '-ffdx'], signal);
-    // When HEAD already was the remote-tracking tip, status named the commit: saves a rev-parse.
-    const oid = entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length);
-    return !reset && oid && /^[0-9a-f]{40,64}$/.test(oid) ? oid : undefined;
   }
 
   private async freshClone(signal?: AbortSignal): Promise<void> {
     const { base, remote } = this.options;
-    // Leftovers of interrupted clones (we hold the clone: nobody else is cloning).
+    // Leftovers of interrupted clones (we hold the cache: nobody else is cloning).
     for (const name of await readdir(base).catch(() => [] as string[])) {
       if (name.startsWith('clone-'))
         await rm(path.join(base, name), { recursive: true, force: true });
@@ -353,6 +395,8 @@ export class CacheClone {
         'clone',
         [
           'clone',
+          '--bare',
+          '--depth=1',
           '--filter=blob:none',
           '--no-local',
           '--no-tags',
@@ -365,6 +409,7 @@ export class CacheClone {
           target,
         ],
         signal,
+        undefined,
         base,
       );
     } catch (e) {
@@ -374,43 +419,54 @@ export class CacheClone {
       throw this.internal('clone', error);
     }
     // A clone appears under its final name only once complete.
+    this.batch?.close();
     await rm(this.workdir, { recursive: true, force: true });
     await rename(target, this.workdir);
     this.options.logger.info({ workdir: this.workdir }, 'cloned the config repo into the cache');
   }
 
   /**
-   * Is the cache clone ours and intact? It must be a repository rooted at `workdir`, on our
-   * branch, with no hooks and only the configuration `git clone` writes (a tampered
-   * `.git/config` could set core.fsmonitor, core.hooksPath, filters or another remote).
+   * Is the cache repo ours and intact? It must be a bare repository at `workdir` whose HEAD is
+   * our branch, with no hooks and only the configuration `git clone` writes (a tampered config
+   * could set core.fsmonitor, core.hooksPath, filters or another remote).
    */
   private async isUsable(signal?: AbortSignal): Promise<boolean> {
-    const gitDir = path.join(this.workdir, '.git');
-    if (!(await lstat(gitDir).catch(() => undefined))?.isDirectory()) return false;
-    // A clone's hooks directory holds only git's *.sample templates; anything else would run.
+    const gitDir = this.workdir;
+    if (!(await lstat(path.join(gitDir, 'objects')).catch(() => undefined))?.isDirectory()) {
+      return false;
+    }
+    // A clone's hooks directory holds only git's *.sample templates; anything else would run
+    // (reference-transaction hooks run on fetch and update-ref).
     const hooks = await readdir(path.join(gitDir, 'hooks')).catch(() => [] as string[]);
     if (hooks.some((name) => !name.endsWith('.sample'))) return false;
-    // HEAD must be our branch (read directly: one git process less per sync).
     const head = await readFile(path.join(gitDir, 'HEAD'), 'utf8').catch(() => '');
-    if (head !== `ref: refs/heads/${this.branch}\n`) return false;
+    if (head !== `ref: ${this.localRef}\n`) return false;
+    // Read directly (one git process less per sync); `git config` would also accept includes.
+    let config: string;
     try {
-      const config = await this.git('config', ['config', '--local', '--list', '-z'], signal);
-      for (const entry of config.split('\0').filter(Boolean)) {
-        const [key = '', value = ''] = entry.split('\n', 2);
-        if (!EXPECTED_CONFIG_KEY.test(key.toLowerCase())) return false;
-        if (key.toLowerCase() === 'remote.origin.url' && value !== this.options.remote.url) {
-          return false;
-        }
-      }
-      return true;
+      config = await this.git(
+        'config',
+        ['config', `--file=${path.join(gitDir, 'config')}`, '--list', '-z'],
+        signal,
+      );
     } catch (e) {
       if (e instanceof GitCommandFailed && e.aborted) throw cancelled(signal);
       return false;
     }
+    let bare = false;
+    for (const entry of config.split('\0').filter(Boolean)) {
+      const [key = '', value = ''] = entry.split('\n', 2);
+      const name = key.toLowerCase();
+      if (!EXPECTED_CONFIG_KEY.test(name)) return false;
+      if (name === 'remote.origin.url' && value !== this.options.remote.url) return false;
+      if (name === 'core.bare') bare = value === 'true';
+    }
+    return bare;
   }
 
-  private async removeStaleGitLocks(): Promise<void> {
-    const gitDir = path.join(this.workdir, '.git');
+  /** What a killed run may leave: git lock files, temporary files in the private HOME. */
+  private async removeLeftovers(): Promise<void> {
+    const gitDir = this.workdir;
     for (const name of GIT_LOCK_FILES) await rm(path.join(gitDir, name), { force: true });
     const refs = await readdir(path.join(gitDir, 'refs'), { recursive: true }).catch(
       () => [] as string[],
@@ -418,26 +474,44 @@ export class CacheClone {
     for (const name of refs) {
       if (name.endsWith('.lock')) await rm(path.join(gitDir, 'refs', name), { force: true });
     }
+    // Commit-message files of earlier versions (messages go through stdin now).
+    const home = path.join(this.options.base, 'home');
+    for (const name of await readdir(home).catch(() => [] as string[])) {
+      // A .gitconfig being replaced (outside the lock) by a live process is left alone.
+      const writer = /^\.gitconfig\.(\d+)\.\d+\.tmp$/.exec(name);
+      if (name.startsWith('commit-message-') || (writer && !processAlive(Number(writer[1])))) {
+        await rm(path.join(home, name), { force: true });
+      }
+    }
   }
 
-  /** Runs git in the clone (or `cwd`) with the hermetic environment; failures are redacted. */
+  /** Runs git in the cache repo (or `cwd`) with the hermetic environment; failures redacted. */
   private async git(
     operation: string,
     args: string[],
     signal?: AbortSignal,
-    cwd = this.workdir,
+    input?: string,
+    cwd?: string,
   ): Promise<string> {
-    this.options.logger.debug({ git: operation }, `git ${operation}`);
+    const started = performance.now();
     try {
-      return await createGit({
-        baseDir: cwd,
-        env: this.options.env,
+      const out = await runGit({
+        cwd: cwd ?? this.workdir,
+        // The repository is named, never discovered (safe.bareRepository=explicit).
+        env: cwd ? this.options.env : this.repoEnv,
+        args,
         timeoutMs: this.options.timeoutMs,
+        ...(input !== undefined ? { input } : {}),
         ...(signal ? { signal } : {}),
-      }).raw(args);
+      });
+      this.options.logger.debug(
+        { git: operation, ms: Math.round(performance.now() - started) },
+        `git ${operation}`,
+      );
+      return out.toString('utf8');
     } catch (e) {
       const raw = e instanceof Error ? e.message : String(e);
-      const aborted = (e as { plugin?: string }).plugin === 'abort' || (signal?.aborted ?? false);
+      const aborted = (e instanceof GitProcessError && e.aborted) || (signal?.aborted ?? false);
       throw new GitCommandFailed(operation, this.options.redactor.redact(raw), aborted);
     }
   }
@@ -477,4 +551,13 @@ export function cancelled(signal: AbortSignal | undefined, detail?: string): Sta
     'operation-failed',
     `cancelled while working on the config repo${suffix}`,
   );
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

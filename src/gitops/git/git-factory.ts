@@ -1,24 +1,22 @@
 /**
- * The only place that creates simple-git instances. Every git child gets an environment built
- * from an allow-list (never a spread of process.env: a CI image's PAGER, GIT_SSH_COMMAND or
- * CI_JOB_TOKEN must not reach git), a private HOME whose .gitconfig this module writes, and a
- * per-command inactivity timeout.
+ * The environment of every git child (run by git-process.ts): built from an allow-list (never a
+ * spread of process.env: a CI image's PAGER, GIT_SSH_COMMAND or CI_JOB_TOKEN must not reach
+ * git), with a private HOME whose .gitconfig this module writes. Git's argv is built by the git
+ * layer from validated values only, and never passes through a shell.
  *
- * The one simple-git `unsafe` opt-in is `allowUnsafeAskPass`, enabled only when an https token
- * is configured, so that GIT_ASKPASS can point at bin/git-askpass: a constant helper shipped
- * with stackswap (never a path from input) that answers git's username/password prompts from
- * two variables of the git child's environment. The token thus lives only in memory and in
- * that child env: not in the URL, argv (`ps`, GIT_TRACE), `.git/config` or any file, and git
- * hands it out only when the server asks for credentials. This is the pattern Kargo and Argo CD
- * use, and the one exception the reliability notes (§1.2) accept. The alternative,
- * `allowUnsafeConfigEnvCount` for a GIT_CONFIG_COUNT `http.extraHeader`, is on that list of
- * opt-ins never to enable: it would turn on env-borne config for every git child.
+ * With an https token, GIT_ASKPASS points at bin/git-askpass: a constant helper shipped with
+ * stackswap (never a path from input) that answers git's username/password prompts from two
+ * variables of the git child's environment. The token thus lives only in memory and in that
+ * child env: not in the URL, argv (`ps`, GIT_TRACE), the cache repo's config or any file, and
+ * git hands it out only when the server asks for credentials, including on the lazy fetches of
+ * the partial clone, which inherit the environment. This is the pattern Kargo and Argo CD use,
+ * and the one exception the reliability notes (§1.2) accept. Env-borne config
+ * (GIT_CONFIG_COUNT, e.g. an `http.extraHeader`) is never set.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { StackswapError } from '../../shared/errors.ts';
 
 /** The shipped askpass helper; its path is a constant of the installation, never configurable. */
@@ -91,52 +89,13 @@ export function buildGitEnv(options: GitEnvironmentOptions): Record<string, stri
   return env;
 }
 
-export interface CreateGitOptions {
-  baseDir: string;
-  env: Record<string, string>;
-  /** Kill a git command that produced no output for this long. */
-  timeoutMs: number;
-  signal?: AbortSignal;
-}
-
-export function createGit(options: CreateGitOptions): SimpleGit {
-  return simpleGit({
-    baseDir: options.baseDir,
-    maxConcurrentProcesses: 4,
-    timeout: { block: options.timeoutMs },
-    // simple-git's default treats a command as finished 50 ms after its exit even when its
-    // output has not all been read yet; under load that truncates e.g. a push's rejection
-    // lines. Wait for the streams to close (up to 2 s after exit, in case a grandchild holds them).
-    completion: { onClose: true, onExit: 2_000 },
-    ...(options.signal ? { abort: options.signal } : {}),
-    errors: nonZeroExitIsAnError,
-    unsafe: {
-      // See the module comment: GIT_ASKPASS is always ASKPASS_HELPER, a constant shipped path.
-      allowUnsafeAskPass: options.env.GIT_ASKPASS === ASKPASS_HELPER,
-    },
-  }).env(options.env);
-}
-
-/** simple-git only fails a command that wrote to stderr; any non-zero exit is a failure here. */
-function nonZeroExitIsAnError(
-  error: Buffer | Error | undefined,
-  result: { exitCode: number; stdOut: Buffer[]; stdErr: Buffer[] },
-): Buffer | Error | undefined {
-  if (error || result.exitCode === 0) return error;
-  return Buffer.concat([
-    ...result.stdOut,
-    ...result.stdErr,
-    Buffer.from(`\n(git exited with code ${result.exitCode})`),
-  ]);
-}
-
 /**
  * The private HOME's .gitconfig: constant settings written by stackswap itself. core.sshCommand
- * is a key simple-git refuses on the command line, where it could carry attacker input; here its
+ * is a key git-wrapping libraries refuse on the command line, where it could carry attacker input; here its
  * value is a fixed string. With a local (file://) remote, git runs the "server" side with this
- * environment too, so nothing here may change how the remote behaves: hooks are kept out of the
- * cache clone by checking it (see ConfigRepo), not by core.hooksPath, which would also switch
- * off the remote's own hooks.
+ * environment too, so nothing here may change how the remote behaves (allowing filters only
+ * lets it send less): hooks are kept out of the cache repo by checking it (see CacheClone), not
+ * by core.hooksPath, which would also switch off the remote's own hooks.
  */
 export function privateGitConfig(options: { ssh: boolean }): string {
   const lines = [
@@ -157,6 +116,10 @@ export function privateGitConfig(options: { ssh: boolean }): string {
     '\thelper =',
     '[safe]',
     '\tbareRepository = explicit',
+    '[uploadpack]',
+    // Only a local (file://) remote is served by a git child with this HOME: let it honour the
+    // partial clone's filter, as GitLab and GitHub do.
+    '\tallowFilter = true',
     '[gc]',
     '\tauto = 0',
     '[maintenance]',

@@ -1,9 +1,10 @@
 /**
- * Access to the GitOps config repo: a cached working clone per (remote, branch), reads pinned to
- * one commit, and `transact()`, a compare-and-swap commit. Correctness under concurrency comes
- * from git itself: a push without force succeeds only if the remote branch is still at the
- * commit the change was computed on. On a lost race the attempt runs again from a fresh fetch,
- * so preconditions are re-checked against the new state instead of rebasing blindly.
+ * Access to the GitOps config repo: a cached bare, shallow, partial clone per (remote, branch),
+ * reads pinned to one commit, and `transact()`, a compare-and-swap commit built with plumbing
+ * (no working tree, no checkout, no reset). Correctness under concurrency comes from git
+ * itself: a push without force succeeds only if the remote branch is still at the commit the
+ * change was computed on. On a lost race the attempt runs again from a fresh fetch, so
+ * preconditions are re-checked against the new state instead of rebasing blindly.
  * `plan()` runs one such attempt on the synced head and returns its plan without committing:
  * the seam dry runs use.
  */
@@ -19,6 +20,7 @@ import { formatCommitMessage, type CommitInfo, type CommitMessage } from './comm
 import { assertAskpassHelperUsable, buildGitEnv, preparePrivateHome } from './git-factory.ts';
 import { allowedProtocols, parseRemoteUrl } from './remote-url.ts';
 import { Snapshot, type LogOptions } from './snapshot.ts';
+import { writeFiles } from './tree-writer.ts';
 import { assertBranchName, assertIdentity, assertRepoPath } from './validate.ts';
 
 export type { CommitInfo, CommitMessage } from './commit-message.ts';
@@ -133,8 +135,13 @@ interface Unpushed<T> {
  */
 const MAX_TRANSFER_FAILURES = 3;
 
+/** A head seen as the remote tip this recently needs no fetch before a first attempt. */
+const FRESH_HEAD_MS = 1_000;
+
 export class ConfigRepo {
   private head = '';
+  /** When `head` was last seen as the remote tip (a fetch or our push), by `retry.now`. */
+  private headSeenAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     private readonly clone: CacheClone,
@@ -203,9 +210,18 @@ export class ConfigRepo {
     return this.clone.branch;
   }
 
-  /** The working clone. Stackswap owns it: it is reset and cleaned on every sync. */
+  private now(): number {
+    return (this.options.retry?.now ?? Date.now)();
+  }
+
+  /** The cache repository (a bare git directory). Stackswap owns it. */
   get workdir(): string {
     return this.clone.workdir;
+  }
+
+  /** Ends the git child that serves reads (it is started again by the next read). */
+  close(): void {
+    this.clone.close();
   }
 
   /** The remote branch tip as of the last sync or push; every read is pinned to it. */
@@ -214,12 +230,12 @@ export class ConfigRepo {
   }
 
   /**
-   * Fetches, hard-resets the working clone to the remote branch and removes untracked files.
-   * A clone that is corrupt, half-written, locked by a dead process or tampered with is wiped
-   * and cloned again. Returns the new head.
+   * Fetches the remote branch tip into the cache. A cache that is corrupt, half-written or
+   * tampered with is wiped and cloned again. Returns the new head.
    */
   async sync(): Promise<string> {
     this.head = await this.clone.exclusive(() => this.clone.sync());
+    this.headSeenAt = this.now();
     return this.head;
   }
 
@@ -237,11 +253,12 @@ export class ConfigRepo {
   }
 
   /**
-   * Compare-and-swap commit. Each attempt: fetch and reset to the remote tip, let `attempt`
-   * read the state and decide (it may throw ConflictError / PreconditionError / ValidationError
-   * to stop: nothing is pushed), write and commit the files, push without force. A lost race
-   * waits (exponential backoff with jitter) and runs the next attempt on the new remote state;
-   * every other failure is terminal. The working clone is reset after any failure.
+   * Compare-and-swap commit. Each attempt: fetch the remote tip, let `attempt` read the state
+   * there and decide (it may throw ConflictError / PreconditionError / ValidationError to stop:
+   * nothing is pushed), write blobs, trees and a commit on that tip, push it without force. A
+   * lost race waits (exponential backoff with jitter) and runs the next attempt on the new
+   * remote state; every other failure is terminal. An unpushed commit is only a loose object:
+   * there is nothing to reset.
    */
   async transact<T>(
     attempt: (tx: Transaction) => Promise<Plan<T>>,
@@ -288,22 +305,15 @@ export class ConfigRepo {
         { attempt: n, waitMs: wait, branch: this.branch },
         'push did not go through; retrying from a fresh fetch',
       );
-      try {
-        await abortableSleep(sleep, wait, signal, unpushed);
-      } catch (e) {
-        // Cancelled while waiting: drop the unpushed commit now, not at the next sync.
-        await this.clone.exclusive(() => this.clone.resetToRemote());
-        throw e;
-      }
+      await abortableSleep(sleep, wait, signal, unpushed);
     }
   }
 
   /**
    * What `transact` would do, without doing it: runs `attempt` once on the current head (as of
    * the caller's last sync; no fetch here) through the same read-only, attempt-scoped
-   * Transaction, and checks the plan as `transact` would. Writes nothing: no commit, no push,
-   * the head and the working clone stay as they are. Needs no hold on the clone (reads come
-   * from the object store). A commit plan whose files equal the current content would commit
+   * Transaction, and checks the plan as `transact` would. Writes nothing: no object, no commit,
+   * no push; the head stays as it is. Needs no hold on the cache (reads come from objects). A commit plan whose files equal the current content would commit
    * nothing in `transact`; comparing is the caller's business.
    */
   async plan<T>(
@@ -360,7 +370,18 @@ export class ConfigRepo {
     unpushed: readonly Unpushed<T>[],
     signal: AbortSignal | undefined,
   ): Promise<AttemptOutcome<T>> {
-    const head = await this.syncForAttempt(unpushed, signal);
+    // The first attempt right after a sync (the CLI opens the repo, reads its config, then
+    // commits) builds on that head instead of fetching again, if the cache is intact and still
+    // there (no other user of the cache moved it). The push is the compare-and-swap, so a
+    // remote that moved meanwhile only costs a lost race and a second attempt, which fetches.
+    const fresh =
+      attempt === 1 &&
+      unpushed.length === 0 &&
+      this.head !== '' &&
+      this.now() - this.headSeenAt < FRESH_HEAD_MS &&
+      (await this.clone.localTip(signal)) === this.head;
+    const head = fresh ? this.head : await this.syncForAttempt(unpushed, signal);
+    if (!fresh) this.headSeenAt = this.now();
     this.head = head;
     // A push that failed mid-transfer may have landed: then the fetched branch contains it.
     for (const earlier of unpushed) {
@@ -370,40 +391,27 @@ export class ConfigRepo {
       }
     }
 
-    // Whether the work tree needs no reset on the way out: untouched, pushed, or about to be
-    // reset by the next attempt's sync (a retry) or by giveUp's final sync.
-    let workdirClean = false;
     try {
-      const plan = await this.runAttempt(attemptFn, this.snapshot(head, signal), attempt, signal);
+      const base = this.snapshot(head, signal);
+      const plan = await this.runAttempt(attemptFn, base, attempt, signal);
       const checked = checkPlan(plan);
-      if (checked.kind === 'noop') {
-        workdirClean = true;
-        return done(head, false, attempt, plan.result);
-      }
+      if (checked.kind === 'noop') return done(head, false, attempt, plan.result);
       const { message, files } = checked;
 
-      for (const [file, content] of files) await this.clone.writeFile(file, content);
-      if (
-        !(await this.clone.stage(
-          files.map(([file]) => file),
-          signal,
-        ))
-      ) {
-        // The "new" content equals the old: no commit (never an empty one).
-        workdirClean = true;
-        return done(head, false, attempt, plan.result);
-      }
-      const sha = await this.clone.commit(message, signal);
+      const { tree, changed } = await writeFiles(base, files, this.clone, signal);
+      // The "new" content equals the old: no commit (never an empty one).
+      if (!changed) return done(head, false, attempt, plan.result);
+      const sha = await this.clone.commitTree(tree, head, message, signal);
 
-      const failure = await this.clone.push(signal);
+      const failure = await this.clone.push(sha, signal);
       if (!failure) {
-        workdirClean = true;
+        await this.clone.setTip(sha, head);
         this.head = sha;
+        this.headSeenAt = this.now();
         this.logger.info({ sha, attempt, branch: this.branch }, 'pushed');
         return done(sha, true, attempt, plan.result);
       }
       if (failure.kind === 'terminal') throw failure.error;
-      workdirClean = true;
       if (failure.kind === 'maybe-landed') {
         this.logger.warn(
           { sha, reason: failure.reason },
@@ -417,8 +425,6 @@ export class ConfigRepo {
       return { kind: 'retry', unpushed: unpushedCommit };
     } catch (e) {
       throw this.clone.publicError(e, signal);
-    } finally {
-      if (!workdirClean) await this.clone.resetToRemote();
     }
   }
 
@@ -445,7 +451,7 @@ export class ConfigRepo {
 
   /**
    * Out of attempts or time: unless a push that was cut off turns out to have landed, throw
-   * 'retries-exhausted' naming the remote tip, with the clone reset to it.
+   * 'retries-exhausted' naming the remote tip.
    */
   private async giveUp<T>(
     attempts: number,
@@ -460,9 +466,7 @@ export class ConfigRepo {
         }
       }
     } catch {
-      // Keep the last known tip (the failure to report is the exhausted retries), and still
-      // drop the unpushed commit.
-      await this.clone.exclusive(() => this.clone.resetToRemote()).catch(() => undefined);
+      // Keep the last known tip: the failure to report is the exhausted retries.
     }
     const uncertain = unconfirmed(unpushed);
     // The last push failed in transfer: the remote is the problem, not another writer.
@@ -496,7 +500,18 @@ export class ConfigRepo {
 
   private snapshot(sha: string, signal?: AbortSignal): Snapshot {
     if (!sha) throw new StackswapError('internal', 'the config repo has not been synced');
-    return new Snapshot(this.clone.gitRun(signal), sha);
+    const run = this.clone.gitRun(signal);
+    return new Snapshot(
+      () => this.clone.objects(),
+      run,
+      {
+        isShallow: () => this.clone.isShallow(),
+        // More history is fetched holding the cache (a fetch writes the shallow file).
+        deepen: (how, options) =>
+          this.clone.exclusive(() => this.clone.deepen(how, options, signal)),
+      },
+      sha,
+    );
   }
 }
 

@@ -113,7 +113,7 @@ describe('transact under concurrency', () => {
       'someone swapped',
       'seed',
     ]);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
     expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(remoteTip(origin));
   });
 
@@ -145,7 +145,7 @@ describe('transact under concurrency', () => {
     // Nothing of ours reached the remote; the clone is clean at the remote tip.
     expect(git(origin.bare, 'log', '--format=%s', 'main')).not.toMatch(/^swap$/m);
     expect(git(origin.bare, 'show', `main:${INGRESS}`)).toContain('shopLive: blue');
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
     expect(repo.headSha).toBe(remoteTip(origin));
   });
 

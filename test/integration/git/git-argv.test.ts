@@ -253,7 +253,21 @@ describe('case 10: the token reaches git through its environment only', () => {
 
     const calls = spy.invocations();
     const commands = calls.map((c) => subcommand(c.argv));
-    for (const command of ['clone', 'fetch', 'commit', 'push']) expect(commands).toContain(command);
+    for (const command of [
+      'clone',
+      'fetch',
+      'cat-file',
+      'hash-object',
+      'mktree',
+      'commit-tree',
+      'push',
+    ]) {
+      expect(commands).toContain(command);
+    }
+    // No working tree: nothing is checked out, staged, committed through the index or reset.
+    for (const command of ['checkout', 'reset', 'add', 'commit', 'clean', 'status']) {
+      expect(commands).not.toContain(command);
+    }
     expect(commands.filter((c) => c === 'push')).toHaveLength(2);
     expectTokenOnlyInAskpassEnv(calls, url);
     // The token did work, as Basic auth to the server, and both commits landed.

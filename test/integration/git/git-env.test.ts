@@ -1,18 +1,17 @@
 /**
  * The git child environment is built from an allow-list: ambient CI/Argo secrets and editor,
- * pager or ssh overrides of the parent never reach git (reliability case 15), and simple-git's
- * guards stay on except the documented askpass opt-in.
+ * pager or ssh overrides of the parent never reach git (reliability case 15); the runner reads
+ * git's output whole and leaves no timer behind.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
   ASKPASS_HELPER,
   buildGitEnv,
-  createGit,
   privateGitConfig,
 } from '../../../src/gitops/git/git-factory.ts';
+import { GitProcessError, runGit } from '../../../src/gitops/git/git-process.ts';
 import {
   cleanupFixtures,
   createBareRepo,
@@ -43,17 +42,6 @@ afterEach(() => {
 });
 
 describe('git child environment', () => {
-  it('is simple-git >= 3.36.0 (the CVE-2026-6951 fix)', () => {
-    const main = createRequire(import.meta.url).resolve('simple-git');
-    const packageJson = path.join(
-      main.slice(0, main.lastIndexOf('/node_modules/simple-git/')),
-      'node_modules/simple-git/package.json',
-    );
-    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
-    const [major, minor] = version.split('.').map(Number) as [number, number];
-    expect(major > 3 || (major === 3 && minor >= 36)).toBe(true);
-  });
-
   it('carries only allow-listed variables, the token only when configured', () => {
     const base = {
       home: '/cache/home',
@@ -99,34 +87,63 @@ describe('git child environment', () => {
     expect(ASKPASS_HELPER).toBe(path.resolve(import.meta.dirname, '../../../bin/git-askpass'));
   });
 
-  it('passes simple-git guards with the allow-listed env, and they still block what they should', async () => {
+  it('runs git with exactly the built env, reads all its output, and fails on a non-zero exit', async () => {
     const dir = tempDir();
     const env = buildGitEnv({
       home: dir,
       ceiling: dir,
       protocols: ['https'],
       author: { name: 'a', email: 'a@b' },
-      credentials: { username: 'u', password: 'p' },
+      parentEnv: { PATH: process.env.PATH, ...hostile },
     });
-    const git = createGit({ baseDir: dir, env, timeoutMs: 5000 });
-    await expect(git.raw(['--version'])).resolves.toMatch(/^git version/);
-    // Only the askpass opt-in is on: anything else simple-git guards is still refused.
-    await expect(git.raw(['-c', 'protocol.ext.allow=always', '--version'])).rejects.toThrow(
-      /allowUnsafe/,
+    await expect(runGit({ cwd: dir, env, args: ['--version'], timeoutMs: 5000 })).resolves.toEqual(
+      expect.any(Buffer),
     );
-    await expect(git.raw(['-c', 'core.sshCommand=touch /tmp/x', '--version'])).rejects.toThrow(
-      /allowUnsafe/,
-    );
-    await expect(
-      createGit({ baseDir: dir, env: { ...env, GIT_SSH_COMMAND: 'x' }, timeoutMs: 5000 }).raw([
-        '--version',
-      ]),
-    ).rejects.toThrow(/allowUnsafeSshCommand/);
-    await expect(
-      createGit({ baseDir: dir, env: { ...env, GIT_ASKPASS: '/tmp/other' }, timeoutMs: 5000 }).raw([
-        '--version',
-      ]),
-    ).rejects.toThrow(/allowUnsafeAskPass/);
+    // `git var -l` prints the identity git sees: the configured one, not the parent's.
+    const vars = (await runGit({ cwd: dir, env, args: ['var', '-l'], timeoutMs: 5000 })).toString();
+    expect(vars).toContain('GIT_AUTHOR_IDENT=a <a@b>');
+    // Output far beyond a pipe buffer arrives whole (stdin input too).
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const out = await runGit({
+      cwd: dir,
+      env: { ...env, GIT_DIR: path.join(dir, 'r.git') },
+      args: ['hash-object', '--stdin'],
+      input: big,
+      timeoutMs: 5000,
+    });
+    expect(out.toString().trim()).toMatch(/^[0-9a-f]{40}$/);
+    const failure = await runGit({
+      cwd: dir,
+      env,
+      args: ['no-such-command'],
+      timeoutMs: 5000,
+    }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(GitProcessError);
+    expect((failure as GitProcessError).message).toMatch(/exited with code 1/);
+  });
+
+  it('kills a git command that stays silent past the timeout, and leaves no timer behind', async () => {
+    const dir = tempDir();
+    const env = buildGitEnv({
+      home: dir,
+      ceiling: dir,
+      protocols: ['https'],
+      author: { name: 'a', email: 'a@b' },
+    });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const hung = await runGit({
+      cwd: dir,
+      env,
+      args: ['-c', 'alias.hang=!sleep 30', 'hang'],
+      timeoutMs: 300,
+    }).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(GitProcessError);
+    expect((hung as GitProcessError).timedOut).toBe(true);
+    expect((hung as GitProcessError).message).toMatch(/block timeout reached/);
+    await runGit({ cwd: dir, env, args: ['--version'], timeoutMs: 60_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 
   it('the private .gitconfig refuses credentials in URLs and never signs', () => {

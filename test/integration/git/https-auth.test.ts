@@ -124,7 +124,7 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     ).toBe(true);
     expect(server.requests.every((r) => !r.url.includes(encodeURIComponent(TOKEN)))).toBe(true);
 
-    const gitConfig = readFileSync(path.join(repo.workdir, '.git', 'config'), 'utf8');
+    const gitConfig = readFileSync(path.join(repo.workdir, 'config'), 'utf8');
     expect(gitConfig).toContain(`url = ${url}`);
     expectNoSecretIn(
       [
@@ -192,7 +192,7 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     );
     expect(pushAttempts).toHaveLength(1);
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
     expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(remoteTip(origin));
     expectNoSecretIn(
       [...errorTexts(error), ...cacheFiles(cacheDir), logger.lines.join('\n')],
@@ -284,3 +284,38 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
     ).rejects.toThrow(/protocol "http" is not allowed/);
   });
 });
+
+describe('partial clone over https', () => {
+  it('blobs fetched on demand authenticate through askpass too, and the token stays out of the cache', async () => {
+    const origin = createBareRepo(SEED_FILES);
+    // As GitLab and GitHub do: the server honours --filter, so the cache holds no blob at first.
+    git(origin.bare, 'config', 'uploadpack.allowFilter', 'true');
+    const { server, url } = await serve(origin);
+    const cacheDir = path.join(tempDir('stackswap-cache-'), 'cache');
+    const repo = await openRepo(origin, {
+      url,
+      cacheDir,
+      auth: { token: TOKEN, username: USERNAME },
+      allowFileProtocol: false,
+      allowInsecureHttp: true,
+    });
+    expect(git(repo.workdir, 'config', 'remote.origin.partialclonefilter')).toBe('blob:none');
+    const fetchesBefore = server.requests.filter((r) => r.service === 'git-upload-pack').length;
+    expect(await repo.readFile('apps/shop/values-green.yaml')).toBe(
+      SEED_FILES['apps/shop/values-green.yaml'],
+    );
+    const lazy = server.requests
+      .filter((r) => r.service === 'git-upload-pack')
+      .slice(fetchesBefore);
+    // The blob came in a request of its own, answered once the token came as Basic auth.
+    expect(lazy.some((r) => r.password === TOKEN && r.status === 200)).toBe(true);
+    expect(lazy.every((r) => r.password === undefined || r.password === TOKEN)).toBe(true);
+    const result = await repo.transact(swapToGreen);
+    expect(result.committed).toBe(true);
+    expect(showAtTipOf(origin)).toContain('green');
+    expectNoSecretIn(cacheFiles(cacheDir), TOKEN);
+    repo.close();
+  });
+});
+
+const showAtTipOf = (origin: BareRepo) => git(origin.bare, 'show', 'main:apps/ingress/values.yaml');

@@ -9,12 +9,11 @@ import {
   cleanupFixtures,
   commitCount,
   createBareRepo,
-  git,
   OtherWriter,
   remoteTip,
   type BareRepo,
 } from '../../helpers/git-fixtures.ts';
-import { openRepo, SEED_FILES, trailers } from './support.ts';
+import { cacheState, openRepo, SEED_FILES, trailers } from './support.ts';
 
 afterAll(cleanupFixtures);
 
@@ -25,14 +24,13 @@ const swapToGreen: Plan<string> = {
   result: 'swapped',
 };
 
-/** The remote tip, the clone's head and its work tree, to check that nothing moved. */
+/** The remote tip, the repo's head and the cache's refs and written objects: nothing moved. */
 function state(origin: BareRepo, repo: ConfigRepo) {
   return {
     remote: remoteTip(origin),
     commits: commitCount(origin),
     head: repo.headSha,
-    checkedOut: git(repo.workdir, 'rev-parse', 'HEAD'),
-    status: git(repo.workdir, 'status', '--porcelain', '--ignored'),
+    cache: cacheState(repo.workdir),
   };
 }
 
@@ -57,7 +55,7 @@ describe('ConfigRepo.plan', () => {
       previous: { 'apps/ingress/values.yaml': SEED_FILES['apps/ingress/values.yaml'] },
     });
     expect(state(origin, repo)).toEqual(before);
-    expect(before.status).toBe('');
+    expect(before.cache.bare).toBe('true');
   });
 
   it('gives each planned file as it is at the base commit; null for a file the plan creates', async () => {

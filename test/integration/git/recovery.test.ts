@@ -16,7 +16,7 @@ import {
   showAtTip,
   tempDir,
 } from '../../helpers/git-fixtures.ts';
-import { openRepo, SEED_FILES, trailers } from './support.ts';
+import { expectCacheAt, openRepo, SEED_FILES, trailers } from './support.ts';
 
 afterAll(cleanupFixtures);
 
@@ -34,23 +34,32 @@ describe('leftovers of a killed process', () => {
   it('stale git lock files (kill -9 mid-command) do not block the next operation', async () => {
     const origin = createBareRepo(SEED_FILES);
     const repo = await openRepo(origin);
-    const gitDir = path.join(repo.workdir, '.git');
-    writeFileSync(path.join(gitDir, 'index.lock'), '');
+    const gitDir = repo.workdir;
+    writeFileSync(path.join(gitDir, 'shallow.lock'), '');
+    writeFileSync(path.join(gitDir, 'packed-refs.lock'), '');
     mkdirSync(path.join(gitDir, 'refs', 'heads'), { recursive: true });
     writeFileSync(path.join(gitDir, 'refs', 'heads', 'main.lock'), '');
     const result = await repo.transact(edit('apps/a.yaml', 'a: 1\n', 'op-lock'));
     expect(result.committed).toBe(true);
-    expect(existsSync(path.join(gitDir, 'index.lock'))).toBe(false);
+    expect(existsSync(path.join(gitDir, 'shallow.lock'))).toBe(false);
+    expect(existsSync(path.join(gitDir, 'refs', 'heads', 'main.lock'))).toBe(false);
     expect(commitCount(origin)).toBe(2);
+    expectCacheAt(repo.workdir, remoteTip(origin));
   });
 
-  it('a change staged but never committed (killed between add and commit) is discarded; the edit lands once', async () => {
+  it('objects of an attempt killed before its push (blob, tree, commit) change nothing; the edit lands once', async () => {
     const origin = createBareRepo(SEED_FILES);
     const repo = await openRepo(origin);
-    writeFileSync(path.join(repo.workdir, 'apps/ingress/values.yaml'), 'half-done\n');
-    git(repo.workdir, 'add', 'apps/ingress/values.yaml');
-    writeFileSync(path.join(repo.workdir, '.git', 'index.lock'), '');
-    writeFileSync(path.join(repo.workdir, 'stray.tmp'), 'x');
+    // What hash-object, mktree and commit-tree had written when the process died.
+    const blob = git(repo.workdir, 'hash-object', '-w', '--stdin', '--path=x', '-t', 'blob');
+    const tree = git(repo.workdir, 'mktree', '--missing');
+    const orphan = git(repo.workdir, 'commit-tree', '-m', 'never pushed', tree);
+    expect(blob).toMatch(/^[0-9a-f]{40}$/);
+    const home = path.join(path.dirname(repo.workdir), 'home');
+    writeFileSync(path.join(home, 'commit-message-dead'), 'x');
+    // A .gitconfig replacement left by a dead process goes; one of a live process stays.
+    writeFileSync(path.join(home, '.gitconfig.999999999.1.tmp'), 'x');
+    writeFileSync(path.join(home, `.gitconfig.${process.pid}.1.tmp`), 'x');
 
     const reopened = await openRepo(origin, { cacheDir: cacheDirOf(repo.workdir) });
     const result = await reopened.transact(
@@ -59,18 +68,21 @@ describe('leftovers of a killed process', () => {
     expect(result.committed).toBe(true);
     expect(commitCount(origin)).toBe(2);
     expect(showAtTip(origin, 'apps/ingress/values.yaml')).toBe('global:\n  shopLive: green');
-    expect(git(origin.bare, 'ls-tree', '--name-only', 'main')).not.toContain('stray.tmp');
+    expect(git(origin.bare, 'rev-list', 'main')).not.toContain(orphan);
+    // A killed run's commit-message file (written by earlier versions) is cleaned up.
+    expect(existsSync(path.join(home, 'commit-message-dead'))).toBe(false);
+    expect(existsSync(path.join(home, '.gitconfig.999999999.1.tmp'))).toBe(false);
+    expect(existsSync(path.join(home, `.gitconfig.${process.pid}.1.tmp`))).toBe(true);
   });
 
-  it('a local commit that was never pushed (killed between commit and push) is dropped on sync', async () => {
+  it('a local branch moved to a commit that was never pushed is put back on sync', async () => {
     const origin = createBareRepo(SEED_FILES);
     const repo = await openRepo(origin);
-    writeFileSync(path.join(repo.workdir, 'orphan.yaml'), 'x\n');
-    git(repo.workdir, 'add', 'orphan.yaml');
-    git(repo.workdir, 'commit', '-q', '-m', 'never pushed');
+    const tree = git(repo.workdir, 'rev-parse', 'HEAD^{tree}');
+    const orphan = git(repo.workdir, 'commit-tree', '-p', 'HEAD', '-m', 'never pushed', tree);
+    git(repo.workdir, 'update-ref', 'refs/heads/main', orphan);
     expect(await repo.sync()).toBe(remoteTip(origin));
-    expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(remoteTip(origin));
-    expect(existsSync(path.join(repo.workdir, 'orphan.yaml'))).toBe(false);
+    expectCacheAt(repo.workdir, remoteTip(origin));
   });
 
   it('a cache lock left by a dead process is taken over', async () => {
@@ -108,11 +120,11 @@ describe('corrupt or tampered cache clone', () => {
   it('a corrupt clone is wiped and cloned again', async () => {
     const origin = createBareRepo(SEED_FILES);
     const repo = await openRepo(origin);
-    writeFileSync(path.join(repo.workdir, '.git', 'HEAD'), 'garbage\n');
+    writeFileSync(path.join(repo.workdir, 'HEAD'), 'garbage\n');
     expect(await repo.sync()).toBe(remoteTip(origin));
     expect(await repo.readFile('stackswap.yaml')).toBe('version: 1\n');
 
-    rmSync(path.join(repo.workdir, '.git', 'objects'), { recursive: true });
+    rmSync(path.join(repo.workdir, 'objects'), { recursive: true });
     const result = await repo.transact(edit('apps/b.yaml', 'b: 1\n', 'op-corrupt'));
     expect(result.committed).toBe(true);
   });
@@ -122,12 +134,12 @@ describe('corrupt or tampered cache clone', () => {
     const repo = await openRepo(origin);
     const base = path.dirname(repo.workdir);
     rmSync(repo.workdir, { recursive: true });
-    mkdirSync(path.join(base, 'clone-interrupted', '.git'), { recursive: true });
+    mkdirSync(path.join(base, 'clone-interrupted', 'objects'), { recursive: true });
     expect(await repo.sync()).toBe(remoteTip(origin));
     expect(existsSync(path.join(base, 'clone-interrupted'))).toBe(false);
   });
 
-  it('a tampered .git/config (core.fsmonitor) is never executed: the clone is replaced', async () => {
+  it('a tampered config (core.fsmonitor) is never executed: the clone is replaced', async () => {
     const origin = createBareRepo(SEED_FILES);
     const repo = await openRepo(origin);
     const marker = path.join(tempDir(), 'fsmonitor-ran');
@@ -157,6 +169,6 @@ describe('cancellation', () => {
     expect(error.code).toBe('operation-failed');
     expect(error.message).toMatch(/cancelled/);
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain', '--ignored')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
   });
 });

@@ -32,7 +32,7 @@ function swapAttempt(counter: { calls: number }) {
 }
 
 function expectCleanAtRemote(repo: ConfigRepo, tip: string) {
-  expect(git(repo.workdir, 'status', '--porcelain', '--ignored')).toBe('');
+  expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
   expect(git(repo.workdir, 'rev-parse', 'HEAD')).toBe(tip);
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../../../src/shared/errors.ts';
 import {
@@ -11,7 +11,7 @@ import {
   remoteTip,
   showAtTip,
 } from '../../helpers/git-fixtures.ts';
-import { openRepo, SEED_FILES, trailers } from './support.ts';
+import { expectCacheAt, openRepo, SEED_FILES, trailers } from './support.ts';
 
 afterAll(cleanupFixtures);
 
@@ -41,22 +41,29 @@ describe('ConfigRepo: clone, sync, read', () => {
     expect((error as ValidationError).where).toEqual({ file: 'apps/nope/values.yaml' });
   });
 
-  it('reuses the cached clone on the next open, and discards local junk on sync', async () => {
+  it('reuses the cached clone on the next open, and puts a moved local branch back on sync', async () => {
     const origin = createBareRepo(SEED_FILES);
     const first = await openRepo(origin);
-    writeFileSync(path.join(first.workdir, 'apps/ingress/values.yaml'), 'tampered\n');
-    writeFileSync(path.join(first.workdir, 'untracked.txt'), 'junk\n');
+    const tip = remoteTip(origin);
+    const tree = git(first.workdir, 'mktree', '--missing');
+    git(
+      first.workdir,
+      'update-ref',
+      'refs/heads/main',
+      git(first.workdir, 'commit-tree', '-m', 'junk', tree),
+    );
     const cacheDir = path.dirname(path.dirname(path.dirname(first.workdir)));
-    const marker = path.join(first.workdir, '.git', 'reuse-marker');
+    const marker = path.join(first.workdir, 'reuse-marker');
     writeFileSync(marker, '');
 
     const second = await openRepo(origin, { cacheDir });
     expect(second.workdir).toBe(first.workdir);
     expect(existsSync(marker)).toBe(true); // not re-cloned
-    expect(existsSync(path.join(second.workdir, 'untracked.txt'))).toBe(false);
-    expect(readFileSync(path.join(second.workdir, 'apps/ingress/values.yaml'), 'utf8')).toContain(
-      'blue',
-    );
+    expect(second.headSha).toBe(tip);
+    expectCacheAt(second.workdir, tip);
+    expect(await second.readFile('apps/ingress/values.yaml')).toContain('blue');
+    // Bare: no file of the repo is ever checked out in the cache.
+    expect(existsSync(path.join(second.workdir, 'apps'))).toBe(false);
   });
 
   it('reads history newest first with parsed trailers, optionally limited to paths', async () => {
@@ -163,7 +170,7 @@ describe('ConfigRepo.transact', () => {
     }));
     expect(same).toEqual({ sha: before, committed: false, attempts: 1, result: 'same' });
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
   });
 
   it('rejects forged trailers and invalid trailer keys before anything is committed', async () => {
@@ -183,7 +190,7 @@ describe('ConfigRepo.transact', () => {
       /read as trailers/,
     );
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
 
     // A body imitating trailers is not mistaken for them when the real block follows.
     await repo.transact(plan(trailers('swap', 'op-9'), 'Stackswap-Stack: other'));
@@ -202,7 +209,7 @@ describe('ConfigRepo.transact', () => {
       'post-commit',
       'reference-transaction',
     ]) {
-      const file = path.join(repo.workdir, '.git', 'hooks', hook);
+      const file = path.join(repo.workdir, 'hooks', hook);
       writeFileSync(file, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
     }
     await repo.transact(async () => ({

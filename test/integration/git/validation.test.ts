@@ -160,7 +160,7 @@ describe('repo paths', () => {
       ).rejects.toThrow(ValidationError);
     }
     expect(commitCount(origin)).toBe(1);
-    expect(git(repo.workdir, 'status', '--porcelain', '--ignored')).toBe('');
+    expect(git(repo.workdir, 'rev-parse', '--is-bare-repository')).toBe('true');
   });
 
   it('refuses symlinks in the repo, wherever they point', async () => {

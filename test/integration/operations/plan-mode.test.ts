@@ -72,7 +72,9 @@ const snapshot = () => ({
   commits: commitCount(bare),
   head: repo.headSha,
   checkedOut: git(repo.workdir, 'rev-parse', 'HEAD'),
-  status: git(repo.workdir, 'status', '--porcelain', '--ignored'),
+  // The cache is bare: its refs and the objects an attempt would write (loose) must not move.
+  refs: git(repo.workdir, 'for-each-ref', '--format=%(refname) %(objectname)'),
+  looseObjects: git(repo.workdir, 'count-objects').split(' ')[0],
 });
 
 describe('plan mode', () => {
