@@ -133,6 +133,14 @@ export class Controller {
     for (const app of this.deps.store.list()) this.writeStatus(app.metadata.name, false);
   }
 
+  now(): number {
+    return this.deps.clock.now();
+  }
+
+  healthSettings(): HealthSettings {
+    return this.deps.health();
+  }
+
   /** The last comparison of an app, for the resource tree and managed resources. */
   comparison(name: string): Comparison | undefined {
     if (!this.targets.has(name)) return undefined;
@@ -282,7 +290,7 @@ export class Controller {
     if (this.stopped) return;
     const upcoming = this.deps.cluster
       .objectsOf(name)
-      .map((o) => healthChangesAt(o, settings))
+      .map((o) => healthChangesAt(o, settings, now))
       .filter((at): at is number => at !== undefined && at > now);
     if (upcoming.length === 0) return;
     const at = Math.min(...upcoming);

@@ -53,10 +53,22 @@ export interface StandInOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** How long a workload whose spec changed stays Progressing (default 1500 ms). */
+  /** How long a rollout's pods take to start (and, with a good image, be ready): default 1500 ms. */
   progressingMs?: number;
-  /** A workload with an image tag matching this (a RegExp, or a string used as one) ends Degraded. */
+  /**
+   * Containers whose image tag matches this (a RegExp, or a string used as one) crash-loop: the
+   * pods go CrashLoopBackOff and the Deployment is Degraded once its progress deadline passes.
+   */
   faultPattern?: RegExp | string;
+  /** Images (whole references) matching this do not exist: ErrImagePull / ImagePullBackOff. */
+  missingImagePattern?: RegExp | string;
+  /**
+   * The progress deadline of Deployments that do not set `spec.progressDeadlineSeconds`
+   * (default 600, Kubernetes' default). Shorten it only in tests that need the Degraded state.
+   */
+  progressDeadlineSeconds?: number;
+  /** kubelet's initial restart / image-pull back-off (default 10000 ms; doubles, capped at 30x). */
+  backoffBaseMs?: number;
   /**
    * true (default): apps with `spec.syncPolicy.automated` auto-sync when a reconcile finds them
    * OutOfSync; false: never; 'all': every app auto-syncs as if automated.
@@ -93,7 +105,12 @@ export interface StandIn {
   readonly token: string;
   close(): Promise<void>;
   /** Merges fault settings (see `FaultSettings`); `undefined` values clear one. */
-  setFaults(changes: FaultSettings & { faultPattern?: RegExp | string | undefined }): void;
+  setFaults(
+    changes: FaultSettings & {
+      faultPattern?: RegExp | string | undefined;
+      missingImagePattern?: RegExp | string | undefined;
+    },
+  ): void;
   /** Snapshot of every Application object, as the API would return it. */
   apps(): Application[];
   app(name: string): Application | undefined;
@@ -127,6 +144,9 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
   let health: HealthSettings = {
     progressingMs: options.progressingMs ?? 1500,
     faultPattern: toPattern(options.faultPattern),
+    missingImagePattern: toPattern(options.missingImagePattern),
+    progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
+    backoffBaseMs: options.backoffBaseMs ?? 10_000,
   };
   const store = new ApplicationStore((error) =>
     logger.warn({ error: errorText(error) }, 'watch listener threw'),
@@ -220,12 +240,15 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
       return closing;
     },
     setFaults(changes) {
-      const { faultPattern, ...rest } = changes;
+      const { faultPattern, missingImagePattern, ...rest } = changes;
       if ('faultPattern' in changes) {
         health = { ...health, faultPattern: toPattern(faultPattern) };
       }
+      if ('missingImagePattern' in changes) {
+        health = { ...health, missingImagePattern: toPattern(missingImagePattern) };
+      }
       faults.set(rest);
-      if ('faultPattern' in changes) controller.rewriteAll();
+      if ('faultPattern' in changes || 'missingImagePattern' in changes) controller.rewriteAll();
     },
     apps: () => store.list(),
     app: (name) => store.get(name),

@@ -170,7 +170,11 @@ export class ApplicationService {
 
   resourceTree(session: Session, name: string, query: AppQuery): ApplicationTree {
     this.enforce(session, 'get', this.singleProject(query.projects), query.appNamespace, name);
-    return resourceTree(this.controller.comparison(name));
+    return resourceTree(
+      this.controller.comparison(name),
+      this.controller.now(),
+      this.controller.healthSettings(),
+    );
   }
 
   managedResources(

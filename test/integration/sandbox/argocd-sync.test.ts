@@ -11,7 +11,11 @@ import {
   type StandIn,
   type StandInOptions,
 } from '../../../src/sandbox/argocd/server.ts';
-import type { Application } from '../../../src/sandbox/argocd/types.ts';
+import type {
+  Application,
+  ApplicationTree,
+  ResourceNode,
+} from '../../../src/sandbox/argocd/types.ts';
 import { ArgoClient, eventually, type Watch } from './helpers/client.ts';
 import {
   appManifest,
@@ -231,13 +235,44 @@ describe('rendering failures', () => {
 });
 
 describe('health simulation', () => {
-  it('ends Degraded when an image tag matches the fault pattern, and recovers when it is cleared', async () => {
+  const podsOf = async (name: string) => {
+    const tree = await api.get<ApplicationTree>(`/api/v1/applications/${name}/resource-tree`);
+    swagger.assert('v1alpha1ApplicationTree', tree.json);
+    return (tree.json.nodes ?? []).filter((n) => n.kind === 'Pod');
+  };
+  const info = (node: ResourceNode, key: string) => node.info?.find((i) => i.name === key)?.value;
+
+  it('crash-loops pods at once but turns the Deployment Degraded only after its progress deadline', async () => {
+    // The real default (600 s) on the manual clock: nothing here waits in wall time.
     await start({ faultPattern: /-bad$/ });
     await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('1.2.0-bad') });
     await api.sync('my-app-blue');
     await standIn.idle();
     expect(app('my-app-blue').status.health.status).toBe('Progressing');
-    clock.advance(PROGRESSING_MS);
+    expect((await podsOf('my-app-blue')).map((p) => info(p, 'Status Reason'))).toEqual([
+      'ContainerCreating',
+      'ContainerCreating',
+    ]);
+
+    clock.advance(PROGRESSING_MS + 1500); // started, ran 1 s, crashed: back-off 10 s
+    const pods = await podsOf('my-app-blue');
+    expect(pods).toHaveLength(2);
+    for (const pod of pods) {
+      expect(info(pod, 'Status Reason')).toBe('CrashLoopBackOff');
+      expect(info(pod, 'Restart Count')).toBe('1');
+      expect(info(pod, 'Containers')).toBe('0/1');
+      expect(pod.health?.status).toBe('Degraded');
+      expect(pod.health?.message).toMatch(/^back-off 10s restarting failed container=web pod=/);
+    }
+    // The app (built from managed resources only) is still Progressing, as in Argo CD.
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+
+    clock.advance(120_000);
+    const later = await podsOf('my-app-blue');
+    expect(Number(info(later[0]!, 'Restart Count'))).toBeGreaterThanOrEqual(4);
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+
+    clock.advance(600_000 - 120_000 - 1500);
     const degraded = app('my-app-blue');
     expect(degraded.status.health).toMatchObject({
       status: 'Degraded',
@@ -249,6 +284,32 @@ describe('health simulation', () => {
     });
     standIn.setFaults({ faultPattern: undefined });
     expect(app('my-app-blue').status.health.status).toBe('Healthy');
+    const fixed = await podsOf('my-app-blue');
+    expect(fixed.map((p) => [info(p, 'Status Reason'), p.health?.status])).toEqual([
+      ['Running', 'Healthy'],
+      ['Running', 'Healthy'],
+    ]);
+  });
+
+  it('honours a shorter progress deadline, and shows an image that does not exist as ImagePullBackOff', async () => {
+    await start({ missingImagePattern: /:9\.9\.9$/, progressDeadlineSeconds: 60 });
+    await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('9.9.9', 1) });
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    clock.advance(PROGRESSING_MS + 500);
+    let [pod] = await podsOf('my-app-blue');
+    expect(info(pod!, 'Status Reason')).toBe('ErrImagePull');
+    expect(pod!.health).toMatchObject({ status: 'Degraded' });
+    expect(pod!.health?.message).toContain('registry.example.invalid/web:9.9.9: not found');
+    clock.advance(1000);
+    [pod] = await podsOf('my-app-blue');
+    expect(info(pod!, 'Status Reason')).toBe('ImagePullBackOff');
+    expect(pod!.health?.message).toBe(
+      'Back-off pulling image "registry.example.invalid/web:9.9.9"',
+    );
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+    clock.advance(60_000);
+    expect(app('my-app-blue').status.health.status).toBe('Degraded');
   });
 
   it('treats zero replicas as Healthy at once', async () => {
