@@ -19,6 +19,8 @@ export interface ArgoDeployerOptions {
   /** Apps to wait for together with their child Applications (the stack's app-of-apps). */
   appsOfApps?: readonly string[];
   degradedGraceMs?: number;
+  /** 0: no pod check (see wait.ts DEFAULT_CRASH_GRACE_MS). */
+  crashGraceMs?: number;
   pollIntervalMs?: number;
 }
 
@@ -60,6 +62,9 @@ export class ArgoDeployer implements Deployer {
       ...(this.options.onProgress ? { onProgress: this.options.onProgress } : {}),
       ...(this.options.degradedGraceMs !== undefined
         ? { degradedGraceMs: this.options.degradedGraceMs }
+        : {}),
+      ...(this.options.crashGraceMs !== undefined
+        ? { crashGraceMs: this.options.crashGraceMs }
         : {}),
       ...(this.options.pollIntervalMs !== undefined
         ? { pollIntervalMs: this.options.pollIntervalMs }

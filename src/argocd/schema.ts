@@ -204,10 +204,25 @@ export const ResourceNode = z
     uid: z.string().optional(),
     health: HealthStatus.optional(),
     parentRefs: z
-      .array(z.object({ kind: z.string().optional(), name: z.string().optional() }).loose())
+      .array(
+        z
+          .object({
+            group: z.string().optional(),
+            kind: z.string().optional(),
+            namespace: z.string().optional(),
+            name: z.string().optional(),
+            uid: z.string().optional(),
+          })
+          .loose(),
+      )
+      .nullish(),
+    /** e.g. Pods: "Status Reason", "Containers", "Restart Count"; ReplicaSets: "Revision". */
+    info: z
+      .array(z.object({ name: z.string().optional(), value: z.string().optional() }).loose())
       .nullish(),
   })
   .loose();
+export type ResourceNode = z.infer<typeof ResourceNode>;
 
 export const ApplicationTree = z
   .object({

@@ -24,6 +24,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { isAutoSyncRefusal, isOperationInProgress } from './errors.ts';
 import { STREAM_RECONNECT_POLICY, observeApp } from './observe.ts';
 import { stateFields, type ArgoProgressEvent, type ArgoProgressListener } from './progress.ts';
+import { describePodProblem, failingPods, podHint, type PodProblem } from './pods.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { Application, Info } from './schema.ts';
 import {
@@ -50,6 +51,15 @@ import {
  * and `argocd app wait --degraded` users asked for exactly this tolerance.
  */
 export const DEFAULT_DEGRADED_GRACE_MS = 30_000;
+/**
+ * A pod of the new release in CrashLoopBackOff / ImagePullBackOff / ErrImagePull, or restarting
+ * repeatedly, this long fails the wait (0: no pod check). Long enough for a slow image pull or
+ * a container that crashes once while a dependency starts; far below the 600 s progress
+ * deadline after which Argo CD itself would say Degraded.
+ */
+export const DEFAULT_CRASH_GRACE_MS = 30_000;
+/** How often the resource tree is read while the app is Synced at R but not yet Healthy. */
+export const DEFAULT_POD_CHECK_INTERVAL_MS = 5_000;
 /** Safety poll interval: bounds detection delay when the watch stream stalls silently. */
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;
 /** GET ?refresh= blocks until the controller reconciled; past this we read the app without it. */
@@ -62,6 +72,9 @@ export interface WaitCommonOptions {
   project?: string;
   timeoutMs: number;
   degradedGraceMs?: number;
+  /** See DEFAULT_CRASH_GRACE_MS; 0 turns the pod check off. */
+  crashGraceMs?: number;
+  podCheckIntervalMs?: number;
   pollIntervalMs?: number;
   refreshTimeoutMs?: number;
   /** false: never open the watch stream, poll only. */
@@ -120,6 +133,8 @@ interface Ctx {
   deadline: number;
   timeoutMs: number;
   degradedGraceMs: number;
+  crashGraceMs: number;
+  podCheckIntervalMs: number;
   pollIntervalMs: number;
   refreshTimeoutMs: number;
   watch: boolean;
@@ -204,6 +219,8 @@ function context(
     deadline: clock.now() + options.timeoutMs,
     timeoutMs: options.timeoutMs,
     degradedGraceMs: options.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS,
+    crashGraceMs: options.crashGraceMs ?? DEFAULT_CRASH_GRACE_MS,
+    podCheckIntervalMs: options.podCheckIntervalMs ?? DEFAULT_POD_CHECK_INTERVAL_MS,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     refreshTimeoutMs: options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
     watch: options.watch ?? true,
@@ -536,10 +553,24 @@ async function follow<T>(
       () => RECHECK,
     );
   };
+  const POD_FAILURE = 'pod-failure' as const;
+  let podFailure: Error | undefined;
+  const podCheck =
+    live && ctx.crashGraceMs > 0
+      ? checkPods(api, ctx, ref, live.target, () => last, signal).then((error) => {
+          podFailure = error;
+          return POD_FAILURE;
+        })
+      : new Promise<never>(() => {});
   let pending = observations.next();
   try {
     for (;;) {
-      const next = await Promise.race([pending, deadline, recheckAfterGrace()]);
+      const next = await Promise.race([pending, deadline, recheckAfterGrace(), podCheck]);
+      if (next === POD_FAILURE) {
+        if (ctx.signal?.aborted) throw ctx.signal.reason;
+        if (podFailure) throw podFailure;
+        continue;
+      }
       if (ctx.signal?.aborted) throw ctx.signal.reason;
       if (next === RECHECK) {
         if (last) {
@@ -629,7 +660,116 @@ function liveDecider(ctx: Ctx, ref: AppRef, target: WaitTarget, start: number) {
     const firsts = [...since.values()];
     return firsts.length > 0 ? Math.min(...firsts) + ctx.degradedGraceMs : undefined;
   };
-  return { decide, onTimeout, problemDeadline };
+  return { decide, onTimeout, problemDeadline, target };
+}
+
+/** Synced at R, our operation (if any) done, not yet Healthy: the new pods are starting. */
+function podsMatter(app: Application, target: WaitTarget): boolean {
+  if (isBusy(app)) return false;
+  const os = app.status?.operationState;
+  if (
+    target.requireOperation &&
+    !(os && operationStateTargets(os, target.revision) && os.phase === 'Succeeded')
+  )
+    return false;
+  const sync = app.status?.sync;
+  return (
+    revisionMatches(sync, target.revision) &&
+    sync?.status === 'Synced' &&
+    app.status?.health?.status !== 'Healthy'
+  );
+}
+
+/**
+ * Reads the resource tree every podCheckIntervalMs while the pods matter, and resolves with the
+ * error to fail with once a pod has shown a failure for crashGraceMs (never resolves otherwise;
+ * ends quietly when `signal` aborts). Tree read errors are reported and tried again.
+ */
+async function checkPods(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  target: WaitTarget,
+  latest: () => Application | undefined,
+  signal: AbortSignal,
+): Promise<Error> {
+  const since = new Map<string, number>();
+  let shown = '';
+  for (;;) {
+    try {
+      await ctx.clock.sleep(ctx.podCheckIntervalMs, signal);
+    } catch {
+      return new Promise<never>(() => {});
+    }
+    const app = latest();
+    if (!app || !podsMatter(app, target)) {
+      since.clear();
+      continue;
+    }
+    let problems: PodProblem[];
+    try {
+      problems = failingPods(await api.resourceTree(ref.app, { ...scopeOf(ref), signal }));
+    } catch (error) {
+      if (signal.aborted) return new Promise<never>(() => {});
+      if (isStackswapError(error) && ['auth', 'forbidden'].includes(error.code)) return error;
+      ctx.emit({
+        type: 'poll-error',
+        app: ref.app,
+        reason: `reading the resource tree: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      continue;
+    }
+    const now = ctx.clock.now();
+    for (const key of [...since.keys()])
+      if (!problems.some((p) => p.key === key)) since.delete(key);
+    for (const p of problems) if (!since.has(p.key)) since.set(p.key, now);
+    const text = problems.map(describePodProblem).join('; ');
+    if (text !== shown) {
+      shown = text;
+      if (problems.length > 0) {
+        ctx.emit({ type: 'pods', app: ref.app, problems: problems.map(describePodProblem) });
+      }
+    }
+    const expired = problems.find((p) => now - (since.get(p.key) ?? now) >= ctx.crashGraceMs);
+    if (expired)
+      return podError(ctx, ref, app, target, expired, problems, now - since.get(expired.key)!);
+  }
+}
+
+function podError(
+  ctx: Ctx,
+  ref: AppRef,
+  app: Application,
+  target: WaitTarget,
+  problem: PodProblem,
+  all: PodProblem[],
+  forMs: number,
+): StackswapError {
+  const s = snapshot(app);
+  const others =
+    all.length > 1 ? ` (${all.length - 1} more pod${all.length > 2 ? 's' : ''} failing)` : '';
+  return new StackswapError(
+    'degraded',
+    ctx.redact(
+      `app ${ref.app}: ${describePodProblem(problem)}, for ${seconds(forMs)} at ${short(target.revision)}${others}; Argo CD still says ${s.health} (it says Degraded only after the progress deadline)`,
+    ),
+    {
+      hint: ctx.redact(podHint(problem)),
+      details: {
+        app: ref.app,
+        revision: target.revision,
+        pods: all.map((p) => ({
+          pod: p.pod,
+          namespace: p.namespace,
+          deployment: p.deployment,
+          reason: p.reason,
+          restarts: p.restarts,
+          ...(p.message ? { message: ctx.redact(p.message) } : {}),
+        })),
+        lastSeen: redactSnapshot(ctx, s),
+      },
+    },
+  );
 }
 
 function problemError(

@@ -80,6 +80,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         revision,
         timeoutMs,
         degradedGraceMs: s.options.degradedGrace * 1000,
+        crashGraceMs: s.options.crashGrace * 1000,
         onProgress: progress(s.options.output),
         redact: (t: string) => s.redactor.redact(t),
       };
@@ -116,6 +117,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         revision: revisionOf(opts.revision, true)!,
         timeoutMs: (opts.timeout ?? s.options.timeout) * 1000,
         degradedGraceMs: s.options.degradedGrace * 1000,
+        crashGraceMs: s.options.crashGrace * 1000,
         onProgress: progress(s.options.output),
         redact: (t) => s.redactor.redact(t),
       });

@@ -36,6 +36,7 @@ export interface GlobalOptions {
   wait: boolean;
   timeout: number;
   degradedGrace: number;
+  crashGrace: number;
   verbose?: boolean;
 }
 
@@ -108,6 +109,7 @@ export class Session {
         project: config.project,
         appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
         degradedGraceMs: this.options.degradedGrace * 1000,
+        crashGraceMs: this.options.crashGrace * 1000,
         ...(progress
           ? {
               onProgress: (event) => {

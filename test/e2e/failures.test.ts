@@ -64,26 +64,55 @@ describe('deploy failures leave live traffic alone', () => {
     untouched(s, ingressRevision);
   });
 
-  it('a Degraded preview: deploy fails after the grace period, swap refuses', async () => {
+  it('a crash-looping preview: caught from its pods in seconds, with the progress deadline minutes away; swap refuses', async () => {
+    // Real-install timings: a 600 s progress deadline and kubelet's 10 s back-off. Only the
+    // crash grace is shortened (2 s instead of 30 s) to keep the test short; the 30 s default
+    // is covered on virtual time in test/unit/argocd/pods.test.ts.
     const s = await deployed();
     const ingressRevision = s.argocd.app('ingress')!.status?.sync?.revision;
+    const started = Date.now();
     const r = await cli(s, [
-      '--degraded-grace',
-      '1',
+      '--crash-grace',
+      '2',
       'deploy',
       '--set',
       'my-frontend=1.1.0-bad',
       '--set',
       'my-backend=1.1.0',
     ]);
+    const tookMs = Date.now() - started;
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/Degraded/);
-    expect(r.stderr).toMatch(/my-frontend/);
+    expect(r.stderr).toMatch(
+      /pod my-app-green\/my-frontend-[0-9a-f]+-[0-9a-f]+ of Deployment my-frontend CrashLoopBackOff/,
+    );
+    expect(r.stderr).toMatch(/back-off 10s restarting failed container=/);
+    expect(r.stderr).toMatch(/Argo CD still says Progressing/);
+    expect(tookMs).toBeLessThan(60_000);
+    // Argo CD itself has not given up: the Deployment is within its 600 s deadline.
+    const green = s.argocd.app('my-app-green')!;
+    expect(green.status?.health?.status).toBe('Progressing');
 
     const swap = await cli(s, ['swap']);
     expect(swap.code, swap.stderr).toBe(6);
     expect(swap.stderr).toMatch(/my-app-green is not synced and healthy/);
     untouched(s, ingressRevision);
+  });
+
+  it('an image that does not exist: ImagePullBackOff named with the image', async () => {
+    const s = await deployed({ missingImagePattern: /my-backend:1\.1\.0$/ });
+    const r = await cli(s, [
+      '--crash-grace',
+      '2',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.0',
+      '--set',
+      'my-backend=1.1.0',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Deployment my-backend (ErrImagePull|ImagePullBackOff)/);
+    expect(r.stderr).toContain('registry.example.com/my-app/my-backend:1.1.0');
+    expect(s.argocd.app('my-app-green')!.status?.health?.status).toBe('Progressing');
   });
 });
 

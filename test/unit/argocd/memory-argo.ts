@@ -10,7 +10,11 @@ import type {
   WatchOptions,
 } from '../../../src/argocd/client.ts';
 import { ArgoCdApiError, ArgoCdStreamError } from '../../../src/argocd/errors.ts';
-import { Application, type ApplicationWatchEvent } from '../../../src/argocd/schema.ts';
+import {
+  Application,
+  ApplicationTree,
+  type ApplicationWatchEvent,
+} from '../../../src/argocd/schema.ts';
 import type { Json } from './fake-argocd.ts';
 
 export const R = '1'.repeat(40);
@@ -201,8 +205,13 @@ export class MemoryArgo implements ArgoCdApi {
     return [...this.apps.values()].map((a) => Application.parse(structuredClone(a)));
   }
   async terminateOperation(): Promise<void> {}
-  async resourceTree(): Promise<never> {
-    throw new Error('not scripted');
+  /** Resource trees by app (default: no nodes); `treeReads` counts the reads. */
+  readonly trees = new Map<string, Json | (() => Json)>();
+  treeReads = 0;
+  async resourceTree(name: string): Promise<ApplicationTree> {
+    this.treeReads += 1;
+    const tree = this.trees.get(name);
+    return ApplicationTree.parse(structuredClone(typeof tree === 'function' ? tree() : (tree ?? {})));
   }
   async managedResources(): Promise<never> {
     throw new Error('not scripted');
