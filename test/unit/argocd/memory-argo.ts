@@ -211,7 +211,9 @@ export class MemoryArgo implements ArgoCdApi {
   async resourceTree(name: string): Promise<ApplicationTree> {
     this.treeReads += 1;
     const tree = this.trees.get(name);
-    return ApplicationTree.parse(structuredClone(typeof tree === 'function' ? tree() : (tree ?? {})));
+    return ApplicationTree.parse(
+      structuredClone(typeof tree === 'function' ? tree() : (tree ?? {})),
+    );
   }
   async managedResources(): Promise<never> {
     throw new Error('not scripted');
