@@ -21,6 +21,8 @@ export interface ArgoDeployerOptions {
   degradedGraceMs?: number;
   /** 0: no pod check (see wait.ts DEFAULT_CRASH_GRACE_MS). */
   crashGraceMs?: number;
+  /** false: fail at the first failed attempt of a retrying operation. */
+  retryWait?: boolean;
   pollIntervalMs?: number;
 }
 
@@ -66,6 +68,7 @@ export class ArgoDeployer implements Deployer {
       ...(this.options.crashGraceMs !== undefined
         ? { crashGraceMs: this.options.crashGraceMs }
         : {}),
+      ...(this.options.retryWait !== undefined ? { retryWait: this.options.retryWait } : {}),
       ...(this.options.pollIntervalMs !== undefined
         ? { pollIntervalMs: this.options.pollIntervalMs }
         : {}),

@@ -31,6 +31,8 @@ export type ArgoProgressEvent = AppStateFields & { app: string; at: number } & (
     | { type: 'poll-fallback'; reason: string }
     | { type: 'poll-error'; reason: string }
     | { type: 'children'; children: string[] }
+    /** Our operation failed and Argo CD will retry it: `message` is Argo CD's ("Retrying attempt #N at ..."). */
+    | { type: 'operation-retry'; attempt: number; reason: string }
     /** Pods of the new release failing (CrashLoopBackOff, ImagePullBackOff, ...), before the grace ends. */
     | { type: 'pods'; problems: string[] }
     | { type: 'done'; durationMs: number }

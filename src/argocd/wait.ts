@@ -38,6 +38,7 @@ import {
   isBusy,
   isMultiSource,
   operationStateTargets,
+  retryingAt,
   revisionMatches,
   short,
   snapshot,
@@ -72,6 +73,11 @@ export interface WaitCommonOptions {
   project?: string;
   timeoutMs: number;
   degradedGraceMs?: number;
+  /**
+   * false (`--no-retry-wait`): fail as soon as our operation fails and Argo CD schedules a
+   * retry, instead of following the retries to the end. Default true.
+   */
+  retryWait?: boolean;
   /** See DEFAULT_CRASH_GRACE_MS; 0 turns the pod check off. */
   crashGraceMs?: number;
   podCheckIntervalMs?: number;
@@ -135,6 +141,7 @@ interface Ctx {
   degradedGraceMs: number;
   crashGraceMs: number;
   podCheckIntervalMs: number;
+  retryWait: boolean;
   pollIntervalMs: number;
   refreshTimeoutMs: number;
   watch: boolean;
@@ -220,6 +227,7 @@ function context(
     timeoutMs: options.timeoutMs,
     degradedGraceMs: options.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS,
     crashGraceMs: options.crashGraceMs ?? DEFAULT_CRASH_GRACE_MS,
+    retryWait: options.retryWait ?? true,
     podCheckIntervalMs: options.podCheckIntervalMs ?? DEFAULT_POD_CHECK_INTERVAL_MS,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     refreshTimeoutMs: options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
@@ -612,7 +620,30 @@ async function follow<T>(
 /** The "live at R" decision with its grace-period bookkeeping, for one follow. */
 function liveDecider(ctx: Ctx, ref: AppRef, target: WaitTarget, start: number) {
   const since = new Map<Problem, number>();
+  let retryShown = 0;
   const decide = (app: Application): AppWaitResult | undefined => {
+    const retry = retryingAt(app, target.revision);
+    if (retry && retry.attempt !== retryShown) {
+      retryShown = retry.attempt;
+      ctx.emit({
+        type: 'operation-retry',
+        app: ref.app,
+        attempt: retry.attempt,
+        reason: retry.message,
+      });
+      if (!ctx.retryWait) {
+        throw new StackswapError(
+          'operation-failed',
+          ctx.redact(
+            `app ${ref.app}: sync operation at ${short(target.revision)} failed (Argo CD will retry it; not waiting, --no-retry-wait): ${retry.message}`,
+          ),
+          {
+            hint: `the operation is still set in Argo CD and will be retried; to stop it: argocd app terminate-op ${ref.app}`,
+            details: { app: ref.app, revision: target.revision, attempt: retry.attempt },
+          },
+        );
+      }
+    }
     const a = assessApp(app, target);
     const now = ctx.clock.now();
     if (a.verdict === 'done') {

@@ -81,6 +81,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         timeoutMs,
         degradedGraceMs: s.options.degradedGrace * 1000,
         crashGraceMs: s.options.crashGrace * 1000,
+        retryWait: s.options.retryWait,
         onProgress: progress(s.options.output),
         redact: (t: string) => s.redactor.redact(t),
       };
@@ -118,6 +119,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         timeoutMs: (opts.timeout ?? s.options.timeout) * 1000,
         degradedGraceMs: s.options.degradedGrace * 1000,
         crashGraceMs: s.options.crashGrace * 1000,
+        retryWait: s.options.retryWait,
         onProgress: progress(s.options.output),
         redact: (t) => s.redactor.redact(t),
       });

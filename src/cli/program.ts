@@ -126,6 +126,10 @@ function buildProgram(
       },
       30,
     )
+    .option(
+      '--no-retry-wait',
+      "fail as soon as Argo CD's sync attempt fails, instead of waiting for its retries (syncPolicy.retry)",
+    )
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 

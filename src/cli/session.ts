@@ -37,6 +37,7 @@ export interface GlobalOptions {
   timeout: number;
   degradedGrace: number;
   crashGrace: number;
+  retryWait: boolean;
   verbose?: boolean;
 }
 
@@ -110,6 +111,7 @@ export class Session {
         appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
         degradedGraceMs: this.options.degradedGrace * 1000,
         crashGraceMs: this.options.crashGrace * 1000,
+        retryWait: this.options.retryWait,
         ...(progress
           ? {
               onProgress: (event) => {

@@ -2,6 +2,9 @@
  * Failure paths against the sandbox: what the CLI reports, which exit code, and that a failed
  * deploy never touches the live colour or the ingress.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArgoCdClient } from '../../src/argocd/client.ts';
 import { Redactor } from '../../src/shared/redact.ts';
@@ -179,6 +182,66 @@ describe('Argo CD trouble', () => {
     expect(green.status?.health?.status).toBe('Healthy');
   });
 
+  it('a sync Argo CD retries: every attempt is reported, Argo CD message once exhausted; --no-retry-wait fails at the first', async () => {
+    const s = await deployed();
+    // my-app-green gets syncPolicy.retry, through git and a root sync as in a real setup. The
+    // back-off is 1 s flat: Argo CD's default (5 s, doubling, checked one step late) would add
+    // 30 s to the test without changing what it shows.
+    const work = path.join(mkdtempSync(path.join(os.tmpdir(), 'retry-')), 'work');
+    git(os.tmpdir(), 'clone', '-q', s.repoPath, work);
+    const file = path.join(work, 'argo/apps/my-app-green.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        '  syncPolicy:\n',
+        '  syncPolicy:\n    retry:\n      limit: 2\n      backoff:\n        duration: 1s\n        factor: 1\n',
+      ),
+    );
+    git(work, 'commit', '-qam', 'retry policy for my-app-green');
+    git(work, 'push', '-q', 'origin', 'main');
+    const client = new ArgoCdClient({
+      config: {
+        baseUrl: s.argocd.url,
+        auth: { kind: 'token', token: s.argocd.token },
+        insecure: false,
+      },
+      redactor: new Redactor(),
+    });
+    await client.sync('root', { appNamespace: 'argocd' });
+    await s.argocd.idle();
+    expect(s.argocd.app('my-app-green')!.spec.syncPolicy?.retry).toMatchObject({ limit: 2 });
+
+    const broken = await cli(s, [
+      '--no-sync',
+      'values',
+      'set',
+      'apps/my-app/values-green.yaml',
+      'global.colour=purple',
+    ]);
+    expect(broken.code, broken.stderr).toBe(0);
+    const r = await cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/sync attempt failed, Argo CD retries it: .*Retrying attempt #1 at /);
+    expect(r.stderr).toMatch(/Retrying attempt #2 at /);
+    expect(r.stderr).toMatch(
+      /ended Error: .*global\.colour must be "blue" or "green".*\(retried 2 times\)\./,
+    );
+
+    const again = await cli(s, [
+      '--no-retry-wait',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.1',
+      '--set',
+      'my-backend=1.1.1',
+    ]);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toMatch(
+      /failed \(Argo CD will retry it; not waiting, --no-retry-wait\): .*Retrying attempt #1 at /,
+    );
+    expect(again.stderr).not.toMatch(/Retrying attempt #2/);
+  });
+
   it('a watch stream that drops mid-wait is reconnected', async () => {
     const s = await deployed({ progressingMs: 1500 });
     s.argocd.setFaults({ dropStreamsAfterMs: 300 });
@@ -219,8 +282,10 @@ describe('Argo CD fails after the push (case 58)', () => {
     const r = await cli(s, [
       '--output',
       'json',
-      '--degraded-grace',
-      '1',
+      // The crash loop is caught from the pods (the 600 s progress deadline is far away); a
+      // 2 s grace instead of 30 s keeps the test short.
+      '--crash-grace',
+      '2',
       'deploy',
       '--set',
       'my-frontend=1.1.0-bad',
@@ -231,7 +296,7 @@ describe('Argo CD fails after the push (case 58)', () => {
     const pushed = head(s);
     const body = JSON.parse(r.stdout) as { error: { code: string; hint: string; details: object } };
     expect(body.error.code).toBe('degraded');
-    expect(body.error.hint).toContain('argocd app get my-app-green');
+    expect(body.error.hint).toMatch(/kubectl -n my-app-green logs my-frontend-\S+ --previous/);
     expect(body.error.hint).toContain(`commit ${pushed.slice(0, 12)} is pushed`);
     // A re-run would wait on the same Degraded version: the fix is a new deploy, not a re-run.
     expect(body.error.hint).not.toContain('re-run');

@@ -209,6 +209,64 @@ describe('operations in progress', () => {
 describe('rendering failures', () => {
   beforeEach(() => start());
 
+  it('retries a failed operation per retryStrategy: Running with finishedAt, "Retrying attempt #N", operation kept', async () => {
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const retryStrategy = { limit: 2, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } };
+    expect((await api.sync('my-app-blue', { retryStrategy })).status).toBe(200);
+    const retrying = await eventually(() => {
+      const os = app('my-app-blue').status.operationState;
+      return os?.retryCount === 1 ? app('my-app-blue') : undefined;
+    });
+    swagger.assert('v1alpha1Application', retrying);
+    const os = retrying.status.operationState!;
+    expect(retrying.operation).toBeDefined();
+    expect(os.phase).toBe('Running');
+    expect(os.finishedAt).toBeDefined();
+    // The message names the retry time as NextRetryAt(now, 0): 5 s after 12:00:00 UTC.
+    expect(os.message).toMatch(
+      /global\.replicas is required.*\. Retrying attempt #1 at 12:00PM\.$/s,
+    );
+
+    clock.advance(9_999); // the controller re-checks with the new count: 5 s * 2^1
+    await standIn.idle();
+    expect(app('my-app-blue').status.operationState?.retryCount).toBe(1);
+    clock.advance(1);
+    await eventually(() =>
+      app('my-app-blue').status.operationState?.retryCount === 2 ? true : undefined,
+    );
+    expect(app('my-app-blue').status.operationState?.message).toMatch(/Retrying attempt #2 at /);
+    clock.advance(20_000);
+    const done = await eventually(() => {
+      const a = app('my-app-blue');
+      return a.operation ? undefined : a;
+    });
+    expect(done.status.operationState?.phase).toBe('Error');
+    expect(done.status.operationState?.message).toMatch(
+      /global\.replicas is required.* \(retried 2 times\)\.$/s,
+    );
+  });
+
+  it('a termination during the retry back-off ends the operation at once', async () => {
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    await api.sync('my-app-blue', { retryStrategy: { limit: 5 } });
+    await eventually(() =>
+      app('my-app-blue').status.operationState?.retryCount === 1 ? true : undefined,
+    );
+    expect((await api.delete('/api/v1/applications/my-app-blue/operation')).status).toBe(200);
+    const done = await eventually(() =>
+      app('my-app-blue').operation ? undefined : app('my-app-blue'),
+    );
+    // appcontroller.go appends the retry count whenever retries happened, terminated or not.
+    expect(done.status.operationState).toMatchObject({
+      phase: 'Failed',
+      message: 'Operation terminated (retried 1 times).',
+    });
+  });
+
   it("ends the operation in Error with helm's message, and reports a ComparisonError", async () => {
     const sha = await repo.push({
       'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
