@@ -591,6 +591,25 @@ export class ArgoCdClient implements ArgoCdApi {
           },
         );
       }
+      // An RBAC refusal names what was missing; only "permission denied" alone hides the app.
+      const rbac = /permission denied: applications, ([\w/*.-]+), ([^,\s]+)/.exec(argocdMessage);
+      if (status === 403 && rbac) {
+        const [, action, object] = rbac as unknown as [string, string, string];
+        return new ArgoCdApiError(
+          `${call.what}: permission denied by Argo CD: applications, ${action}, ${object}`,
+          status,
+          argocdMessage,
+          grpcCode,
+          {
+            code: 'forbidden',
+            hint:
+              action === 'override'
+                ? 'syncing a revision other than the targetRevision needs `override` when argocd-cm sets application.sync.requireOverridePrivilegeForRevisionSync: "true"'
+                : `grant it in argocd-rbac-cm: p, <role>, applications, ${action}, ${object}, allow`,
+            details: { action, object },
+          },
+        );
+      }
       return new ArgoCdApiError(
         `application ${call.app} not found or not permitted for this token`,
         status,

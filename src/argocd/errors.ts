@@ -68,3 +68,16 @@ export function isAutoSyncRefusal(e: unknown): e is ArgoCdApiError {
     /auto-sync currently set to/i.test(e.argocdMessage)
   );
 }
+
+/**
+ * 403 `permission denied: applications, override, <project>/<app>, sub: ...`: a revision other
+ * than targetRevision needs `override` when argocd-cm sets
+ * `application.sync.requireOverridePrivilegeForRevisionSync: "true"`.
+ */
+export function isOverrideRefusal(e: unknown): e is ArgoCdApiError {
+  return (
+    e instanceof ArgoCdApiError &&
+    (e.status === 403 || e.grpcCode === GrpcCode.permissionDenied) &&
+    /permission denied: applications, override,/i.test(e.argocdMessage)
+  );
+}

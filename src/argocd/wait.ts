@@ -21,7 +21,12 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, StackswapError, TimeoutError, isStackswapError } from '../shared/errors.ts';
 import type { ArgoCdApi } from './client.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { isAutoSyncRefusal, isOperationInProgress } from './errors.ts';
+import {
+  isAutoSyncRefusal,
+  isOperationInProgress,
+  isOverrideRefusal,
+  type ArgoCdApiError,
+} from './errors.ts';
 import { STREAM_RECONNECT_POLICY, observeApp } from './observe.ts';
 import { stateFields, type ArgoProgressEvent, type ArgoProgressListener } from './progress.ts';
 import { describePodProblem, failingPods, podHint, type PodProblem } from './pods.ts';
@@ -321,7 +326,13 @@ async function requestSync(
 
   // With auto-sync on, Argo CD refuses a revision other than targetRevision (§2.2); multi-source
   // apps take `revisions` + positions, which we do not know: sync their targetRevisions.
-  let withRevision = !isAutoSyncEnabled(app) && !isMultiSource(app);
+  let pinnable = !isAutoSyncEnabled(app) && !isMultiSource(app);
+  // When R is the head of targetRevision (the refresh above re-resolved it), a sync without a
+  // revision applies R and needs no `override` permission (argocd-cm
+  // application.sync.requireOverridePrivilegeForRevisionSync); we check the resolved revision.
+  let withRevision = pinnable && !revisionMatches(app.status?.sync, R);
+  let overrideRefused: ArgoCdApiError | undefined;
+  let headMoved = false;
   let waitedFor: string | undefined;
   for (let attempt = 1; ; attempt++) {
     if (remaining(ctx) <= 0) throw busyTimeout(ctx, ref, app);
@@ -369,6 +380,22 @@ async function requestSync(
         !revisionMatches(response.operation.sync, R) &&
         opRevision
       ) {
+        if (pinnable && !overrideRefused && !headMoved) {
+          headMoved = true;
+          // The branch moved between our refresh and the sync: let that operation finish, then
+          // look again (and sync R pinned, as it is no longer the head).
+          ctx.emit({
+            type: 'head-moved',
+            app: ref.app,
+            operationRevision: opRevision,
+            reason: `Argo CD resolved ${ref.app}'s targetRevision to ${short(opRevision)}, not the pushed ${short(R)}: waiting for that operation, then syncing ${short(R)} itself`,
+          });
+          await waitUntilNotBusy(api, ctx, ref, response);
+          app = await refreshApp(api, ctx, ref);
+          withRevision = !revisionMatches(app.status?.sync, R);
+          continue;
+        }
+        if (overrideRefused) throw overrideError(ctx, ref, overrideRefused, opRevision);
         throw new ConflictError(
           ctx.redact(
             `app ${ref.app}: Argo CD resolved its targetRevision to ${short(opRevision)}, not the pushed ${short(R)}: the branch has moved on (or the app tracks another branch)`,
@@ -400,12 +427,65 @@ async function requestSync(
       }
       if (isAutoSyncRefusal(error) && withRevision) {
         withRevision = false;
+        pinnable = false;
         ctx.emit({ type: 'auto-sync', app: ref.app, reason: error.argocdMessage });
+        continue;
+      }
+      if (isOverrideRefusal(error) && withRevision) {
+        // Pinning a revision needs `override` here; R as the branch head needs only `sync`.
+        overrideRefused = error;
+        app = await refreshApp(api, ctx, ref);
+        if (!revisionMatches(app.status?.sync, R)) {
+          throw overrideError(ctx, ref, error, app.status?.sync?.revision ?? undefined);
+        }
+        ctx.emit({
+          type: 'override-fallback',
+          app: ref.app,
+          reason: `Argo CD refused to sync a pinned revision (${error.argocdMessage}); ${short(R)} is the head of the app's targetRevision, so syncing that instead`,
+        });
+        withRevision = false;
         continue;
       }
       throw error;
     }
   }
+}
+
+/** Syncing R needs `applications, override` and R is not (or no longer) the branch head. */
+function overrideError(
+  ctx: Ctx,
+  ref: AppRef,
+  refusal: ArgoCdApiError,
+  head: string | undefined,
+): StackswapError {
+  const object = /applications, override, ([^,\s]+)/.exec(refusal.argocdMessage)?.[1];
+  const permission = `applications, override, ${object ?? `<project>/${ref.app}`}`;
+  return new StackswapError(
+    'forbidden',
+    ctx.redact(
+      `app ${ref.app}: Argo CD refused to sync revision ${short(ctx.revision)}: the token lacks the permission \`${permission}\`, needed to sync a revision other than the app's targetRevision because argocd-cm sets application.sync.requireOverridePrivilegeForRevisionSync: "true"; and ${short(ctx.revision)} is not the head of the targetRevision${head ? ` (Argo CD sees ${short(head)})` : ''}, so a plain sync would apply something else`,
+    ),
+    {
+      hint: `grant it in argocd-rbac-cm (p, <role>, ${permission}, allow), or promote from the branch head (the branch moved on since this commit)`,
+      details: { app: ref.app, revision: ctx.revision, permission, ...(head ? { head } : {}) },
+    },
+  );
+}
+
+/** Follows the app until no operation is in flight (whoever's it is). */
+async function waitUntilNotBusy(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  current: Application,
+): Promise<Application> {
+  return (
+    await follow(api, ctx, ref, {
+      initial: current,
+      decide: (app) => (isBusy(app) ? undefined : app),
+      onTimeout: (last) => busyTimeout(ctx, ref, last ?? current),
+    })
+  ).result;
 }
 
 /** The phase of a completed operation at `revision`, if the app shows one. */

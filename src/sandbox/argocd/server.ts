@@ -27,12 +27,14 @@ import type { HealthSettings } from './health.ts';
 import { sendError, sendJson, sendText } from './http-util.ts';
 import { errorText, silentLogger, type StandInLogger } from './logger.ts';
 import { Renderer } from './render.ts';
+import { rbacAuthorizer, type RbacSettings } from './rbac.ts';
 import { buildRoutes, type Route } from './routes.ts';
 import { ApplicationService, type Authorizer } from './service.ts';
 import { ApplicationStore } from './store.ts';
 import type { Application, KubeObject } from './types.ts';
 
 export type { AccessRequest, Authorizer } from './service.ts';
+export type { RbacSettings } from './rbac.ts';
 export type { AppliedEvent } from './cluster.ts';
 export type { FaultSettings } from './faults.ts';
 export type { StandInClock, Timer } from './clock.ts';
@@ -89,8 +91,12 @@ export interface StandInOptions {
   rootApp?: string | false;
   /** What start-up syncs: the root app (default), root and every child, or nothing. */
   initialSync?: 'root' | 'all' | 'none';
-  /** RBAC: return false to deny (default: everything allowed for a valid token). */
+  /** RBAC: return false to deny (wins over `rbac`; default: everything allowed for a valid token). */
   authorize?: Authorizer;
+  /** Argo CD RBAC (`policy.csv` subset, see rbac.ts), per token subject (see `issueToken`). */
+  rbac?: RbacSettings;
+  /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
+  requireOverridePrivilegeForRevisionSync?: boolean;
   logger?: StandInLogger;
   /** SSE keepalive comment interval (default 15000 ms, as Argo CD). */
   sseKeepaliveMs?: number;
@@ -103,6 +109,8 @@ export interface StandIn {
   readonly port: number;
   /** A bearer token the stand-in accepts (the configured one, or the minted default). */
   readonly token: string;
+  /** An API-key token for another account (subject `<username>:apiKey`), for RBAC tests. */
+  issueToken(username: string): string;
   close(): Promise<void>;
   /** Merges fault settings (see `FaultSettings`); `undefined` values clear one. */
   setFaults(
@@ -167,8 +175,12 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     branch,
     pollIntervalMs: options.pollIntervalMs ?? 3000,
   });
-  const authorize: Authorizer = options.authorize ?? (() => true);
-  const service = new ApplicationService(store, controller, repo, authorize);
+  const authorize: Authorizer =
+    options.authorize ?? (options.rbac ? rbacAuthorizer(options.rbac) : () => true);
+  const service = new ApplicationService(store, controller, repo, authorize, {
+    requireOverridePrivilegeForRevisionSync:
+      options.requireOverridePrivilegeForRevisionSync ?? false,
+  });
   const auth = new TokenAuthority({
     ...(options.token !== undefined ? { token: options.token } : {}),
     username: options.username ?? 'admin',
@@ -226,6 +238,7 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     url,
     port: address.port,
     token: auth.token,
+    issueToken: (username) => auth.issue(username, 'apiKey'),
     close() {
       closing ??= (async () => {
         for (const close of [...streams.values()]) close();

@@ -26,12 +26,17 @@ import type { Application, ApplicationTree, Operation, ResourceDiff } from './ty
 
 export interface AccessRequest {
   username: string;
-  action: 'get' | 'sync';
+  action: 'get' | 'sync' | 'override';
   project: string;
   app: string;
 }
 
 export type Authorizer = (request: AccessRequest) => boolean;
+
+export interface ServiceSettings {
+  /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
+  requireOverridePrivilegeForRevisionSync?: boolean;
+}
 
 export interface AppQuery {
   name?: string;
@@ -48,6 +53,7 @@ export class ApplicationService {
     private readonly controller: Controller,
     private readonly repo: RepoReader,
     private readonly authorize: Authorizer,
+    private readonly settings: ServiceSettings = {},
   ) {}
 
   list(session: Session, query: AppQuery, fieldsQuery?: string | null): unknown {
@@ -85,15 +91,7 @@ export class ApplicationService {
 
   async sync(session: Session, name: string, body: SyncRequestBody): Promise<Application> {
     const app = this.enforce(session, 'get', body.project, body.appNamespace, name);
-    if (!this.can(session, 'sync', app)) {
-      const iat = session.issuedAt
-        ? `, iat: ${new Date(session.issuedAt).toISOString().replace('.000Z', 'Z')}`
-        : '';
-      throw new ApiError(
-        GrpcCode.permissionDenied,
-        `permission denied: applications, sync, ${projectOf(app)}/${name}, sub: ${session.username}${iat}`,
-      );
-    }
+    if (!this.can(session, 'sync', app)) throw rbacDenied(session, 'sync', app);
     if (body.manifests) {
       throw new ApiError(
         GrpcCode.invalidArgument,
@@ -108,6 +106,16 @@ export class ApplicationService {
       );
     }
     const target = source.targetRevision || 'HEAD';
+    // resolveSourceRevisions: another revision than targetRevision is an override when
+    // argocd-cm says so (a plain string comparison: the SHA of the branch head still counts).
+    if (
+      this.settings.requireOverridePrivilegeForRevisionSync &&
+      body.revision &&
+      body.revision !== (source.targetRevision ?? '') &&
+      !this.can(session, 'override', app)
+    ) {
+      throw rbacDenied(session, 'override', app);
+    }
     if (body.revision && body.revision !== target && isAutomated(app.spec) && !body.dryRun) {
       throw new ApiError(
         GrpcCode.failedPrecondition,
@@ -244,7 +252,7 @@ export class ApplicationService {
     return app;
   }
 
-  private can(session: Session, action: 'get' | 'sync', app: Application): boolean {
+  private can(session: Session, action: AccessRequest['action'], app: Application): boolean {
     return this.authorize({
       username: session.username,
       action,
@@ -255,3 +263,14 @@ export class ApplicationService {
 }
 
 const projectOf = (app: Application) => app.spec.project || 'default';
+
+/** `enf.EnforceErr`: "permission denied: applications, sync, default/app, sub: alice, iat: ..." */
+function rbacDenied(session: Session, action: string, app: Application): ApiError {
+  const iat = session.issuedAt
+    ? `, iat: ${new Date(session.issuedAt).toISOString().replace('.000Z', 'Z')}`
+    : '';
+  return new ApiError(
+    GrpcCode.permissionDenied,
+    `permission denied: applications, ${action}, ${projectOf(app)}/${app.metadata.name}, sub: ${session.username}${iat}`,
+  );
+}

@@ -206,6 +206,57 @@ describe('operations in progress', () => {
   });
 });
 
+describe('RBAC per token and the override permission', () => {
+  const policy = [
+    'p, promoter, applications, get, */*, allow',
+    'p, promoter, applications, sync, default/*, allow',
+    'p, viewer, applications, get, */*, allow',
+  ].join('\n');
+
+  it('requireOverridePrivilegeForRevisionSync: a revision other than targetRevision needs override', async () => {
+    await start({ requireOverridePrivilegeForRevisionSync: true, rbac: { policy } });
+    const promoter = new ArgoClient(standIn.url, standIn.issueToken('promoter'));
+    const sha = await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('1.1.0') });
+
+    const pinned = await promoter.post<{ message: string; code: number }>(
+      '/api/v1/applications/my-app-blue/sync',
+      { revision: sha },
+    );
+    expect(pinned.status).toBe(403);
+    expect(pinned.json.code).toBe(7);
+    expect(pinned.json.message).toMatch(
+      /^permission denied: applications, override, default\/my-app-blue, sub: promoter, iat: \d{4}-\d\d-\d\dT[\d:]+Z$/,
+    );
+    // The targetRevision itself (the same string) is a plain sync; so is no revision at all.
+    const plain = await promoter.post<Application>('/api/v1/applications/my-app-blue/sync', {
+      revision: 'main',
+    });
+    expect(plain.status).toBe(200);
+    expect(plain.json.operation?.sync?.revision).toBe(sha);
+    await standIn.idle();
+    expect((await promoter.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+    await standIn.idle();
+    // admin (built-in role:admin) may override.
+    expect((await api.sync('my-app-blue', { revision: repo.seed })).status).toBe(200);
+  });
+
+  it('per-token RBAC: a viewer may read but not sync, and the error names the permission', async () => {
+    await start({ rbac: { policy } });
+    const viewer = new ArgoClient(standIn.url, standIn.issueToken('viewer'));
+    expect((await viewer.get('/api/v1/applications/my-app-blue')).status).toBe(200);
+    const refused = await viewer.post<{ message: string }>(
+      '/api/v1/applications/my-app-blue/sync',
+      {},
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.json.message).toMatch(
+      /^permission denied: applications, sync, default\/my-app-blue, sub: viewer/,
+    );
+    const stranger = new ArgoClient(standIn.url, standIn.issueToken('stranger'));
+    expect((await stranger.get('/api/v1/applications/my-app-blue')).status).toBe(403);
+  });
+});
+
 describe('rendering failures', () => {
   beforeEach(() => start());
 

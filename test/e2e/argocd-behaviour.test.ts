@@ -1,0 +1,71 @@
+/**
+ * The CLI against the stand-in configured like a real install (600 s progress deadline, 120 s
+ * reconciliation plus jitter: the stand-in's defaults), for the Argo CD behaviours a promotion
+ * meets in production: the `override` permission, sync windows and stream errors. Each test
+ * shortens a timing only where it needs to, and says why.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import type { StandInOptions } from '../../src/sandbox/argocd/server.ts';
+import { runCli } from '../helpers/cli.ts';
+import { git } from '../helpers/config-repo.ts';
+
+let sandbox: Sandbox | undefined;
+afterEach(async () => {
+  await sandbox?.close();
+  sandbox = undefined;
+});
+
+async function deployed(argocd: Omit<StandInOptions, 'repoPath'> = {}): Promise<Sandbox> {
+  // progressingMs: pods start in 150 ms instead of 1.5 s; nothing here is about rollout time.
+  sandbox = await startSandbox({ argocd: { progressingMs: 150, initialSync: 'all', ...argocd } });
+  await sandbox.argocd.idle();
+  return sandbox;
+}
+
+const cli = (s: Sandbox, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(['--timeout', '60', ...args], { env: { ...s.env, ...env } });
+const head = (s: Sandbox) => git(s.repoPath, 'rev-parse', 'main');
+const deployArgs = ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0'];
+
+describe('the override permission (application.sync.requireOverridePrivilegeForRevisionSync)', () => {
+  const policy = [
+    'p, promoter, applications, get, */*, allow',
+    'p, promoter, applications, sync, default/*, allow',
+  ].join('\n');
+
+  it('a token without override deploys: the pushed commit is the branch head, synced without pinning', async () => {
+    const s = await deployed({ requireOverridePrivilegeForRevisionSync: true, rbac: { policy } });
+    const token = s.argocd.issueToken('promoter');
+    const r = await cli(s, deployArgs, { ARGOCD_AUTH_TOKEN: token });
+    expect(r.code, r.stderr).toBe(0);
+    expect(s.argocd.app('my-app-green')!.status).toMatchObject({
+      sync: { status: 'Synced', revision: head(s) },
+      health: { status: 'Healthy' },
+    });
+    expect(s.argocd.app('my-app-green')!.status?.operationState?.operation?.sync?.revision).toBe(
+      head(s),
+    );
+  });
+
+  it('syncing an older commit without override fails naming the permission and the setting', async () => {
+    const s = await deployed({ requireOverridePrivilegeForRevisionSync: true, rbac: { policy } });
+    const token = s.argocd.issueToken('promoter');
+    const seed = head(s);
+    const edit = await cli(s, [
+      '--no-sync',
+      'values',
+      'set',
+      'apps/my-app/values-green.yaml',
+      'my-frontend.image.tag=1.0.1',
+    ]);
+    expect(edit.code, edit.stderr).toBe(0);
+    const r = await cli(s, ['app', 'sync', 'my-app-green', '--revision', seed], {
+      ARGOCD_AUTH_TOKEN: token,
+    });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toContain('`applications, override, default/my-app-green`');
+    expect(r.stderr).toContain('application.sync.requireOverridePrivilegeForRevisionSync');
+    expect(r.stderr).not.toContain(token);
+  });
+});
