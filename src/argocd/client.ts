@@ -26,6 +26,7 @@ import {
   ManagedResources,
   SessionResponse,
   SyncResponse,
+  SyncWindows,
   UserInfo,
   WatchStreamMessage,
   type ApplicationWatchEvent,
@@ -87,6 +88,8 @@ export interface ArgoCdApi {
   resourceTree(name: string, options?: RequestScope): Promise<ApplicationTree>;
   managedResources(name: string, options?: RequestScope): Promise<ManagedResources>;
   userInfo(options?: { signal?: AbortSignal }): Promise<UserInfo>;
+  /** The app's sync windows and whether a manual sync may run now (optional for fakes). */
+  syncWindows?(name: string, options?: RequestScope): Promise<SyncWindows>;
   /** Events of `/api/v1/stream/applications` until the stream ends (return) or fails (throw). */
   watchApplications(options: WatchOptions): AsyncIterable<ApplicationWatchEvent>;
 }
@@ -266,6 +269,17 @@ export class ArgoCdClient implements ArgoCdApi {
       path: `/api/v1/applications/${encodeURIComponent(name)}/managed-resources`,
       query: this.scope(options),
       what: `read the managed resources of application ${name}`,
+      app: name,
+      signal: options.signal,
+    });
+  }
+
+  async syncWindows(name: string, options: RequestScope = {}): Promise<SyncWindows> {
+    return this.idempotent(SyncWindows, {
+      method: 'GET',
+      path: `/api/v1/applications/${encodeURIComponent(name)}/syncwindows`,
+      query: this.scope(options),
+      what: `read the sync windows of application ${name}`,
       app: name,
       signal: options.signal,
     });
@@ -586,7 +600,7 @@ export class ArgoCdClient implements ArgoCdApi {
           argocdMessage,
           grpcCode,
           {
-            code: 'precondition',
+            code: 'argocd-error',
             hint: `a sync window forbids syncing ${call.app} now; see \`argocd app get ${call.app}\` or wait for the window`,
           },
         );

@@ -23,6 +23,10 @@ export interface ArgoDeployerOptions {
   crashGraceMs?: number;
   /** false: fail at the first failed attempt of a retrying operation. */
   retryWait?: boolean;
+  /** Wait for a closed sync window (all apps), e.g. `--wait-for-window`. */
+  waitForWindow?: boolean;
+  /** Apps that wait for a closed sync window (stacks with `argocd.waitForWindow`). */
+  waitForWindowApps?: readonly string[];
   pollIntervalMs?: number;
 }
 
@@ -69,6 +73,9 @@ export class ArgoDeployer implements Deployer {
         ? { crashGraceMs: this.options.crashGraceMs }
         : {}),
       ...(this.options.retryWait !== undefined ? { retryWait: this.options.retryWait } : {}),
+      waitForWindow:
+        this.options.waitForWindow === true ||
+        (this.options.waitForWindowApps?.includes(request.app) ?? false),
       ...(this.options.pollIntervalMs !== undefined
         ? { pollIntervalMs: this.options.pollIntervalMs }
         : {}),

@@ -81,3 +81,12 @@ export function isOverrideRefusal(e: unknown): e is ArgoCdApiError {
     /permission denied: applications, override,/i.test(e.argocdMessage)
   );
 }
+
+/** 403 `cannot sync: blocked by sync window` (server/application/application.go ~2096). */
+export function isSyncWindowRefusal(e: unknown): e is ArgoCdApiError {
+  return (
+    e instanceof ArgoCdApiError &&
+    (e.status === 403 || e.grpcCode === GrpcCode.permissionDenied) &&
+    /blocked by sync window/i.test(e.argocdMessage)
+  );
+}

@@ -20,6 +20,7 @@ export function describeArgoEvent(e: ArgoProgressEvent): string | undefined {
       return `argo: ${e.app}: watch stream dropped (${e.reason}); reconnecting in ${e.delayMs} ms`;
     case 'poll-fallback':
       return `argo: ${e.app}: watch unavailable (${e.reason}); polling`;
+    case 'sync-window-wait':
     case 'override-fallback':
     case 'head-moved':
       return `argo: ${e.app}: ${e.reason}`;

@@ -31,6 +31,8 @@ export type ArgoProgressEvent = AppStateFields & { app: string; at: number } & (
     | { type: 'poll-fallback'; reason: string }
     | { type: 'poll-error'; reason: string }
     | { type: 'children'; children: string[] }
+    /** A sync window forbids syncing now; waiting for it to open (--wait-for-window). */
+    | { type: 'sync-window-wait'; reason: string }
     /** A pinned sync needs `override`; syncing the app's targetRevision (its head is R) instead. */
     | { type: 'override-fallback'; reason: string }
     /** An unpinned sync resolved to a newer commit than R: waiting for it, then syncing R. */

@@ -275,6 +275,29 @@ export type UserInfo = z.infer<typeof UserInfo>;
 export const SessionResponse = z.object({ token: z.string().regex(/^[\x21-\x7e]+$/) }).loose();
 
 /** grpc-gateway's unary error body (swagger `runtimeError`); `error` and `message` are equal. */
+/** GET /applications/{name}/syncwindows (`ApplicationSyncWindowsResponse`). */
+const SyncWindowView = z
+  .object({
+    kind: z.string().optional(),
+    schedule: z.string().optional(),
+    duration: z.string().optional(),
+    manualSync: z.boolean().optional(),
+  })
+  .loose();
+export const SyncWindows = z
+  .object({
+    assignedWindows: z.array(SyncWindowView).nullish(),
+    activeWindows: z.array(SyncWindowView).nullish(),
+    canSync: z.boolean().optional(),
+  })
+  .loose()
+  .transform((w) => ({
+    assignedWindows: w.assignedWindows ?? [],
+    activeWindows: w.activeWindows ?? [],
+    canSync: w.canSync ?? false,
+  }));
+export type SyncWindows = z.infer<typeof SyncWindows>;
+
 export const ErrorBody = z
   .object({
     error: z.string().optional(),

@@ -25,13 +25,14 @@ import {
   isAutoSyncRefusal,
   isOperationInProgress,
   isOverrideRefusal,
+  isSyncWindowRefusal,
   type ArgoCdApiError,
 } from './errors.ts';
 import { STREAM_RECONNECT_POLICY, observeApp } from './observe.ts';
 import { stateFields, type ArgoProgressEvent, type ArgoProgressListener } from './progress.ts';
 import { describePodProblem, failingPods, podHint, type PodProblem } from './pods.ts';
 import type { RetryPolicy } from './retry.ts';
-import type { Application, Info } from './schema.ts';
+import type { Application, Info, SyncWindows } from './schema.ts';
 import {
   assessApp,
   describeSnapshot,
@@ -83,6 +84,11 @@ export interface WaitCommonOptions {
    * retry, instead of following the retries to the end. Default true.
    */
   retryWait?: boolean;
+  /**
+   * true (`--wait-for-window`): a sync refused by a sync window waits (within the timeout)
+   * until the window lets it through; false (default): fails at once, naming the window.
+   */
+  waitForWindow?: boolean;
   /** See DEFAULT_CRASH_GRACE_MS; 0 turns the pod check off. */
   crashGraceMs?: number;
   podCheckIntervalMs?: number;
@@ -147,6 +153,7 @@ interface Ctx {
   crashGraceMs: number;
   podCheckIntervalMs: number;
   retryWait: boolean;
+  waitForWindow: boolean;
   pollIntervalMs: number;
   refreshTimeoutMs: number;
   watch: boolean;
@@ -233,6 +240,7 @@ function context(
     degradedGraceMs: options.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS,
     crashGraceMs: options.crashGraceMs ?? DEFAULT_CRASH_GRACE_MS,
     retryWait: options.retryWait ?? true,
+    waitForWindow: options.waitForWindow ?? false,
     podCheckIntervalMs: options.podCheckIntervalMs ?? DEFAULT_POD_CHECK_INTERVAL_MS,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     refreshTimeoutMs: options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
@@ -431,6 +439,14 @@ async function requestSync(
         ctx.emit({ type: 'auto-sync', app: ref.app, reason: error.argocdMessage });
         continue;
       }
+      if (isSyncWindowRefusal(error)) {
+        await waitForSyncWindow(api, ctx, ref, error);
+        app = await api.getApplication(ref.app, {
+          ...scopeOf(ref),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        });
+        continue;
+      }
       if (isOverrideRefusal(error) && withRevision) {
         // Pinning a revision needs `override` here; R as the branch head needs only `sync`.
         overrideRefused = error;
@@ -448,6 +464,78 @@ async function requestSync(
       }
       throw error;
     }
+  }
+}
+
+/** Every this often the sync windows are read again while waiting for one to open. */
+const WINDOW_POLL_MS = 15_000;
+
+/** "deny window \"0 22 * * *\" for 10h is active" / "outside the allow window \"0 6 * * 1-5\" (12h)". */
+function describeWindows(w: SyncWindows | undefined): string {
+  if (!w) return 'the sync windows could not be read';
+  const show = (x: {
+    kind?: string | undefined;
+    schedule?: string | undefined;
+    duration?: string | undefined;
+  }) => `${x.kind ?? '?'} window "${x.schedule ?? '?'}" (${x.duration ?? '?'})`;
+  const deny = w.activeWindows.filter((x) => x.kind === 'deny');
+  if (deny.length > 0)
+    return `${deny.map(show).join(', ')} ${deny.length > 1 ? 'are' : 'is'} active`;
+  const allow = w.assignedWindows.filter((x) => x.kind === 'allow');
+  if (allow.length > 0) return `outside the ${allow.map(show).join(', ')}`;
+  return w.assignedWindows.map(show).join(', ') || 'no window is listed';
+}
+
+/**
+ * A sync refused by a sync window: fails naming the window, or with waitForWindow reads the
+ * windows every 15 s (the poll interval if shorter) until `canSync`, within the deadline.
+ */
+async function waitForSyncWindow(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  refusal: ArgoCdApiError,
+): Promise<void> {
+  const read = async () => {
+    try {
+      return await api.syncWindows?.(ref.app, {
+        ...scopeOf(ref),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+    } catch (error) {
+      if (ctx.signal?.aborted) throw error;
+      return undefined;
+    }
+  };
+  let windows = await read();
+  const blocked = () =>
+    ctx.redact(
+      `app ${ref.app}: Argo CD refuses to sync now (${refusal.argocdMessage}): ${describeWindows(windows)}`,
+    );
+  if (!ctx.waitForWindow) {
+    throw new StackswapError('argocd-error', blocked(), {
+      hint: 'wait for the window with --wait-for-window (or waitForWindow: true for the stack in stackswap.yaml), within --timeout; or ask for a window with manualSync',
+      details: { app: ref.app, revision: ctx.revision, windows: windows ?? null },
+    });
+  }
+  ctx.emit({
+    type: 'sync-window-wait',
+    app: ref.app,
+    reason: `${describeWindows(windows)}; waiting for it to open`,
+  });
+  const every = Math.min(WINDOW_POLL_MS, ctx.pollIntervalMs);
+  // Refused although the windows say "can sync" (it just closed, or a race): look again later.
+  if (windows?.canSync) await ctx.clock.sleep(Math.min(every, 5_000), ctx.signal);
+  for (;;) {
+    if (windows?.canSync) return;
+    if (remaining(ctx) <= 0) {
+      throw new TimeoutError(`${blocked()}; still closed after ${seconds(ctx.timeoutMs)}`, {
+        hint: 'the commit is in git; re-run when the window is open, or with a longer --timeout',
+        details: { app: ref.app, revision: ctx.revision, windows: windows ?? null },
+      });
+    }
+    await ctx.clock.sleep(Math.min(every, Math.max(1, remaining(ctx))), ctx.signal);
+    windows = await read();
   }
 }
 

@@ -82,6 +82,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         degradedGraceMs: s.options.degradedGrace * 1000,
         crashGraceMs: s.options.crashGrace * 1000,
         retryWait: s.options.retryWait,
+        waitForWindow: s.options.waitForWindow === true,
         onProgress: progress(s.options.output),
         redact: (t: string) => s.redactor.redact(t),
       };
@@ -120,6 +121,7 @@ export function registerAppCommands(program: Command, session: () => Session, io
         degradedGraceMs: s.options.degradedGrace * 1000,
         crashGraceMs: s.options.crashGrace * 1000,
         retryWait: s.options.retryWait,
+        waitForWindow: s.options.waitForWindow === true,
         onProgress: progress(s.options.output),
         redact: (t) => s.redactor.redact(t),
       });

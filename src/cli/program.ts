@@ -130,6 +130,10 @@ function buildProgram(
       '--no-retry-wait',
       "fail as soon as Argo CD's sync attempt fails, instead of waiting for its retries (syncPolicy.retry)",
     )
+    .option(
+      '--wait-for-window',
+      'when an Argo CD sync window forbids syncing, wait for it to open (within --timeout) instead of failing',
+    )
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 

@@ -38,6 +38,7 @@ export interface GlobalOptions {
   degradedGrace: number;
   crashGrace: number;
   retryWait: boolean;
+  waitForWindow?: boolean;
   verbose?: boolean;
 }
 
@@ -112,6 +113,15 @@ export class Session {
         degradedGraceMs: this.options.degradedGrace * 1000,
         crashGraceMs: this.options.crashGrace * 1000,
         retryWait: this.options.retryWait,
+        waitForWindow: this.options.waitForWindow === true,
+        waitForWindowApps: [...config.stacks.values()]
+          .filter((s) => s.waitForWindow)
+          .flatMap((s) => [
+            s.apps.blue,
+            s.apps.green,
+            s.apps.ingress,
+            ...(s.rootApp ? [s.rootApp] : []),
+          ]),
         ...(progress
           ? {
               onProgress: (event) => {

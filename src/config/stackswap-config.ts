@@ -84,9 +84,14 @@ const StackEntry = z
           .default({ blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' }),
         /** The app-of-apps that creates the others (optional; waited on with its children). */
         root: Template.optional(),
+        /** A sync refused by an Argo CD sync window waits for it to open (within --timeout). */
+        waitForWindow: z.boolean().default(false),
       })
       .strict()
-      .default({ apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' } }),
+      .default({
+        apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' },
+        waitForWindow: false,
+      }),
     /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
     retention: Duration.default(parseDuration('30m')),
   })
@@ -124,6 +129,8 @@ export interface StackConfig {
   apps: Record<Colour | 'ingress', string>;
   rootApp: string | undefined;
   retentionMs: number;
+  /** stacks.<name>.argocd.waitForWindow: wait for a closed sync window instead of failing. */
+  waitForWindow?: boolean;
 }
 
 export interface StackswapConfig {
@@ -222,6 +229,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
           ? undefined
           : resource(entry.argocd.root, at('argocd', 'root')),
       retentionMs: entry.retention,
+      waitForWindow: entry.argocd.waitForWindow,
     });
   }
   checkSharedLiveKeys(stacks, problems);

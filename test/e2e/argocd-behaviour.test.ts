@@ -69,3 +69,43 @@ describe('the override permission (application.sync.requireOverridePrivilegeForR
     expect(r.stderr).not.toContain(token);
   });
 });
+
+describe('sync windows', () => {
+  const deny = {
+    kind: 'deny' as const,
+    schedule: '0 0 * * *',
+    duration: '24h', // every minute of the day: the window is active whenever the test runs
+    applications: ['my-app-*'],
+  };
+
+  it('a deny window: exit 8 naming the window; the live colour is untouched', async () => {
+    const s = await deployed({ projects: { default: { syncWindows: [deny] } } });
+    const r = await cli(s, deployArgs);
+    expect(r.code, r.stderr).toBe(8);
+    expect(r.stderr).toContain('cannot sync: blocked by sync window');
+    expect(r.stderr).toContain('deny window "0 0 * * *" (24h) is active');
+    expect(r.stderr).toMatch(/--wait-for-window/);
+    // Argo CD compares against the pushed head but applied nothing: OutOfSync, no new operation.
+    const green = s.argocd.app('my-app-green')!;
+    expect(green.status?.sync).toMatchObject({ status: 'OutOfSync', revision: head(s) });
+    expect(green.status?.operationState?.syncResult?.revision).not.toBe(head(s));
+  });
+
+  it('--wait-for-window waits until the window lets the sync through, then deploys', async () => {
+    const s = await deployed({ projects: { default: { syncWindows: [deny] } } });
+    const deploy = cli(s, ['--wait-for-window', ...deployArgs]);
+    // The window "closes" (is removed from the project) while stackswap waits; it reads the
+    // windows again within its 10 s poll interval.
+    await new Promise((r) => setTimeout(r, 3000));
+    s.argocd.setSyncWindows('default', []);
+    const r = await deploy;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /deny window "0 0 \* \* \*" \(24h\) is active; waiting for it to open/,
+    );
+    expect(s.argocd.app('my-app-green')!.status).toMatchObject({
+      sync: { status: 'Synced', revision: head(s) },
+      health: { status: 'Healthy' },
+    });
+  });
+});

@@ -20,6 +20,7 @@ import {
   type OperationOutcome,
 } from './operations.ts';
 import type { RenderedTarget } from './render.ts';
+import { canSync, windowsOf, type SyncWindow } from './windows.ts';
 import type { Application, ApplicationCondition, Operation } from './types.ts';
 
 /** What the operation runner needs (the controller supplies `afterOperation` itself), and more. */
@@ -29,6 +30,8 @@ export interface ControllerDeps extends Omit<RunnerDeps, 'afterOperation'> {
   autoSync: boolean | 'all';
   branch: string;
   pollIntervalMs: number;
+  /** The sync windows of a project (auto-sync is skipped while they forbid it). */
+  syncWindows?: (project: string) => readonly SyncWindow[];
 }
 
 /** What the last reconcile compared against. */
@@ -316,6 +319,11 @@ export class Controller {
       if (hadError) this.writeStatus(name, false);
     };
     if (!enabled || app.operation || app.status.sync.status !== 'OutOfSync' || !revision) {
+      return skip();
+    }
+    const windows = windowsOf(app, this.deps.syncWindows?.(app.spec.project || 'default') ?? []);
+    if (!canSync(windows, this.deps.clock.now(), false)) {
+      this.deps.logger.info({ app: name }, 'Sync prevented by sync window');
       return skip();
     }
     const automated = policyEnabled ? (app.spec.syncPolicy?.automated ?? {}) : {};

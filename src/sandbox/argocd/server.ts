@@ -28,6 +28,7 @@ import { sendError, sendJson, sendText } from './http-util.ts';
 import { errorText, silentLogger, type StandInLogger } from './logger.ts';
 import { Renderer } from './render.ts';
 import { rbacAuthorizer, type RbacSettings } from './rbac.ts';
+import { validateWindow, type SyncWindow } from './windows.ts';
 import { buildRoutes, type Route } from './routes.ts';
 import { ApplicationService, type Authorizer } from './service.ts';
 import { ApplicationStore } from './store.ts';
@@ -35,6 +36,7 @@ import type { Application, KubeObject } from './types.ts';
 
 export type { AccessRequest, Authorizer } from './service.ts';
 export type { RbacSettings } from './rbac.ts';
+export type { SyncWindow } from './windows.ts';
 export type { AppliedEvent } from './cluster.ts';
 export type { FaultSettings } from './faults.ts';
 export type { StandInClock, Timer } from './clock.ts';
@@ -97,6 +99,8 @@ export interface StandInOptions {
   rbac?: RbacSettings;
   /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
   requireOverridePrivilegeForRevisionSync?: boolean;
+  /** AppProjects by name: their `spec.syncWindows` (allow/deny, cron schedules); see windows.ts. */
+  projects?: Record<string, { syncWindows?: SyncWindow[] }>;
   logger?: StandInLogger;
   /** SSE keepalive comment interval (default 15000 ms, as Argo CD). */
   sseKeepaliveMs?: number;
@@ -132,6 +136,8 @@ export interface StandIn {
   poll(): Promise<boolean>;
   /** Resolves when no sync operation is running. */
   idle(): Promise<void>;
+  /** Replaces an AppProject's sync windows (validated as Argo CD does; throws on a bad one). */
+  setSyncWindows(project: string, windows: SyncWindow[]): void;
 }
 
 export async function startArgoCdStandIn(options: StandInOptions): Promise<StandIn> {
@@ -162,6 +168,15 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
   const cluster = new SimulatedCluster();
   const repo = new RepoReader(path.resolve(options.repoPath), workDir);
   const renderer = new Renderer(repo, path.join(workDir, 'scratch'), options.helmTimeoutMs);
+  const syncWindows = new Map<string, SyncWindow[]>();
+  const setSyncWindows = (project: string, windows: SyncWindow[]) => {
+    for (const w of windows) validateWindow(w);
+    syncWindows.set(project, structuredClone(windows));
+  };
+  for (const [project, spec] of Object.entries(options.projects ?? {})) {
+    setSyncWindows(project, spec.syncWindows ?? []);
+  }
+  const windowsOfProject = (project: string) => syncWindows.get(project) ?? [];
   const controller = new Controller({
     store,
     cluster,
@@ -174,12 +189,15 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     autoSync: options.autoSync ?? true,
     branch,
     pollIntervalMs: options.pollIntervalMs ?? 3000,
+    syncWindows: windowsOfProject,
   });
   const authorize: Authorizer =
     options.authorize ?? (options.rbac ? rbacAuthorizer(options.rbac) : () => true);
   const service = new ApplicationService(store, controller, repo, authorize, {
     requireOverridePrivilegeForRevisionSync:
       options.requireOverridePrivilegeForRevisionSync ?? false,
+    syncWindows: windowsOfProject,
+    now: () => clock.now(),
   });
   const auth = new TokenAuthority({
     ...(options.token !== undefined ? { token: options.token } : {}),
@@ -272,6 +290,7 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
       await Promise.all(names.map((n) => controller.refresh(n)));
     },
     poll: () => controller.poll(),
+    setSyncWindows,
     idle: () => controller.runner.idle(),
   };
 }

@@ -22,6 +22,14 @@ import type { SyncRequestBody } from './requests.ts';
 import { parseLabelSelector, type LabelSelector } from './selector.ts';
 import type { ApplicationStore } from './store.ts';
 import { managedResources, resourceTree } from './tree.ts';
+import {
+  canSync,
+  isActive,
+  viewOf,
+  windowsOf,
+  type SyncWindow,
+  type WindowView,
+} from './windows.ts';
 import type { Application, ApplicationTree, Operation, ResourceDiff } from './types.ts';
 
 export interface AccessRequest {
@@ -36,6 +44,9 @@ export type Authorizer = (request: AccessRequest) => boolean;
 export interface ServiceSettings {
   /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
   requireOverridePrivilegeForRevisionSync?: boolean;
+  /** The sync windows of the app's AppProject (default none). */
+  syncWindows?: (project: string) => readonly SyncWindow[];
+  now?: () => number;
 }
 
 export interface AppQuery {
@@ -91,6 +102,10 @@ export class ApplicationService {
 
   async sync(session: Session, name: string, body: SyncRequestBody): Promise<Application> {
     const app = this.enforce(session, 'get', body.project, body.appNamespace, name);
+    // Sync (application.go ~2096): get, then the sync windows, then the sync permission.
+    if (!canSync(this.windowsOf(app), this.now(), true)) {
+      throw new ApiError(GrpcCode.permissionDenied, 'cannot sync: blocked by sync window');
+    }
     if (!this.can(session, 'sync', app)) throw rbacDenied(session, 'sync', app);
     if (body.manifests) {
       throw new ApiError(
@@ -157,6 +172,37 @@ export class ApplicationService {
     if (!updated) throw anotherOperationInProgress();
     void this.controller.runner.start(name);
     return updated;
+  }
+
+  /** GET /syncwindows: `ApplicationSyncWindowsResponse`. */
+  syncWindows(
+    session: Session,
+    name: string,
+    query: AppQuery,
+  ): { assignedWindows?: WindowView[]; activeWindows?: WindowView[]; canSync: boolean } {
+    const app = this.enforce(
+      session,
+      'get',
+      this.singleProject(query.projects),
+      query.appNamespace,
+      name,
+    );
+    const assigned = this.windowsOf(app);
+    const now = this.now();
+    const active = assigned.filter((w) => isActive(w, now));
+    return {
+      ...(assigned.length ? { assignedWindows: assigned.map(viewOf) } : {}),
+      ...(active.length ? { activeWindows: active.map(viewOf) } : {}),
+      canSync: canSync(assigned, now, true),
+    };
+  }
+
+  private windowsOf(app: Application): SyncWindow[] {
+    return windowsOf(app, this.settings.syncWindows?.(projectOf(app)) ?? []);
+  }
+
+  private now(): number {
+    return this.settings.now?.() ?? Date.now();
   }
 
   terminate(session: Session, name: string, query: AppQuery): Record<string, never> {

@@ -257,6 +257,60 @@ describe('RBAC per token and the override permission', () => {
   });
 });
 
+describe('sync windows (AppProject spec.syncWindows)', () => {
+  // The manual clock starts at 2026-01-01T12:00:00Z, a Thursday.
+  const allowMornings = {
+    kind: 'allow' as const,
+    schedule: '0 9 * * *',
+    duration: '2h',
+    applications: ['my-app-*'],
+  };
+
+  it('outside the only allow window: 403 "cannot sync: blocked by sync window"; syncwindows says why', async () => {
+    await start({ projects: { default: { syncWindows: [allowMornings] } } });
+    const refused = await api.post<{ code: number; message: string }>(
+      '/api/v1/applications/my-app-blue/sync',
+      {},
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ code: 7, message: 'cannot sync: blocked by sync window' });
+    const windows = await api.get('/api/v1/applications/my-app-blue/syncwindows');
+    expect(windows.status).toBe(200);
+    swagger.assert('applicationApplicationSyncWindowsResponse', windows.json);
+    expect(windows.json).toEqual({
+      assignedWindows: [{ kind: 'allow', schedule: '0 9 * * *', duration: '2h' }],
+      canSync: false,
+    });
+    // Windows that match no app leave it alone (root is not my-app-*).
+    expect((await api.post('/api/v1/applications/root/sync', {})).status).toBe(200);
+    await standIn.idle();
+
+    clock.advance(21 * 3_600_000); // 09:00 the next day: the allow window is open for 2 h
+    expect((await api.get('/api/v1/applications/my-app-blue/syncwindows')).json).toMatchObject({
+      activeWindows: [{ kind: 'allow' }],
+      canSync: true,
+    });
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+  });
+
+  it('an active deny window blocks, unless manualSync lets manual syncs through', async () => {
+    const deny = {
+      kind: 'deny' as const,
+      schedule: '30 11 * * 4',
+      duration: '1h',
+      namespaces: ['my-app-*'],
+    };
+    await start({ projects: { default: { syncWindows: [deny] } } });
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(403);
+    standIn.setSyncWindows('default', [{ ...deny, manualSync: true }]);
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+    await standIn.idle();
+    expect(() => standIn.setSyncWindows('default', [{ ...deny, schedule: '61 * * * *' }])).toThrow(
+      /cannot parse sync window schedule "61 \* \* \* \*"/,
+    );
+  });
+});
+
 describe('rendering failures', () => {
   beforeEach(() => start());
 

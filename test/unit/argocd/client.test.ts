@@ -302,7 +302,7 @@ describe('ArgoCdClient: errors that are not retried', () => {
     expect(e.message).toBe('application nope not found or not permitted for this token');
   });
 
-  it('403 "blocked by sync window" is a precondition, with Argo CD\'s words', async () => {
+  it('403 "blocked by sync window" is an Argo CD error (exit 8), with Argo CD\'s words', async () => {
     server.faults.push({
       method: 'POST',
       path: SYNC,
@@ -311,7 +311,8 @@ describe('ArgoCdClient: errors that are not retried', () => {
     });
     const { client } = clientFor(server);
     const e = await caught(client.sync('shop-green', { revision: NEW }));
-    expect(e.code).toBe('precondition');
+    expect(e.code).toBe('argocd-error');
+    expect(e.exitCode).toBe(8);
     expect(e.message).toContain('blocked by sync window');
   });
 

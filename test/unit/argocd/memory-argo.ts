@@ -13,6 +13,7 @@ import { ArgoCdApiError, ArgoCdStreamError } from '../../../src/argocd/errors.ts
 import {
   Application,
   ApplicationTree,
+  SyncWindows,
   type ApplicationWatchEvent,
 } from '../../../src/argocd/schema.ts';
 import type { Json } from './fake-argocd.ts';
@@ -217,6 +218,13 @@ export class MemoryArgo implements ArgoCdApi {
   }
   async managedResources(): Promise<never> {
     throw new Error('not scripted');
+  }
+  /** What GET /syncwindows answers (scripted; default: no windows, canSync). */
+  windows: Json = { canSync: true };
+  windowReads = 0;
+  async syncWindows(): Promise<SyncWindows> {
+    this.windowReads += 1;
+    return SyncWindows.parse(structuredClone(this.windows));
   }
   async userInfo() {
     return { loggedIn: true };
