@@ -12,6 +12,7 @@ export const GrpcCode = {
   permissionDenied: 7, // 403
   failedPrecondition: 9, // 400 (not 412)
   aborted: 10, // 409
+  unavailable: 14, // 503
   unauthenticated: 16, // 401
 } as const;
 

@@ -109,3 +109,33 @@ describe('sync windows', () => {
     });
   });
 });
+
+describe('stream errors (grpc-gateway error chunks)', () => {
+  it('an Unavailable (14) chunk mid-wait: the watch reconnects and the deploy completes', async () => {
+    // progressingMs 1.5 s (the real-ish pod start): the stream is cut every 300 ms meanwhile.
+    const s = await deployed({ progressingMs: 1500 });
+    s.argocd.setFaults({ dropStreamsAfterMs: 300, dropStreamsMode: 'error' });
+    const r = await cli(s, deployArgs);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /watch stream dropped \(.*the stream reported an error: transport is closing\)/,
+    );
+  });
+
+  it('an Unauthenticated (16) chunk is an auth error (exit 5), not a reconnect loop', async () => {
+    const s = await deployed({ progressingMs: 1500 });
+    s.argocd.setFaults({
+      dropStreamsAfterMs: 300,
+      dropStreamsMode: 'error',
+      streamError: {
+        code: 16,
+        message: 'invalid session: token has invalid claims: token is expired',
+      },
+    });
+    const r = await cli(s, deployArgs);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/ARGOCD_AUTH_TOKEN rejected/);
+    expect(r.stderr).toContain('token has invalid claims: token is expired');
+    expect(r.stderr).not.toMatch(/reconnecting/);
+  });
+});

@@ -21,6 +21,7 @@ import { sleep, systemClock, type StandInClock } from './clock.ts';
 import { SimulatedCluster, type AppliedEvent } from './cluster.ts';
 import { Controller } from './controller.ts';
 import { Faults, type FaultSettings } from './faults.ts';
+import { sendStreamError } from './stream.ts';
 import { RepoReader } from './git.ts';
 import { ApiError, GrpcCode, toApiError } from './grpc-errors.ts';
 import type { HealthSettings } from './health.ts';
@@ -234,8 +235,14 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
 
   const server = createServer((req, res) => {
     handle(req, res, { routes, auth, faults, clock }).catch((error: unknown) => {
-      logger.error({ error: errorText(error), url: req.url }, 'request failed');
-      sendError(res, toApiError(error));
+      const apiError = toApiError(error);
+      if (!(error instanceof ApiError)) {
+        logger.error({ error: errorText(error), url: req.url }, 'request failed');
+      }
+      if (res.headersSent) return void res.destroy();
+      // Streams answer errors as grpc-gateway's stream error chunk, not the unary body.
+      if (isStreamPath(req.url)) sendStreamError(req, res, apiError);
+      else sendError(res, apiError);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -306,6 +313,7 @@ async function handle(
   if (!isStream) await sleep(deps.clock, deps.faults.current.latencyMs ?? 0);
   if (deps.faults.shouldFail(isStream)) {
     const unavailable = new ApiError(GrpcCode.unavailable, 'transport is closing');
+    if (isStream) return sendStreamError(req, res, unavailable);
     return sendJson(res, unavailable.httpStatus, unavailable.body());
   }
   // server.go enforceContentTypes: exact, lower-cased match, before anything else.
@@ -329,6 +337,10 @@ async function handle(
     }
   }
   await route.handle({ req, res, url, params, session });
+}
+
+function isStreamPath(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://stand-in').pathname.startsWith('/api/v1/stream/');
 }
 
 function findRoute(
