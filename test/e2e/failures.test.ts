@@ -20,13 +20,17 @@ afterEach(async () => {
   sandbox = undefined;
 });
 
-/** A sandbox whose apps are all synced at the seed commit: blue live on 1.0.0. */
+/**
+ * A sandbox whose apps are all synced at the seed commit: blue live on 1.0.0. Argo CD's timings
+ * are the real install's (600 s progress deadline, 10 s kubelet back-off, reconciliation every
+ * 120 s + jitter); only pod start-up is shortened (150 ms instead of 1.5 s), which no test here
+ * is about. Images tagged *bad* crash-loop.
+ */
 async function deployed(argocd: Omit<StandInOptions, 'repoPath'> = {}): Promise<Sandbox> {
   sandbox = await startSandbox({
     argocd: {
       progressingMs: 150,
       faultPattern: /bad/,
-      pollIntervalMs: 0,
       initialSync: 'all',
       ...argocd,
     },

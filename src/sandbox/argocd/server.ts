@@ -79,8 +79,17 @@ export interface StandInOptions {
    * OutOfSync; false: never; 'all': every app auto-syncs as if automated.
    */
   autoSync?: boolean | 'all';
-  /** How often the branch is checked for new commits (default 3000 ms; 0: only on refresh). */
+  /**
+   * `timeout.reconciliation`: every app is reconciled against the branch head this often
+   * (default 120000 ms, Argo CD's; 0: only on refresh and after operations).
+   */
+  reconciliationMs?: number;
+  /** `timeout.reconciliation.jitter`: up to this much is added to each period (default 60000 ms). */
+  reconciliationJitterMs?: number;
+  /** Older name for `reconciliationMs` with no jitter (0: no periodic reconcile). */
   pollIntervalMs?: number;
+  /** `controller.repo.error.grace.period.seconds`: periodic reconciles ignore repo errors (default 180000 ms). */
+  repoErrorGraceMs?: number;
   /** Initial delay before every non-stream response (also settable with `setFaults`). */
   latencyMs?: number;
   /** Initial fault injection (see `FaultSettings`). */
@@ -189,7 +198,12 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     health: () => health,
     autoSync: options.autoSync ?? true,
     branch,
-    pollIntervalMs: options.pollIntervalMs ?? 3000,
+    reconciliationMs: options.reconciliationMs ?? options.pollIntervalMs ?? 120_000,
+    reconciliationJitterMs:
+      options.reconciliationJitterMs ??
+      (options.pollIntervalMs !== undefined && options.reconciliationMs === undefined ? 0 : 60_000),
+    repoErrorGraceMs: options.repoErrorGraceMs ?? 180_000,
+    random: options.random ?? Math.random,
     syncWindows: windowsOfProject,
   });
   const authorize: Authorizer =

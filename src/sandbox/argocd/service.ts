@@ -171,6 +171,9 @@ export class ApplicationService {
     const updated = this.controller.setOperation(name, operation);
     if (!updated) throw anotherOperationInProgress();
     void this.controller.runner.start(name);
+    // The answer is the object as updated in Kubernetes: resource health is not persisted there
+    // (controller.resource.health.persist false); only GET and Watch re-insert it.
+    for (const resource of updated.status.resources ?? []) delete resource.health;
     return updated;
   }
 

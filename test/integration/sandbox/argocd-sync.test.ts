@@ -311,6 +311,76 @@ describe('sync windows (AppProject spec.syncWindows)', () => {
   });
 });
 
+describe("Argo CD's timing: timeout.reconciliation and the repo-error grace", () => {
+  // Real-install defaults (120 s + up to 60 s jitter, 180 s grace) on the manual clock; the
+  // jitter draw is fixed at 0.5, so every period is 150 s.
+  const real = { pollIntervalMs: undefined, random: () => 0.5 };
+
+  it('sees a pushed commit only at the next reconciliation (150 s here), unless refreshed', async () => {
+    await start(real);
+    const before = app('my-app-blue').status.sync.revision;
+    const next = await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('2.0.0') });
+    clock.advance(149_999);
+    await standIn.idle();
+    expect(app('my-app-blue').status.sync.revision).toBe(before);
+    clock.advance(1);
+    await eventually(() => (app('my-app-blue').status.sync.revision === next ? true : undefined));
+    expect(app('my-app-blue').status.sync.status).toBe('OutOfSync');
+  });
+
+  it('ignores a repo error for 180 s on periodic reconciles; a refresh shows it at once', async () => {
+    await start(real);
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    const good = app('my-app-blue').status.sync.revision;
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const settle = async (ms: number) => {
+      clock.advance(ms);
+      // Let the reconciles (real helm) of this period finish.
+      await new Promise((r) => setTimeout(r, 1500));
+    };
+    await settle(150_000); // first seen: ignored
+    expect(app('my-app-blue').status.sync).toMatchObject({ status: 'Synced', revision: good });
+    await settle(150_000); // 150 s since first seen, within 180 s: still ignored
+    expect(app('my-app-blue').status.conditions).toBeUndefined();
+    await settle(150_000); // 300 s: reported
+    await eventually(() => (app('my-app-blue').status.conditions ? true : undefined));
+    expect(app('my-app-blue').status.sync.status).toBe('Unknown');
+    expect(app('my-app-blue').status.conditions?.[0]?.type).toBe('ComparisonError');
+  });
+
+  it('a forced refresh does not wait for the grace', async () => {
+    await start(real);
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const refreshed = await api.app('my-app-blue?refresh=normal');
+    expect(refreshed.status.conditions?.[0]?.type).toBe('ComparisonError');
+  });
+
+  it('resource-tree nodes of resources not yet created have health Missing', async () => {
+    await start();
+    const tree = await api.get<ApplicationTree>('/api/v1/applications/my-app-blue/resource-tree');
+    swagger.assert('v1alpha1ApplicationTree', tree.json);
+    expect(tree.json.nodes?.length).toBeGreaterThan(0);
+    for (const node of tree.json.nodes ?? []) expect(node.health).toEqual({ status: 'Missing' });
+  });
+
+  it('the sync response carries no resource health (not persisted), GET does', async () => {
+    await start();
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    const reply = await api.sync('my-app-blue');
+    expect(reply.status).toBe(200);
+    expect(reply.json.status.resources?.length).toBeGreaterThan(0);
+    expect(reply.json.status.resources?.some((r) => r.health)).toBe(false);
+    await standIn.idle();
+    expect((await api.app('my-app-blue')).status.resources?.some((r) => r.health)).toBe(true);
+  });
+});
+
 describe('rendering failures', () => {
   beforeEach(() => start());
 
