@@ -431,7 +431,7 @@ export class OperationRunner {
 
 /**
  * `RetryStrategy.NextRetryAt`: duration * factor^retries, at most maxDuration (defaults 5 s, 2,
- * 3 m; Go duration strings such as "5s", "1m30s").
+ * 3 m; Go duration strings such as "5s", "1m30s", or a bare number of seconds).
  */
 export function retryDelayMs(retry: RetryStrategy, retries: number): number {
   const duration = parseGoDuration(retry.backoff?.duration) ?? 5_000;
@@ -443,6 +443,7 @@ export function retryDelayMs(retry: RetryStrategy, retries: number): number {
 
 function parseGoDuration(text: string | undefined): number | undefined {
   if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000; // parseStringToDuration: no unit = seconds
   const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   let matched = '';
