@@ -94,7 +94,15 @@ async function main(): Promise<void> {
     env: { ...process.env, ...sandbox.env },
   };
   const session = new Session(
-    { output: 'json', sync: true, wait: true, timeout: 120, degradedGrace: 30 },
+    {
+      output: 'json',
+      sync: true,
+      wait: true,
+      timeout: 120,
+      degradedGrace: 30,
+      crashGrace: 30,
+      retryWait: true,
+    },
     io,
     redactor,
   );

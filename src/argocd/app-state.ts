@@ -98,6 +98,28 @@ export function hasInfo(app: Application, info: { name: string; value: string })
   return infos.some((i) => i.name === info.name && i.value === info.value);
 }
 
+/**
+ * Argo CD retries a failed operation (syncPolicy.retry; always for auto-sync): between attempts
+ * the operation stays set and `operationState` is Running with `finishedAt` and `retryCount`
+ * set, the message "<error>. Retrying attempt #N at 3:04PM.". The attempt, when that is the
+ * state of the operation at `revision`.
+ */
+export function retryingAt(
+  app: Application,
+  revision: string,
+): { attempt: number; message: string } | undefined {
+  const os = app.status?.operationState ?? undefined;
+  if (app.operation == null || !os || os.phase !== 'Running' || !os.finishedAt) return undefined;
+  const attempt = Number(os.retryCount ?? 0);
+  if (!(attempt > 0) || !operationStateTargets(os, revision)) return undefined;
+  return { attempt, message: oneLine(os.message) };
+}
+
+/** Argo CD messages can carry a tool's multi-line stderr (helm): one line for progress and errors. */
+export function oneLine(text: string | undefined): string {
+  return (text ?? '').replace(/\s*\n\s*/g, ' ').trim();
+}
+
 export function assessApp(app: Application, target: WaitTarget): Assessment {
   const R = target.revision;
   const status = app.status;
@@ -109,7 +131,7 @@ export function assessApp(app: Application, target: WaitTarget): Assessment {
   if (app.operation == null && os && ours && (os.phase === 'Failed' || os.phase === 'Error')) {
     return {
       verdict: 'failed',
-      message: `sync operation at ${short(R)} ended ${os.phase}: ${os.message ?? 'no message'}`,
+      message: `sync operation at ${short(R)} ended ${os.phase}: ${oneLine(os.message) || 'no message'}`,
       failedResources: failedResources(os.syncResult?.resources ?? []),
     };
   }

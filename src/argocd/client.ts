@@ -9,7 +9,7 @@
  * 403 unless `project` is given; `GET ?refresh=` blocks until the controller has reconciled, so
  * it gets a longer timeout.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { Agent } from 'undici';
 import { AuthError, StackswapError } from '../shared/errors.ts';
 import type { Redactor } from '../shared/redact.ts';
@@ -25,12 +25,13 @@ import {
   ErrorBody,
   ManagedResources,
   SessionResponse,
+  StreamError,
   SyncResponse,
+  SyncWindows,
   UserInfo,
   WatchStreamMessage,
   type ApplicationWatchEvent,
   type Info,
-  type StreamError,
   type SyncRequestBody,
 } from './schema.ts';
 
@@ -87,6 +88,8 @@ export interface ArgoCdApi {
   resourceTree(name: string, options?: RequestScope): Promise<ApplicationTree>;
   managedResources(name: string, options?: RequestScope): Promise<ManagedResources>;
   userInfo(options?: { signal?: AbortSignal }): Promise<UserInfo>;
+  /** The app's sync windows and whether a manual sync may run now (optional for fakes). */
+  syncWindows?(name: string, options?: RequestScope): Promise<SyncWindows>;
   /** Events of `/api/v1/stream/applications` until the stream ends (return) or fails (throw). */
   watchApplications(options: WatchOptions): AsyncIterable<ApplicationWatchEvent>;
 }
@@ -271,6 +274,17 @@ export class ArgoCdClient implements ArgoCdApi {
     });
   }
 
+  async syncWindows(name: string, options: RequestScope = {}): Promise<SyncWindows> {
+    return this.idempotent(SyncWindows, {
+      method: 'GET',
+      path: `/api/v1/applications/${encodeURIComponent(name)}/syncwindows`,
+      query: this.scope(options),
+      what: `read the sync windows of application ${name}`,
+      app: name,
+      signal: options.signal,
+    });
+  }
+
   async userInfo(options: { signal?: AbortSignal } = {}): Promise<UserInfo> {
     return this.idempotent(UserInfo, {
       method: 'GET',
@@ -337,21 +351,7 @@ export class ArgoCdClient implements ArgoCdApi {
         armIdle,
       )) {
         const message = parseStreamMessage(text);
-        if (message.kind === 'error') {
-          const e = message.error;
-          throw new ArgoCdStreamError(
-            this.redact(
-              `${call.what}: the stream reported an error: ${e.message ?? e.http_status ?? 'unknown'}`,
-            ),
-            e.http_code,
-            {
-              details: {
-                ...(e.http_code ? { httpCode: e.http_code } : {}),
-                ...(e.grpc_code ? { grpcCode: e.grpc_code } : {}),
-              },
-            },
-          );
-        }
+        if (message.kind === 'error') throw this.streamChunkError(call, message.error);
         yield message.event;
       }
     } catch (error) {
@@ -377,6 +377,31 @@ export class ArgoCdClient implements ArgoCdApi {
   }
 
   // ---------------------------------------------------------------------------------------
+
+  /**
+   * An in-band `{"error": ...}` chunk, mapped like a unary error (16 auth, 7 forbidden, 5 not
+   * found, ...); what a retry may fix (14 unavailable, 5xx) stays an ArgoCdStreamError, which
+   * the watcher answers by reconnecting.
+   */
+  private streamChunkError(call: Call, e: StreamError): Error {
+    const message = this.clip(e.message ?? e.http_status ?? 'unknown');
+    const status = e.http_code ?? httpStatusOfGrpc(e.grpc_code);
+    const mapped =
+      e.grpc_code === undefined || e.grpc_code === GrpcCode.unavailable
+        ? undefined
+        : this.classify(call, status, e.http_status ?? '', message, e.grpc_code);
+    if (mapped instanceof StackswapError && mapped.code !== 'argocd-error') return mapped;
+    return new ArgoCdStreamError(
+      this.redact(`${call.what}: the stream reported an error: ${message}`),
+      e.http_code,
+      {
+        details: {
+          ...(e.http_code ? { httpCode: e.http_code } : {}),
+          ...(e.grpc_code ? { grpcCode: e.grpc_code } : {}),
+        },
+      },
+    );
+  }
 
   private scope(options: RequestScope): { appNamespace?: string; project?: string } {
     const appNamespace = options.appNamespace ?? this.options.config.appNamespace;
@@ -559,7 +584,21 @@ export class ArgoCdClient implements ArgoCdApi {
 
   private async apiError(call: Call, response: Response): Promise<Error> {
     const { argocdMessage, grpcCode } = await this.readError(response);
-    const status = response.status;
+    return this.classify(call, response.status, response.statusText, argocdMessage, grpcCode);
+  }
+
+  /**
+   * One mapping for unary errors, stream errors before the first message and in-band stream
+   * error chunks: HTTP status and gRPC code to a stackswap error (or a TransientFailure).
+   */
+  private classify(
+    call: Call,
+    status: number,
+    statusText: string,
+    argocdMessage: string,
+    grpcCode: number | undefined,
+  ): Error {
+    const response = { statusText };
     const details = { argocdMessage };
     if (RETRYABLE_STATUS.has(status)) {
       return new TransientFailure(
@@ -586,8 +625,27 @@ export class ArgoCdClient implements ArgoCdApi {
           argocdMessage,
           grpcCode,
           {
-            code: 'precondition',
+            code: 'argocd-error',
             hint: `a sync window forbids syncing ${call.app} now; see \`argocd app get ${call.app}\` or wait for the window`,
+          },
+        );
+      }
+      // An RBAC refusal names what was missing; only "permission denied" alone hides the app.
+      const rbac = /permission denied: applications, ([\w/*.-]+), ([^,\s]+)/.exec(argocdMessage);
+      if (status === 403 && rbac) {
+        const [, action, object] = rbac as unknown as [string, string, string];
+        return new ArgoCdApiError(
+          `${call.what}: permission denied by Argo CD: applications, ${action}, ${object}`,
+          status,
+          argocdMessage,
+          grpcCode,
+          {
+            code: 'forbidden',
+            hint:
+              action === 'override'
+                ? 'syncing a revision other than the targetRevision needs `override` when argocd-cm sets application.sync.requireOverridePrivilegeForRevisionSync: "true"'
+                : `grant it in argocd-rbac-cm: p, <role>, applications, ${action}, ${object}, allow`,
+            details: { action, object },
           },
         );
       }
@@ -633,6 +691,15 @@ export class ArgoCdClient implements ArgoCdApi {
     response: Response,
   ): Promise<{ argocdMessage: string; grpcCode: number | undefined }> {
     const text = await response.text().catch(() => '');
+    // A stream's error before its first message: one `{"error": {grpc_code, ...}}` chunk,
+    // under SSE framed as `data: ...`.
+    const chunk = StreamErrorChunk.safeParse(safeJson(text.replace(/^\s*data:/, '')));
+    if (chunk.success) {
+      return {
+        argocdMessage: this.clip(chunk.data.error.message ?? chunk.data.error.http_status ?? ''),
+        grpcCode: chunk.data.error.grpc_code,
+      };
+    }
     const body = ErrorBody.safeParse(safeJson(text));
     if (body.success && (body.data.message !== undefined || body.data.error !== undefined)) {
       return {
@@ -694,6 +761,31 @@ function parseStreamMessage(
   return 'result' in m && m.result
     ? { kind: 'event', event: m.result as ApplicationWatchEvent }
     : { kind: 'error', error: (m as { error: StreamError }).error };
+}
+
+const StreamErrorChunk = z.object({ error: StreamError }).loose();
+
+/** grpc-gateway v1.16 `HTTPStatusFromCode`, for chunks without http_code. */
+function httpStatusOfGrpc(code: number | undefined): number {
+  const table: Record<number, number> = {
+    1: 499,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    11: 400,
+    12: 501,
+    13: 500,
+    14: 503,
+    15: 500,
+    16: 401,
+  };
+  return table[code ?? 2] ?? 500;
 }
 
 function safeJson(text: string): unknown {

@@ -19,6 +19,14 @@ export interface ArgoDeployerOptions {
   /** Apps to wait for together with their child Applications (the stack's app-of-apps). */
   appsOfApps?: readonly string[];
   degradedGraceMs?: number;
+  /** 0: no pod check (see wait.ts DEFAULT_CRASH_GRACE_MS). */
+  crashGraceMs?: number;
+  /** false: fail at the first failed attempt of a retrying operation. */
+  retryWait?: boolean;
+  /** Wait for a closed sync window (all apps), e.g. `--wait-for-window`. */
+  waitForWindow?: boolean;
+  /** Apps that wait for a closed sync window (stacks with `argocd.waitForWindow`). */
+  waitForWindowApps?: readonly string[];
   pollIntervalMs?: number;
 }
 
@@ -61,6 +69,13 @@ export class ArgoDeployer implements Deployer {
       ...(this.options.degradedGraceMs !== undefined
         ? { degradedGraceMs: this.options.degradedGraceMs }
         : {}),
+      ...(this.options.crashGraceMs !== undefined
+        ? { crashGraceMs: this.options.crashGraceMs }
+        : {}),
+      ...(this.options.retryWait !== undefined ? { retryWait: this.options.retryWait } : {}),
+      waitForWindow:
+        this.options.waitForWindow === true ||
+        (this.options.waitForWindowApps?.includes(request.app) ?? false),
       ...(this.options.pollIntervalMs !== undefined
         ? { pollIntervalMs: this.options.pollIntervalMs }
         : {}),

@@ -12,6 +12,7 @@ export const GrpcCode = {
   permissionDenied: 7, // 403
   failedPrecondition: 9, // 400 (not 412)
   aborted: 10, // 409
+  unavailable: 14, // 503
   unauthenticated: 16, // 401
 } as const;
 
@@ -66,5 +67,27 @@ export function isAutoSyncRefusal(e: unknown): e is ArgoCdApiError {
     e instanceof ArgoCdApiError &&
     (e.status === 400 || e.grpcCode === GrpcCode.failedPrecondition) &&
     /auto-sync currently set to/i.test(e.argocdMessage)
+  );
+}
+
+/**
+ * 403 `permission denied: applications, override, <project>/<app>, sub: ...`: a revision other
+ * than targetRevision needs `override` when argocd-cm sets
+ * `application.sync.requireOverridePrivilegeForRevisionSync: "true"`.
+ */
+export function isOverrideRefusal(e: unknown): e is ArgoCdApiError {
+  return (
+    e instanceof ArgoCdApiError &&
+    (e.status === 403 || e.grpcCode === GrpcCode.permissionDenied) &&
+    /permission denied: applications, override,/i.test(e.argocdMessage)
+  );
+}
+
+/** 403 `cannot sync: blocked by sync window` (server/application/application.go ~2096). */
+export function isSyncWindowRefusal(e: unknown): e is ArgoCdApiError {
+  return (
+    e instanceof ArgoCdApiError &&
+    (e.status === 403 || e.grpcCode === GrpcCode.permissionDenied) &&
+    /blocked by sync window/i.test(e.argocdMessage)
   );
 }

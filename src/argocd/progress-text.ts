@@ -20,6 +20,14 @@ export function describeArgoEvent(e: ArgoProgressEvent): string | undefined {
       return `argo: ${e.app}: watch stream dropped (${e.reason}); reconnecting in ${e.delayMs} ms`;
     case 'poll-fallback':
       return `argo: ${e.app}: watch unavailable (${e.reason}); polling`;
+    case 'sync-window-wait':
+    case 'override-fallback':
+    case 'head-moved':
+      return `argo: ${e.app}: ${e.reason}`;
+    case 'operation-retry':
+      return `argo: ${e.app}: sync attempt failed, Argo CD retries it: ${e.reason}`;
+    case 'pods':
+      return `argo: ${e.app}: ${e.problems.slice(0, 3).join('; ')}${e.problems.length > 3 ? ` (+${e.problems.length - 3} more)` : ''}`;
     case 'children':
       return `argo: ${e.app}: child applications ${e.children.join(', ')}`;
     case 'done':

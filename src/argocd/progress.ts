@@ -31,6 +31,16 @@ export type ArgoProgressEvent = AppStateFields & { app: string; at: number } & (
     | { type: 'poll-fallback'; reason: string }
     | { type: 'poll-error'; reason: string }
     | { type: 'children'; children: string[] }
+    /** A sync window forbids syncing now; waiting for it to open (--wait-for-window). */
+    | { type: 'sync-window-wait'; reason: string }
+    /** A pinned sync needs `override`; syncing the app's targetRevision (its head is R) instead. */
+    | { type: 'override-fallback'; reason: string }
+    /** An unpinned sync resolved to a newer commit than R: waiting for it, then syncing R. */
+    | { type: 'head-moved'; operationRevision: string; reason: string }
+    /** Our operation failed and Argo CD will retry it: `message` is Argo CD's ("Retrying attempt #N at ..."). */
+    | { type: 'operation-retry'; attempt: number; reason: string }
+    /** Pods of the new release failing (CrashLoopBackOff, ImagePullBackOff, ...), before the grace ends. */
+    | { type: 'pods'; problems: string[] }
     | { type: 'done'; durationMs: number }
   );
 

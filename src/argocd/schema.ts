@@ -204,10 +204,25 @@ export const ResourceNode = z
     uid: z.string().optional(),
     health: HealthStatus.optional(),
     parentRefs: z
-      .array(z.object({ kind: z.string().optional(), name: z.string().optional() }).loose())
+      .array(
+        z
+          .object({
+            group: z.string().optional(),
+            kind: z.string().optional(),
+            namespace: z.string().optional(),
+            name: z.string().optional(),
+            uid: z.string().optional(),
+          })
+          .loose(),
+      )
+      .nullish(),
+    /** e.g. Pods: "Status Reason", "Containers", "Restart Count"; ReplicaSets: "Revision". */
+    info: z
+      .array(z.object({ name: z.string().optional(), value: z.string().optional() }).loose())
       .nullish(),
   })
   .loose();
+export type ResourceNode = z.infer<typeof ResourceNode>;
 
 export const ApplicationTree = z
   .object({
@@ -260,6 +275,29 @@ export type UserInfo = z.infer<typeof UserInfo>;
 export const SessionResponse = z.object({ token: z.string().regex(/^[\x21-\x7e]+$/) }).loose();
 
 /** grpc-gateway's unary error body (swagger `runtimeError`); `error` and `message` are equal. */
+/** GET /applications/{name}/syncwindows (`ApplicationSyncWindowsResponse`). */
+const SyncWindowView = z
+  .object({
+    kind: z.string().optional(),
+    schedule: z.string().optional(),
+    duration: z.string().optional(),
+    manualSync: z.boolean().optional(),
+  })
+  .loose();
+export const SyncWindows = z
+  .object({
+    assignedWindows: z.array(SyncWindowView).nullish(),
+    activeWindows: z.array(SyncWindowView).nullish(),
+    canSync: z.boolean().optional(),
+  })
+  .loose()
+  .transform((w) => ({
+    assignedWindows: w.assignedWindows ?? [],
+    activeWindows: w.activeWindows ?? [],
+    canSync: w.canSync ?? false,
+  }));
+export type SyncWindows = z.infer<typeof SyncWindows>;
+
 export const ErrorBody = z
   .object({
     error: z.string().optional(),

@@ -21,11 +21,18 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, StackswapError, TimeoutError, isStackswapError } from '../shared/errors.ts';
 import type { ArgoCdApi } from './client.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { isAutoSyncRefusal, isOperationInProgress } from './errors.ts';
+import {
+  isAutoSyncRefusal,
+  isOperationInProgress,
+  isOverrideRefusal,
+  isSyncWindowRefusal,
+  type ArgoCdApiError,
+} from './errors.ts';
 import { STREAM_RECONNECT_POLICY, observeApp } from './observe.ts';
 import { stateFields, type ArgoProgressEvent, type ArgoProgressListener } from './progress.ts';
+import { describePodProblem, failingPods, podHint, type PodProblem } from './pods.ts';
 import type { RetryPolicy } from './retry.ts';
-import type { Application, Info } from './schema.ts';
+import type { Application, Info, SyncWindows } from './schema.ts';
 import {
   assessApp,
   describeSnapshot,
@@ -37,6 +44,7 @@ import {
   isBusy,
   isMultiSource,
   operationStateTargets,
+  retryingAt,
   revisionMatches,
   short,
   snapshot,
@@ -50,6 +58,15 @@ import {
  * and `argocd app wait --degraded` users asked for exactly this tolerance.
  */
 export const DEFAULT_DEGRADED_GRACE_MS = 30_000;
+/**
+ * A pod of the new release in CrashLoopBackOff / ImagePullBackOff / ErrImagePull, or restarting
+ * repeatedly, this long fails the wait (0: no pod check). Long enough for a slow image pull or
+ * a container that crashes once while a dependency starts; far below the 600 s progress
+ * deadline after which Argo CD itself would say Degraded.
+ */
+export const DEFAULT_CRASH_GRACE_MS = 30_000;
+/** How often the resource tree is read while the app is Synced at R but not yet Healthy. */
+export const DEFAULT_POD_CHECK_INTERVAL_MS = 5_000;
 /** Safety poll interval: bounds detection delay when the watch stream stalls silently. */
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;
 /** GET ?refresh= blocks until the controller reconciled; past this we read the app without it. */
@@ -62,6 +79,19 @@ export interface WaitCommonOptions {
   project?: string;
   timeoutMs: number;
   degradedGraceMs?: number;
+  /**
+   * false (`--no-retry-wait`): fail as soon as our operation fails and Argo CD schedules a
+   * retry, instead of following the retries to the end. Default true.
+   */
+  retryWait?: boolean;
+  /**
+   * true (`--wait-for-window`): a sync refused by a sync window waits (within the timeout)
+   * until the window lets it through; false (default): fails at once, naming the window.
+   */
+  waitForWindow?: boolean;
+  /** See DEFAULT_CRASH_GRACE_MS; 0 turns the pod check off. */
+  crashGraceMs?: number;
+  podCheckIntervalMs?: number;
   pollIntervalMs?: number;
   refreshTimeoutMs?: number;
   /** false: never open the watch stream, poll only. */
@@ -120,6 +150,10 @@ interface Ctx {
   deadline: number;
   timeoutMs: number;
   degradedGraceMs: number;
+  crashGraceMs: number;
+  podCheckIntervalMs: number;
+  retryWait: boolean;
+  waitForWindow: boolean;
   pollIntervalMs: number;
   refreshTimeoutMs: number;
   watch: boolean;
@@ -204,6 +238,10 @@ function context(
     deadline: clock.now() + options.timeoutMs,
     timeoutMs: options.timeoutMs,
     degradedGraceMs: options.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS,
+    crashGraceMs: options.crashGraceMs ?? DEFAULT_CRASH_GRACE_MS,
+    retryWait: options.retryWait ?? true,
+    waitForWindow: options.waitForWindow ?? false,
+    podCheckIntervalMs: options.podCheckIntervalMs ?? DEFAULT_POD_CHECK_INTERVAL_MS,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     refreshTimeoutMs: options.refreshTimeoutMs ?? DEFAULT_REFRESH_TIMEOUT_MS,
     watch: options.watch ?? true,
@@ -296,7 +334,13 @@ async function requestSync(
 
   // With auto-sync on, Argo CD refuses a revision other than targetRevision (§2.2); multi-source
   // apps take `revisions` + positions, which we do not know: sync their targetRevisions.
-  let withRevision = !isAutoSyncEnabled(app) && !isMultiSource(app);
+  let pinnable = !isAutoSyncEnabled(app) && !isMultiSource(app);
+  // When R is the head of targetRevision (the refresh above re-resolved it), a sync without a
+  // revision applies R and needs no `override` permission (argocd-cm
+  // application.sync.requireOverridePrivilegeForRevisionSync); we check the resolved revision.
+  let withRevision = pinnable && !revisionMatches(app.status?.sync, R);
+  let overrideRefused: ArgoCdApiError | undefined;
+  let headMoved = false;
   let waitedFor: string | undefined;
   for (let attempt = 1; ; attempt++) {
     if (remaining(ctx) <= 0) throw busyTimeout(ctx, ref, app);
@@ -344,6 +388,22 @@ async function requestSync(
         !revisionMatches(response.operation.sync, R) &&
         opRevision
       ) {
+        if (pinnable && !overrideRefused && !headMoved) {
+          headMoved = true;
+          // The branch moved between our refresh and the sync: let that operation finish, then
+          // look again (and sync R pinned, as it is no longer the head).
+          ctx.emit({
+            type: 'head-moved',
+            app: ref.app,
+            operationRevision: opRevision,
+            reason: `Argo CD resolved ${ref.app}'s targetRevision to ${short(opRevision)}, not the pushed ${short(R)}: waiting for that operation, then syncing ${short(R)} itself`,
+          });
+          await waitUntilNotBusy(api, ctx, ref, response);
+          app = await refreshApp(api, ctx, ref);
+          withRevision = !revisionMatches(app.status?.sync, R);
+          continue;
+        }
+        if (overrideRefused) throw overrideError(ctx, ref, overrideRefused, opRevision);
         throw new ConflictError(
           ctx.redact(
             `app ${ref.app}: Argo CD resolved its targetRevision to ${short(opRevision)}, not the pushed ${short(R)}: the branch has moved on (or the app tracks another branch)`,
@@ -375,12 +435,145 @@ async function requestSync(
       }
       if (isAutoSyncRefusal(error) && withRevision) {
         withRevision = false;
+        pinnable = false;
         ctx.emit({ type: 'auto-sync', app: ref.app, reason: error.argocdMessage });
+        continue;
+      }
+      if (isSyncWindowRefusal(error)) {
+        await waitForSyncWindow(api, ctx, ref, error);
+        app = await api.getApplication(ref.app, {
+          ...scopeOf(ref),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        });
+        continue;
+      }
+      if (isOverrideRefusal(error) && withRevision) {
+        // Pinning a revision needs `override` here; R as the branch head needs only `sync`.
+        overrideRefused = error;
+        app = await refreshApp(api, ctx, ref);
+        if (!revisionMatches(app.status?.sync, R)) {
+          throw overrideError(ctx, ref, error, app.status?.sync?.revision ?? undefined);
+        }
+        ctx.emit({
+          type: 'override-fallback',
+          app: ref.app,
+          reason: `Argo CD refused to sync a pinned revision (${error.argocdMessage}); ${short(R)} is the head of the app's targetRevision, so syncing that instead`,
+        });
+        withRevision = false;
         continue;
       }
       throw error;
     }
   }
+}
+
+/** Every this often the sync windows are read again while waiting for one to open. */
+const WINDOW_POLL_MS = 15_000;
+
+/** "deny window \"0 22 * * *\" for 10h is active" / "outside the allow window \"0 6 * * 1-5\" (12h)". */
+function describeWindows(w: SyncWindows | undefined): string {
+  if (!w) return 'the sync windows could not be read';
+  const show = (x: {
+    kind?: string | undefined;
+    schedule?: string | undefined;
+    duration?: string | undefined;
+  }) => `${x.kind ?? '?'} window "${x.schedule ?? '?'}" (${x.duration ?? '?'})`;
+  const deny = w.activeWindows.filter((x) => x.kind === 'deny');
+  if (deny.length > 0)
+    return `${deny.map(show).join(', ')} ${deny.length > 1 ? 'are' : 'is'} active`;
+  const allow = w.assignedWindows.filter((x) => x.kind === 'allow');
+  if (allow.length > 0) return `outside the ${allow.map(show).join(', ')}`;
+  return w.assignedWindows.map(show).join(', ') || 'no window is listed';
+}
+
+/**
+ * A sync refused by a sync window: fails naming the window, or with waitForWindow reads the
+ * windows every 15 s (the poll interval if shorter) until `canSync`, within the deadline.
+ */
+async function waitForSyncWindow(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  refusal: ArgoCdApiError,
+): Promise<void> {
+  const read = async () => {
+    try {
+      return await api.syncWindows?.(ref.app, {
+        ...scopeOf(ref),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+    } catch (error) {
+      if (ctx.signal?.aborted) throw error;
+      return undefined;
+    }
+  };
+  let windows = await read();
+  const blocked = () =>
+    ctx.redact(
+      `app ${ref.app}: Argo CD refuses to sync now (${refusal.argocdMessage}): ${describeWindows(windows)}`,
+    );
+  if (!ctx.waitForWindow) {
+    throw new StackswapError('argocd-error', blocked(), {
+      hint: 'wait for the window with --wait-for-window (or waitForWindow: true for the stack in stackswap.yaml), within --timeout; or ask for a window with manualSync',
+      details: { app: ref.app, revision: ctx.revision, windows: windows ?? null },
+    });
+  }
+  ctx.emit({
+    type: 'sync-window-wait',
+    app: ref.app,
+    reason: `${describeWindows(windows)}; waiting for it to open`,
+  });
+  const every = Math.min(WINDOW_POLL_MS, ctx.pollIntervalMs);
+  // Refused although the windows say "can sync" (it just closed, or a race): look again later.
+  if (windows?.canSync) await ctx.clock.sleep(Math.min(every, 5_000), ctx.signal);
+  for (;;) {
+    if (windows?.canSync) return;
+    if (remaining(ctx) <= 0) {
+      throw new TimeoutError(`${blocked()}; still closed after ${seconds(ctx.timeoutMs)}`, {
+        hint: 'the commit is in git; re-run when the window is open, or with a longer --timeout',
+        details: { app: ref.app, revision: ctx.revision, windows: windows ?? null },
+      });
+    }
+    await ctx.clock.sleep(Math.min(every, Math.max(1, remaining(ctx))), ctx.signal);
+    windows = await read();
+  }
+}
+
+/** Syncing R needs `applications, override` and R is not (or no longer) the branch head. */
+function overrideError(
+  ctx: Ctx,
+  ref: AppRef,
+  refusal: ArgoCdApiError,
+  head: string | undefined,
+): StackswapError {
+  const object = /applications, override, ([^,\s]+)/.exec(refusal.argocdMessage)?.[1];
+  const permission = `applications, override, ${object ?? `<project>/${ref.app}`}`;
+  return new StackswapError(
+    'forbidden',
+    ctx.redact(
+      `app ${ref.app}: Argo CD refused to sync revision ${short(ctx.revision)}: the token lacks the permission \`${permission}\`, needed to sync a revision other than the app's targetRevision because argocd-cm sets application.sync.requireOverridePrivilegeForRevisionSync: "true"; and ${short(ctx.revision)} is not the head of the targetRevision${head ? ` (Argo CD sees ${short(head)})` : ''}, so a plain sync would apply something else`,
+    ),
+    {
+      hint: `grant it in argocd-rbac-cm (p, <role>, ${permission}, allow), or promote from the branch head (the branch moved on since this commit)`,
+      details: { app: ref.app, revision: ctx.revision, permission, ...(head ? { head } : {}) },
+    },
+  );
+}
+
+/** Follows the app until no operation is in flight (whoever's it is). */
+async function waitUntilNotBusy(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  current: Application,
+): Promise<Application> {
+  return (
+    await follow(api, ctx, ref, {
+      initial: current,
+      decide: (app) => (isBusy(app) ? undefined : app),
+      onTimeout: (last) => busyTimeout(ctx, ref, last ?? current),
+    })
+  ).result;
 }
 
 /** The phase of a completed operation at `revision`, if the app shows one. */
@@ -536,10 +729,24 @@ async function follow<T>(
       () => RECHECK,
     );
   };
+  const POD_FAILURE = 'pod-failure' as const;
+  let podFailure: Error | undefined;
+  const podCheck =
+    live && ctx.crashGraceMs > 0
+      ? checkPods(api, ctx, ref, live.target, () => last, signal).then((error) => {
+          podFailure = error;
+          return POD_FAILURE;
+        })
+      : new Promise<never>(() => {});
   let pending = observations.next();
   try {
     for (;;) {
-      const next = await Promise.race([pending, deadline, recheckAfterGrace()]);
+      const next = await Promise.race([pending, deadline, recheckAfterGrace(), podCheck]);
+      if (next === POD_FAILURE) {
+        if (ctx.signal?.aborted) throw ctx.signal.reason;
+        if (podFailure) throw podFailure;
+        continue;
+      }
       if (ctx.signal?.aborted) throw ctx.signal.reason;
       if (next === RECHECK) {
         if (last) {
@@ -581,7 +788,30 @@ async function follow<T>(
 /** The "live at R" decision with its grace-period bookkeeping, for one follow. */
 function liveDecider(ctx: Ctx, ref: AppRef, target: WaitTarget, start: number) {
   const since = new Map<Problem, number>();
+  let retryShown = 0;
   const decide = (app: Application): AppWaitResult | undefined => {
+    const retry = retryingAt(app, target.revision);
+    if (retry && retry.attempt !== retryShown) {
+      retryShown = retry.attempt;
+      ctx.emit({
+        type: 'operation-retry',
+        app: ref.app,
+        attempt: retry.attempt,
+        reason: retry.message,
+      });
+      if (!ctx.retryWait) {
+        throw new StackswapError(
+          'operation-failed',
+          ctx.redact(
+            `app ${ref.app}: sync operation at ${short(target.revision)} failed (Argo CD will retry it; not waiting, --no-retry-wait): ${retry.message}`,
+          ),
+          {
+            hint: `the operation is still set in Argo CD and will be retried; to stop it: argocd app terminate-op ${ref.app}`,
+            details: { app: ref.app, revision: target.revision, attempt: retry.attempt },
+          },
+        );
+      }
+    }
     const a = assessApp(app, target);
     const now = ctx.clock.now();
     if (a.verdict === 'done') {
@@ -629,7 +859,116 @@ function liveDecider(ctx: Ctx, ref: AppRef, target: WaitTarget, start: number) {
     const firsts = [...since.values()];
     return firsts.length > 0 ? Math.min(...firsts) + ctx.degradedGraceMs : undefined;
   };
-  return { decide, onTimeout, problemDeadline };
+  return { decide, onTimeout, problemDeadline, target };
+}
+
+/** Synced at R, our operation (if any) done, not yet Healthy: the new pods are starting. */
+function podsMatter(app: Application, target: WaitTarget): boolean {
+  if (isBusy(app)) return false;
+  const os = app.status?.operationState;
+  if (
+    target.requireOperation &&
+    !(os && operationStateTargets(os, target.revision) && os.phase === 'Succeeded')
+  )
+    return false;
+  const sync = app.status?.sync;
+  return (
+    revisionMatches(sync, target.revision) &&
+    sync?.status === 'Synced' &&
+    app.status?.health?.status !== 'Healthy'
+  );
+}
+
+/**
+ * Reads the resource tree every podCheckIntervalMs while the pods matter, and resolves with the
+ * error to fail with once a pod has shown a failure for crashGraceMs (never resolves otherwise;
+ * ends quietly when `signal` aborts). Tree read errors are reported and tried again.
+ */
+async function checkPods(
+  api: ArgoCdApi,
+  ctx: Ctx,
+  ref: AppRef,
+  target: WaitTarget,
+  latest: () => Application | undefined,
+  signal: AbortSignal,
+): Promise<Error> {
+  const since = new Map<string, number>();
+  let shown = '';
+  for (;;) {
+    try {
+      await ctx.clock.sleep(ctx.podCheckIntervalMs, signal);
+    } catch {
+      return new Promise<never>(() => {});
+    }
+    const app = latest();
+    if (!app || !podsMatter(app, target)) {
+      since.clear();
+      continue;
+    }
+    let problems: PodProblem[];
+    try {
+      problems = failingPods(await api.resourceTree(ref.app, { ...scopeOf(ref), signal }));
+    } catch (error) {
+      if (signal.aborted) return new Promise<never>(() => {});
+      if (isStackswapError(error) && ['auth', 'forbidden'].includes(error.code)) return error;
+      ctx.emit({
+        type: 'poll-error',
+        app: ref.app,
+        reason: `reading the resource tree: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      continue;
+    }
+    const now = ctx.clock.now();
+    for (const key of [...since.keys()])
+      if (!problems.some((p) => p.key === key)) since.delete(key);
+    for (const p of problems) if (!since.has(p.key)) since.set(p.key, now);
+    const text = problems.map(describePodProblem).join('; ');
+    if (text !== shown) {
+      shown = text;
+      if (problems.length > 0) {
+        ctx.emit({ type: 'pods', app: ref.app, problems: problems.map(describePodProblem) });
+      }
+    }
+    const expired = problems.find((p) => now - (since.get(p.key) ?? now) >= ctx.crashGraceMs);
+    if (expired)
+      return podError(ctx, ref, app, target, expired, problems, now - since.get(expired.key)!);
+  }
+}
+
+function podError(
+  ctx: Ctx,
+  ref: AppRef,
+  app: Application,
+  target: WaitTarget,
+  problem: PodProblem,
+  all: PodProblem[],
+  forMs: number,
+): StackswapError {
+  const s = snapshot(app);
+  const others =
+    all.length > 1 ? ` (${all.length - 1} more pod${all.length > 2 ? 's' : ''} failing)` : '';
+  return new StackswapError(
+    'degraded',
+    ctx.redact(
+      `app ${ref.app}: ${describePodProblem(problem)}, for ${seconds(forMs)} at ${short(target.revision)}${others}; Argo CD still says ${s.health} (it says Degraded only after the progress deadline)`,
+    ),
+    {
+      hint: ctx.redact(podHint(problem)),
+      details: {
+        app: ref.app,
+        revision: target.revision,
+        pods: all.map((p) => ({
+          pod: p.pod,
+          namespace: p.namespace,
+          deployment: p.deployment,
+          reason: p.reason,
+          restarts: p.restarts,
+          ...(p.message ? { message: ctx.redact(p.message) } : {}),
+        })),
+        lastSeen: redactSnapshot(ctx, s),
+      },
+    },
+  );
 }
 
 function problemError(

@@ -97,6 +97,9 @@ export function registerAppCommands(
         revision,
         timeoutMs,
         degradedGraceMs: s.options.degradedGrace * 1000,
+        crashGraceMs: s.options.crashGrace * 1000,
+        retryWait: s.options.retryWait,
+        waitForWindow: s.options.waitForWindow === true,
         onProgress: progress(a, s.options.output),
         redact: (t: string) => s.redactor.redact(t),
       };
@@ -133,6 +136,9 @@ export function registerAppCommands(
         revision: revisionOf(opts.revision, true)!,
         timeoutMs: (opts.timeout ?? s.options.timeout) * 1000,
         degradedGraceMs: s.options.degradedGrace * 1000,
+        crashGraceMs: s.options.crashGrace * 1000,
+        retryWait: s.options.retryWait,
+        waitForWindow: s.options.waitForWindow === true,
         onProgress: progress(a, s.options.output),
         redact: (t) => s.redactor.redact(t),
       });

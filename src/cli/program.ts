@@ -140,6 +140,23 @@ function buildProgram(
       parsePositiveInt('--degraded-grace'),
       30,
     )
+    .option(
+      '--crash-grace <seconds>',
+      'how long a pod of the new release may crash-loop or fail to pull its image before the wait fails (0: do not check pods)',
+      (value: string) => {
+        if (!/^\d+$/.test(value)) throw new UsageError('--crash-grace must be a whole number');
+        return Number(value);
+      },
+      30,
+    )
+    .option(
+      '--no-retry-wait',
+      "fail as soon as Argo CD's sync attempt fails, instead of waiting for its retries (syncPolicy.retry)",
+    )
+    .option(
+      '--wait-for-window',
+      'when an Argo CD sync window forbids syncing, wait for it to open (within --timeout) instead of failing',
+    )
     .option('--verbose', 'debug logs on stderr')
     .hook('preAction', (cmd) => setFormat(cmd.opts<GlobalOptions>().output));
 

@@ -35,6 +35,9 @@ export interface GlobalOptions {
   wait: boolean;
   timeout: number;
   degradedGrace: number;
+  crashGrace: number;
+  retryWait: boolean;
+  waitForWindow?: boolean;
   verbose?: boolean;
 }
 
@@ -121,6 +124,17 @@ export class Session {
         project: config.project,
         appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
         degradedGraceMs: this.options.degradedGrace * 1000,
+        crashGraceMs: this.options.crashGrace * 1000,
+        retryWait: this.options.retryWait,
+        waitForWindow: this.options.waitForWindow === true,
+        waitForWindowApps: [...config.stacks.values()]
+          .filter((s) => s.waitForWindow)
+          .flatMap((s) => [
+            s.apps.blue,
+            s.apps.green,
+            s.apps.ingress,
+            ...(s.rootApp ? [s.rootApp] : []),
+          ]),
         ...(progress
           ? {
               onProgress: (event) => {

@@ -85,9 +85,14 @@ const StackEntry = z
           .default({ blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' }),
         /** The app-of-apps that creates the others (optional; waited on with its children). */
         root: Template.optional(),
+        /** A sync refused by an Argo CD sync window waits for it to open (within --timeout). */
+        waitForWindow: z.boolean().default(false),
       })
       .strict()
-      .default({ apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' } }),
+      .default({
+        apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' },
+        waitForWindow: false,
+      }),
     /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
     retention: Duration.default(parseDuration('30m')),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
@@ -129,6 +134,8 @@ export interface StackConfig {
   retentionMs: number;
   /** Verification gates (absent: a swap flips at once, as before). */
   verification?: StackVerification | undefined;
+  /** stacks.<name>.argocd.waitForWindow: wait for a closed sync window instead of failing. */
+  waitForWindow?: boolean;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -238,6 +245,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         problems,
         at,
       ),
+      waitForWindow: entry.argocd.waitForWindow,
     });
   }
   checkSharedLiveKeys(stacks, problems);

@@ -155,8 +155,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     },
     verification: badVersion !== false,
     prometheus: analysis ? true : false,
-    // pollIntervalMs 0: apps reconcile when the CLI asks (refresh), not on a timer.
-    argocd: { progressingMs, pollIntervalMs: 0 },
+    // Real-install reconciliation timing (120 s + jitter): the CLI refreshes after each push,
+    // as it does against a real Argo CD, so nothing waits for the periodic reconcile.
+    argocd: { progressingMs },
   });
   if (badVersion !== false) {
     write(

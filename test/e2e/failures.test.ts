@@ -2,6 +2,9 @@
  * Failure paths against the sandbox: what the CLI reports, which exit code, and that a failed
  * deploy never touches the live colour or the ingress.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArgoCdClient } from '../../src/argocd/client.ts';
 import { Redactor } from '../../src/shared/redact.ts';
@@ -17,13 +20,17 @@ afterEach(async () => {
   sandbox = undefined;
 });
 
-/** A sandbox whose apps are all synced at the seed commit: blue live on 1.0.0. */
+/**
+ * A sandbox whose apps are all synced at the seed commit: blue live on 1.0.0. Argo CD's timings
+ * are the real install's (600 s progress deadline, 10 s kubelet back-off, reconciliation every
+ * 120 s + jitter); only pod start-up is shortened (150 ms instead of 1.5 s), which no test here
+ * is about. Images tagged *bad* crash-loop.
+ */
 async function deployed(argocd: Omit<StandInOptions, 'repoPath'> = {}): Promise<Sandbox> {
   sandbox = await startSandbox({
     argocd: {
       progressingMs: 150,
       faultPattern: /bad/,
-      pollIntervalMs: 0,
       initialSync: 'all',
       ...argocd,
     },
@@ -64,26 +71,55 @@ describe('deploy failures leave live traffic alone', () => {
     untouched(s, ingressRevision);
   });
 
-  it('a Degraded preview: deploy fails after the grace period, swap refuses', async () => {
+  it('a crash-looping preview: caught from its pods in seconds, with the progress deadline minutes away; swap refuses', async () => {
+    // Real-install timings: a 600 s progress deadline and kubelet's 10 s back-off. Only the
+    // crash grace is shortened (2 s instead of 30 s) to keep the test short; the 30 s default
+    // is covered on virtual time in test/unit/argocd/pods.test.ts.
     const s = await deployed();
     const ingressRevision = s.argocd.app('ingress')!.status?.sync?.revision;
+    const started = Date.now();
     const r = await cli(s, [
-      '--degraded-grace',
-      '1',
+      '--crash-grace',
+      '2',
       'deploy',
       '--set',
       'my-frontend=1.1.0-bad',
       '--set',
       'my-backend=1.1.0',
     ]);
+    const tookMs = Date.now() - started;
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/Degraded/);
-    expect(r.stderr).toMatch(/my-frontend/);
+    expect(r.stderr).toMatch(
+      /pod my-app-green\/my-frontend-[0-9a-f]+-[0-9a-f]+ of Deployment my-frontend CrashLoopBackOff/,
+    );
+    expect(r.stderr).toMatch(/back-off 10s restarting failed container=/);
+    expect(r.stderr).toMatch(/Argo CD still says Progressing/);
+    expect(tookMs).toBeLessThan(60_000);
+    // Argo CD itself has not given up: the Deployment is within its 600 s deadline.
+    const green = s.argocd.app('my-app-green')!;
+    expect(green.status?.health?.status).toBe('Progressing');
 
     const swap = await cli(s, ['swap']);
     expect(swap.code, swap.stderr).toBe(6);
     expect(swap.stderr).toMatch(/my-app-green is not synced and healthy/);
     untouched(s, ingressRevision);
+  });
+
+  it('an image that does not exist: ImagePullBackOff named with the image', async () => {
+    const s = await deployed({ missingImagePattern: /my-backend:1\.1\.0$/ });
+    const r = await cli(s, [
+      '--crash-grace',
+      '2',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.0',
+      '--set',
+      'my-backend=1.1.0',
+    ]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Deployment my-backend (ErrImagePull|ImagePullBackOff)/);
+    expect(r.stderr).toContain('registry.example.com/my-app/my-backend:1.1.0');
+    expect(s.argocd.app('my-app-green')!.status?.health?.status).toBe('Progressing');
   });
 });
 
@@ -154,6 +190,66 @@ describe('Argo CD trouble', () => {
     expect(green.status?.health?.status).toBe('Healthy');
   });
 
+  it('a sync Argo CD retries: every attempt is reported, Argo CD message once exhausted; --no-retry-wait fails at the first', async () => {
+    const s = await deployed();
+    // my-app-green gets syncPolicy.retry, through git and a root sync as in a real setup. The
+    // back-off is 1 s flat: Argo CD's default (5 s, doubling, checked one step late) would add
+    // 30 s to the test without changing what it shows.
+    const work = path.join(mkdtempSync(path.join(os.tmpdir(), 'retry-')), 'work');
+    git(os.tmpdir(), 'clone', '-q', s.repoPath, work);
+    const file = path.join(work, 'argo/apps/my-app-green.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        '  syncPolicy:\n',
+        '  syncPolicy:\n    retry:\n      limit: 2\n      backoff:\n        duration: 1s\n        factor: 1\n',
+      ),
+    );
+    git(work, 'commit', '-qam', 'retry policy for my-app-green');
+    git(work, 'push', '-q', 'origin', 'main');
+    const client = new ArgoCdClient({
+      config: {
+        baseUrl: s.argocd.url,
+        auth: { kind: 'token', token: s.argocd.token },
+        insecure: false,
+      },
+      redactor: new Redactor(),
+    });
+    await client.sync('root', { appNamespace: 'argocd' });
+    await s.argocd.idle();
+    expect(s.argocd.app('my-app-green')!.spec.syncPolicy?.retry).toMatchObject({ limit: 2 });
+
+    const broken = await cli(s, [
+      '--no-sync',
+      'values',
+      'set',
+      'apps/my-app/values-green.yaml',
+      'global.colour=purple',
+    ]);
+    expect(broken.code, broken.stderr).toBe(0);
+    const r = await cli(s, ['deploy', '--set', 'my-frontend=1.1.0', '--set', 'my-backend=1.1.0']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/sync attempt failed, Argo CD retries it: .*Retrying attempt #1 at /);
+    expect(r.stderr).toMatch(/Retrying attempt #2 at /);
+    expect(r.stderr).toMatch(
+      /ended Error: .*global\.colour must be "blue" or "green".*\(retried 2 times\)\./,
+    );
+
+    const again = await cli(s, [
+      '--no-retry-wait',
+      'deploy',
+      '--set',
+      'my-frontend=1.1.1',
+      '--set',
+      'my-backend=1.1.1',
+    ]);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toMatch(
+      /failed \(Argo CD will retry it; not waiting, --no-retry-wait\): .*Retrying attempt #1 at /,
+    );
+    expect(again.stderr).not.toMatch(/Retrying attempt #2/);
+  });
+
   it('a watch stream that drops mid-wait is reconnected', async () => {
     const s = await deployed({ progressingMs: 1500 });
     s.argocd.setFaults({ dropStreamsAfterMs: 300 });
@@ -194,8 +290,10 @@ describe('Argo CD fails after the push (case 58)', () => {
     const r = await cli(s, [
       '--output',
       'json',
-      '--degraded-grace',
-      '1',
+      // The crash loop is caught from the pods (the 600 s progress deadline is far away); a
+      // 2 s grace instead of 30 s keeps the test short.
+      '--crash-grace',
+      '2',
       'deploy',
       '--set',
       'my-frontend=1.1.0-bad',
@@ -206,7 +304,7 @@ describe('Argo CD fails after the push (case 58)', () => {
     const pushed = head(s);
     const body = JSON.parse(r.stdout) as { error: { code: string; hint: string; details: object } };
     expect(body.error.code).toBe('degraded');
-    expect(body.error.hint).toContain('argocd app get my-app-green');
+    expect(body.error.hint).toMatch(/kubectl -n my-app-green logs my-frontend-\S+ --previous/);
     expect(body.error.hint).toContain(`commit ${pushed.slice(0, 12)} is pushed`);
     // A re-run would wait on the same Degraded version: the fix is a new deploy, not a re-run.
     expect(body.error.hint).not.toContain('re-run');

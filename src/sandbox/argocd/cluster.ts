@@ -19,6 +19,8 @@ export interface LiveObject {
   createdAt: number;
   /** When `spec` last changed (creation counts): the start of a simulated rollout. */
   specChangedAt: number;
+  /** Grows with every pod-template change (a Deployment's `deployment.kubernetes.io/revision`). */
+  templateRevision: number;
 }
 
 export type ApplyResult = 'created' | 'configured' | 'unchanged';
@@ -86,6 +88,9 @@ export class SimulatedCluster {
     }
     const specChanged =
       !previous || canonicalJson(previous.object.spec) !== canonicalJson(object.spec);
+    const templateOf = (o: KubeObject) =>
+      canonicalJson((o.spec as { template?: unknown })?.template);
+    const templateChanged = !previous || templateOf(previous.object) !== templateOf(object);
     this.live.set(key, {
       key,
       app,
@@ -94,6 +99,7 @@ export class SimulatedCluster {
       resourceVersion: String(++this.revision),
       createdAt: previous?.createdAt ?? now,
       specChangedAt: specChanged ? now : (previous?.specChangedAt ?? now),
+      templateRevision: (previous?.templateRevision ?? 0) + (templateChanged ? 1 : 0),
     });
     return previous ? 'configured' : 'created';
   }

@@ -20,6 +20,7 @@ import {
   type OperationOutcome,
 } from './operations.ts';
 import type { RenderedTarget } from './render.ts';
+import { canSync, windowsOf, type SyncWindow } from './windows.ts';
 import type { Application, ApplicationCondition, Operation } from './types.ts';
 
 /** What the operation runner needs (the controller supplies `afterOperation` itself), and more. */
@@ -28,7 +29,15 @@ export interface ControllerDeps extends Omit<RunnerDeps, 'afterOperation'> {
   /** true: honour `syncPolicy.automated`; false: never auto-sync; 'all': auto-sync every app. */
   autoSync: boolean | 'all';
   branch: string;
-  pollIntervalMs: number;
+  /** `timeout.reconciliation`: every app is reconciled this often (0: never on a timer). */
+  reconciliationMs: number;
+  /** `timeout.reconciliation.jitter`: up to this much is added to each period. */
+  reconciliationJitterMs: number;
+  /** `controller.repo.error.grace.period.seconds`: periodic reconciles ignore repo errors this long. */
+  repoErrorGraceMs: number;
+  random: () => number;
+  /** The sync windows of a project (auto-sync is skipped while they forbid it). */
+  syncWindows?: (project: string) => readonly SyncWindow[];
 }
 
 /** What the last reconcile compared against. */
@@ -44,6 +53,8 @@ export class Controller {
   private readonly syncErrors = new Map<string, string>();
   private readonly reconciles = new Map<string, Promise<void>>();
   private readonly healthTimers = new Map<string, Timer>();
+  /** When a periodic reconcile first met a repo (manifest generation) error, per app. */
+  private readonly repoErrorsSince = new Map<string, number>();
   private pollTimer: Timer | undefined;
   private lastHead: string | undefined;
   private stopped = false;
@@ -90,11 +101,27 @@ export class Controller {
     }
   }
 
+  /** The periodic reconcile: every app, every reconciliationMs plus jitter (not forced). */
   startPolling(): void {
-    if (this.deps.pollIntervalMs <= 0 || this.stopped) return;
+    if (this.deps.reconciliationMs <= 0 || this.stopped) return;
+    const delay =
+      this.deps.reconciliationMs + this.deps.random() * this.deps.reconciliationJitterMs;
     this.pollTimer = this.deps.clock.setTimeout(() => {
-      void this.poll().finally(() => this.startPolling());
-    }, this.deps.pollIntervalMs);
+      void this.reconcileAll().finally(() => this.startPolling());
+    }, delay);
+  }
+
+  /** What one reconciliation period does: re-resolve the branch, compare every app. */
+  async reconcileAll(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.lastHead = await this.deps.repo.resolve(this.deps.branch);
+    } catch (error) {
+      this.deps.logger.warn({ error: errorText(error) }, 'cannot resolve the branch');
+    }
+    await Promise.all(
+      this.deps.store.list().map((a) => this.refresh(a.metadata.name, { forced: false })),
+    );
   }
 
   /** Re-resolves the branch; when it moved, reconciles every app (which may auto-sync). */
@@ -109,15 +136,21 @@ export class Controller {
     }
     if (head === this.lastHead) return false;
     this.lastHead = head;
-    await Promise.all(this.deps.store.list().map((a) => this.refresh(a.metadata.name)));
+    await Promise.all(
+      this.deps.store.list().map((a) => this.refresh(a.metadata.name, { forced: false })),
+    );
     return true;
   }
 
-  /** A full reconcile against the head of `targetRevision` (serialised per app). */
-  refresh(name: string, options: { hard?: boolean } = {}): Promise<void> {
+  /**
+   * A full reconcile against the head of `targetRevision` (serialised per app). `forced`
+   * (default; a user's refresh, after an operation): repo errors show at once; not forced (the
+   * periodic reconcile): they are ignored for repoErrorGraceMs, as Argo CD's controller does.
+   */
+  refresh(name: string, options: { hard?: boolean; forced?: boolean } = {}): Promise<void> {
     const previous = this.reconciles.get(name) ?? Promise.resolve();
     const next = previous
-      .then(() => this.reconcile(name, options.hard === true))
+      .then(() => this.reconcile(name, options.hard === true, options.forced !== false))
       .catch((error: unknown) =>
         this.deps.logger.error({ app: name, error: errorText(error) }, 'reconcile failed'),
       );
@@ -131,6 +164,14 @@ export class Controller {
   /** Re-evaluates health everywhere (after the fault pattern or timings changed). */
   rewriteAll(): void {
     for (const app of this.deps.store.list()) this.writeStatus(app.metadata.name, false);
+  }
+
+  now(): number {
+    return this.deps.clock.now();
+  }
+
+  healthSettings(): HealthSettings {
+    return this.deps.health();
   }
 
   /** The last comparison of an app, for the resource tree and managed resources. */
@@ -181,7 +222,7 @@ export class Controller {
     await Promise.allSettled([...this.reconciles.values()]);
   }
 
-  private async reconcile(name: string, hard: boolean): Promise<void> {
+  private async reconcile(name: string, hard: boolean, forced: boolean): Promise<void> {
     const app = this.deps.store.get(name);
     if (!app || this.stopped) return;
     const state: TargetState = {};
@@ -196,6 +237,15 @@ export class Controller {
     } catch (error) {
       state.error = errorText(error);
     }
+    if (state.error === undefined) this.repoErrorsSince.delete(name);
+    else if (!forced) {
+      // controller/state.go: a repo error is ignored (the last comparison stands) for the grace
+      // period from its first occurrence, unless the comparison was forced.
+      const now = this.deps.clock.now();
+      const since = this.repoErrorsSince.get(name);
+      if (since === undefined) this.repoErrorsSince.set(name, now);
+      if (since === undefined || now - since <= this.deps.repoErrorGraceMs) return;
+    }
     this.targets.set(name, state);
     this.writeStatus(name, true);
     this.maybeAutoSync(name);
@@ -203,7 +253,7 @@ export class Controller {
 
   private async afterOperation(name: string, outcome: OperationOutcome): Promise<void> {
     // Argo CD refreshes an app after a non-dry-run operation, and child apps a parent changed.
-    const refreshes = outcome.children.map((child) => this.refresh(child));
+    const refreshes = outcome.children.map((child) => this.refresh(child, { forced: false }));
     if (!outcome.dryRun) refreshes.push(this.refresh(name));
     else this.writeStatus(name, false);
     await Promise.all(refreshes);
@@ -282,7 +332,7 @@ export class Controller {
     if (this.stopped) return;
     const upcoming = this.deps.cluster
       .objectsOf(name)
-      .map((o) => healthChangesAt(o, settings))
+      .map((o) => healthChangesAt(o, settings, now))
       .filter((at): at is number => at !== undefined && at > now);
     if (upcoming.length === 0) return;
     const at = Math.min(...upcoming);
@@ -308,6 +358,11 @@ export class Controller {
       if (hadError) this.writeStatus(name, false);
     };
     if (!enabled || app.operation || app.status.sync.status !== 'OutOfSync' || !revision) {
+      return skip();
+    }
+    const windows = windowsOf(app, this.deps.syncWindows?.(app.spec.project || 'default') ?? []);
+    if (!canSync(windows, this.deps.clock.now(), false)) {
+      this.deps.logger.info({ app: name }, 'Sync prevented by sync window');
       return skip();
     }
     const automated = policyEnabled ? (app.spec.syncPolicy?.automated ?? {}) : {};

@@ -15,6 +15,8 @@ export interface FaultSettings {
    * `end` it cleanly, or send Argo CD's in-band error chunk first (`error`).
    */
   dropStreamsMode?: 'destroy' | 'end' | 'error';
+  /** The gRPC code and message of the `error` chunk (default 14 Unavailable "transport is closing"). */
+  streamError?: { code: number; message: string };
   /** Delay before every non-stream response. */
   latencyMs?: number;
   /** Sync operations stay Running (like a hook that never completes) until cleared or terminated. */

@@ -1,14 +1,16 @@
 /**
  * Simulated resource health, with gitops-engine's statuses and messages. A workload whose spec
- * changed is Progressing for `progressingMs`; then it is Healthy, or Degraded when one of its
- * images carries a tag matching the fault pattern (as if the new pods never became ready and
- * the progress deadline passed). Zero replicas is Healthy at once. Kinds gitops-engine has no
- * health check for (ConfigMap, VirtualService, Application, ...) have no health at all.
+ * changed is Progressing for `progressingMs`; then it is Healthy if its pods became ready (see
+ * pods.ts). If they did not (a crash loop, an image that cannot be pulled), a Deployment stays
+ * Progressing until its progress deadline (600 s by default) and is Degraded after it, as in
+ * `health_deployment.go`; StatefulSets and DaemonSets have no deadline and stay Progressing.
+ * Zero replicas is Healthy at once. Kinds gitops-engine has no health check for (ConfigMap,
+ * VirtualService, Application, ...) have no health at all.
  */
 import type { LiveObject } from './cluster.ts';
 import { groupOf } from './render.ts';
 import type { HealthStatus, HealthStatusCode, KubeObject } from './types.ts';
-import { imageTag } from '../image-ref.ts';
+import { progressDeadlineMs, workloadFault, type PodSettings } from './pods.ts';
 
 /** Most healthy first (gitops-engine `healthOrder`). */
 export const HEALTH_ORDER: readonly HealthStatusCode[] = [
@@ -24,10 +26,8 @@ export function isWorse(current: HealthStatusCode, candidate: HealthStatusCode):
   return HEALTH_ORDER.indexOf(candidate) > HEALTH_ORDER.indexOf(current);
 }
 
-export interface HealthSettings {
-  progressingMs: number;
-  faultPattern: RegExp | undefined;
-}
+/** Rollout timing and image faults (see pods.ts). */
+export type HealthSettings = PodSettings;
 
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
 const ALWAYS_HEALTHY = new Set([
@@ -65,19 +65,35 @@ export function resourceHealth(
   }
   const replicas = object.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
   if (replicas === 0) return { status: 'Healthy' };
-  if (now < live.specChangedAt + settings.progressingMs) {
-    return { status: 'Progressing', message: progressingMessage(object.kind, name, replicas) };
+  const progressing = {
+    status: 'Progressing' as const,
+    message: progressingMessage(object.kind, name, replicas),
+  };
+  if (now < live.specChangedAt + settings.progressingMs) return progressing;
+  if (!workloadFault(live, settings)) return { status: 'Healthy' };
+  // Pods that never become ready: only a Deployment has a progress deadline (Kubernetes sets
+  // its Progressing condition to ProgressDeadlineExceeded); the others wait for ever.
+  if (
+    object.kind === 'Deployment' &&
+    now >= live.specChangedAt + progressDeadlineMs(live, settings)
+  ) {
+    return { status: 'Degraded', message: `Deployment "${name}" exceeded its progress deadline` };
   }
-  if (settings.faultPattern && imageTags(object).some((tag) => settings.faultPattern?.test(tag))) {
-    return { status: 'Degraded', message: degradedMessage(object.kind, name) };
-  }
-  return { status: 'Healthy' };
+  return progressing;
 }
 
-/** When the health of this object will change by itself (the end of its rollout), if ever. */
-export function healthChangesAt(live: LiveObject, settings: HealthSettings): number | undefined {
+/** When the health of this object will next change by itself (after `now`), if ever. */
+export function healthChangesAt(
+  live: LiveObject,
+  settings: HealthSettings,
+  now: number,
+): number | undefined {
   if (!hasHealthCheck(live.object) || groupOf(live.object.apiVersion) !== 'apps') return undefined;
-  return live.specChangedAt + settings.progressingMs;
+  const ready = live.specChangedAt + settings.progressingMs;
+  if (now < ready) return ready;
+  if (live.object.kind !== 'Deployment' || !workloadFault(live, settings)) return undefined;
+  const deadline = live.specChangedAt + progressDeadlineMs(live, settings);
+  return now < deadline ? deadline : undefined;
 }
 
 function progressingMessage(kind: string, name: string, replicas: number): string {
@@ -89,12 +105,6 @@ function progressingMessage(kind: string, name: string, replicas: number): strin
     default:
       return `Waiting for rollout to finish: 0 of ${replicas} updated replicas are available...`;
   }
-}
-
-function degradedMessage(kind: string, name: string): string {
-  return kind === 'Deployment'
-    ? `Deployment "${name}" exceeded its progress deadline`
-    : `${kind} "${name}" has pods that are not ready`;
 }
 
 /** Images of the pod template (or pod spec), in container order. */
@@ -118,8 +128,4 @@ interface Container {
 interface PodSpec {
   containers?: Container[];
   initContainers?: Container[];
-}
-
-function imageTags(object: KubeObject): string[] {
-  return imagesOf(object).map(imageTag);
 }

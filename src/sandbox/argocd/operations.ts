@@ -11,7 +11,7 @@ import {
   CONTROL_PLANE_NAMESPACE,
   isApplicationObject,
 } from './app-manifest.ts';
-import { k8sTime, type StandInClock } from './clock.ts';
+import { k8sTime, type StandInClock, type Timer } from './clock.ts';
 import { resourceKey, type LiveObject, type SimulatedCluster } from './cluster.ts';
 import type { Faults } from './faults.ts';
 import { isCommitSha, type RepoReader } from './git.ts';
@@ -25,6 +25,7 @@ import type {
   KubeObject,
   OperationPhase,
   ResourceResult,
+  RetryStrategy,
   SyncOperationResource,
   SyncOperationResult,
 } from './types.ts';
@@ -78,6 +79,7 @@ const KIND_ORDER = [
 
 export class OperationRunner {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly retryTimers = new Map<string, Timer>();
   private readonly waiters = new Set<() => void>();
   private stopped = false;
 
@@ -107,12 +109,22 @@ export class OperationRunner {
   /** Stops picking up operations; a stalled one is abandoned (left Running, as on a crash). */
   stop(): void {
     this.stopped = true;
+    for (const timer of this.retryTimers.values()) timer.cancel();
+    this.retryTimers.clear();
     this.wake();
   }
 
   /** Wakes operations waiting on a stall (faults changed or a termination was requested). */
   wake(): void {
     for (const waiter of [...this.waiters]) waiter();
+    // A termination requested while an operation waits for its next retry ends it now.
+    for (const [name, timer] of [...this.retryTimers]) {
+      if (this.terminating(name)) {
+        timer.cancel();
+        this.retryTimers.delete(name);
+        void this.start(name);
+      }
+    }
   }
 
   /** Resolves when every running operation has ended (used on close and in tests). */
@@ -129,6 +141,15 @@ export class OperationRunner {
     if (!requested || !operation?.sync || this.stopped) return;
     const startedAt = clock.now();
     store.update(name, (app) => {
+      const previous = app.status.operationState;
+      if (previous?.phase === 'Running' && previous.finishedAt) {
+        // processRequestedAppOperation: a retry attempt clears the last result, keeps the rest.
+        delete previous.message;
+        delete previous.syncResult;
+        delete previous.finishedAt;
+        return;
+      }
+      if (previous?.phase === 'Terminating') return;
       app.status.operationState = { operation, phase: 'Running', startedAt: k8sTime(startedAt) };
     });
 
@@ -168,7 +189,7 @@ export class OperationRunner {
       return this.finish(
         name,
         'Error',
-        `ComparisonError: ${comparisonErrorMessage(errorText(error))}`,
+        `ComparisonError: ${comparisonErrorMessage(errorText(error).trimEnd())}`,
         result,
         dryRun,
         [],
@@ -353,18 +374,52 @@ export class OperationRunner {
     children: string[],
   ): Promise<void> {
     const { store, clock } = this.deps;
-    const finishedAt = k8sTime(clock.now());
+    const now = clock.now();
+    const finishedAt = k8sTime(now);
+    let retryInMs: number | undefined;
     store.update(name, (app) => {
       const state = app.status.operationState;
       if (!state) return;
-      state.phase = phase;
-      state.message = message;
+      const retry = state.operation.retry ?? {};
+      const limit = retry.limit ?? 0;
+      const count = state.retryCount ?? 0;
+      const terminated = message === 'Operation terminated';
       state.finishedAt = finishedAt;
       state.syncResult = syncResult;
+      if (
+        (phase === 'Failed' || phase === 'Error') &&
+        !terminated &&
+        (count < limit || limit < 0)
+      ) {
+        // appcontroller.go ~1683: Running with finishedAt set, operation kept, retried later.
+        state.phase = 'Running';
+        state.retryCount = count + 1;
+        state.message = `${message}. Retrying attempt #${count + 1} at ${kitchenTime(now + retryDelayMs(retry, count))}.`;
+        // The controller re-checks NextRetryAt(finishedAt, retryCount) with the new count.
+        retryInMs = retryDelayMs(retry, count + 1);
+        return;
+      }
+      state.phase = phase;
+      state.message =
+        count > 0 && phase !== 'Succeeded' ? `${message} (retried ${count} times).` : message;
       if (phase === 'Succeeded' && !dryRun)
         appendHistory(app, syncResult, state.startedAt, finishedAt);
       delete app.operation;
     });
+    if (retryInMs !== undefined) {
+      this.deps.logger.info(
+        { app: name, phase, message, retryInMs },
+        'sync operation will be retried',
+      );
+      this.retryTimers.set(
+        name,
+        clock.setTimeout(() => {
+          this.retryTimers.delete(name);
+          if (!this.stopped) void this.start(name);
+        }, retryInMs),
+      );
+      return;
+    }
     this.deps.logger.info({ app: name, phase, message }, 'sync operation finished');
     await this.deps.afterOperation(name, { phase, dryRun, children });
   }
@@ -372,6 +427,39 @@ export class OperationRunner {
   private terminating(name: string): boolean {
     return this.deps.store.get(name)?.status.operationState?.phase === 'Terminating';
   }
+}
+
+/**
+ * `RetryStrategy.NextRetryAt`: duration * factor^retries, at most maxDuration (defaults 5 s, 2,
+ * 3 m; Go duration strings such as "5s", "1m30s", or a bare number of seconds).
+ */
+export function retryDelayMs(retry: RetryStrategy, retries: number): number {
+  const duration = parseGoDuration(retry.backoff?.duration) ?? 5_000;
+  const maxDuration = parseGoDuration(retry.backoff?.maxDuration) ?? 180_000;
+  const factor = retry.backoff?.factor ?? 2;
+  const wait = duration * factor ** retries;
+  return maxDuration > 0 ? Math.min(maxDuration, wait) : wait;
+}
+
+function parseGoDuration(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000; // parseStringToDuration: no unit = seconds
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let matched = '';
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * (units[m[2]!] ?? 0);
+    matched += m[0];
+  }
+  return matched === text ? total : undefined;
+}
+
+/** Go's time.Kitchen ("3:04PM"), in UTC like a controller pod. */
+function kitchenTime(ms: number): string {
+  const d = new Date(ms);
+  const h = d.getUTCHours();
+  const minutes = String(d.getUTCMinutes()).padStart(2, '0');
+  return `${h % 12 === 0 ? 12 : h % 12}:${minutes}${h < 12 ? 'AM' : 'PM'}`;
 }
 
 export function emptyStatus(): Application['status'] {

@@ -83,15 +83,20 @@ export class Renderer {
       request.spec.source,
       request.spec.destination,
     ]);
+    const namespace = managedNamespace(request);
+    const withNamespace = (target: Promise<RenderedTarget>) =>
+      namespace
+        ? target.then((t) => ({ ...t, objects: [structuredClone(namespace), ...t.objects] }))
+        : target;
     if (!request.noCache) {
       const cached = this.cache.get(key);
-      if (cached) return cached;
+      if (cached) return withNamespace(cached);
     }
     const pending = this.generate(request);
     this.cache.set(key, pending);
     // Keep failures cached too (repo-server does), but never let one go unobserved.
     pending.catch(() => undefined);
-    return pending;
+    return withNamespace(pending);
   }
 
   private async generate(request: RenderRequest): Promise<RenderedTarget> {
@@ -205,6 +210,34 @@ export class Renderer {
       if (this.chartLocks.get(dir) === settled) this.chartLocks.delete(dir);
     }
   }
+}
+
+/**
+ * `CreateNamespace=true` with `managedNamespaceMetadata`: Argo CD adds the destination
+ * Namespace, with those labels and annotations, to the app's target objects (controller/state.go),
+ * so it is a managed resource of the app.
+ */
+function managedNamespace(request: RenderRequest): KubeObject | undefined {
+  const policy = request.spec.syncPolicy;
+  const metadata = policy?.managedNamespaceMetadata as
+    { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+  const name = request.spec.destination.namespace;
+  if (!metadata || !name || !(policy?.syncOptions ?? []).includes('CreateNamespace=true')) {
+    return undefined;
+  }
+  return normalise(
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name,
+        ...(metadata.labels ? { labels: { ...metadata.labels } } : {}),
+        ...(metadata.annotations ? { annotations: { ...metadata.annotations } } : {}),
+      },
+    },
+    request.appName,
+    '',
+  );
 }
 
 function normalise(object: KubeObject, appName: string, namespace: string): KubeObject {

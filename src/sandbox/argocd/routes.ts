@@ -147,6 +147,13 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         service.terminate(requireSession(ctx), ctx.params.name ?? '', appQuery(ctx.url)),
       );
     }),
+    route('GET', '/api/v1/applications/{name}/syncwindows', 'required', (ctx) => {
+      sendJson(
+        ctx.res,
+        200,
+        service.syncWindows(requireSession(ctx), ctx.params.name ?? '', appQuery(ctx.url)),
+      );
+    }),
     route('GET', '/api/v1/applications/{applicationName}/resource-tree', 'required', (ctx) => {
       sendJson(
         ctx.res,

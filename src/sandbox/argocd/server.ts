@@ -21,18 +21,23 @@ import { sleep, systemClock, type StandInClock } from './clock.ts';
 import { SimulatedCluster, type AppliedEvent } from './cluster.ts';
 import { Controller } from './controller.ts';
 import { Faults, type FaultSettings } from './faults.ts';
+import { sendStreamError } from './stream.ts';
 import { RepoReader } from './git.ts';
 import { ApiError, GrpcCode, toApiError } from './grpc-errors.ts';
 import type { HealthSettings } from './health.ts';
 import { sendError, sendJson, sendText } from './http-util.ts';
 import { errorText, silentLogger, type StandInLogger } from './logger.ts';
 import { Renderer } from './render.ts';
+import { rbacAuthorizer, type RbacSettings } from './rbac.ts';
+import { validateWindow, type SyncWindow } from './windows.ts';
 import { buildRoutes, type Route } from './routes.ts';
 import { ApplicationService, type Authorizer } from './service.ts';
 import { ApplicationStore } from './store.ts';
 import type { Application, KubeObject } from './types.ts';
 
 export type { AccessRequest, Authorizer } from './service.ts';
+export type { RbacSettings } from './rbac.ts';
+export type { SyncWindow } from './windows.ts';
 export type { AppliedEvent } from './cluster.ts';
 export type { FaultSettings } from './faults.ts';
 export type { StandInClock, Timer } from './clock.ts';
@@ -53,17 +58,38 @@ export interface StandInOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** How long a workload whose spec changed stays Progressing (default 1500 ms). */
+  /** How long a rollout's pods take to start (and, with a good image, be ready): default 1500 ms. */
   progressingMs?: number;
-  /** A workload with an image tag matching this (a RegExp, or a string used as one) ends Degraded. */
+  /**
+   * Containers whose image tag matches this (a RegExp, or a string used as one) crash-loop: the
+   * pods go CrashLoopBackOff and the Deployment is Degraded once its progress deadline passes.
+   */
   faultPattern?: RegExp | string;
+  /** Images (whole references) matching this do not exist: ErrImagePull / ImagePullBackOff. */
+  missingImagePattern?: RegExp | string;
+  /**
+   * The progress deadline of Deployments that do not set `spec.progressDeadlineSeconds`
+   * (default 600, Kubernetes' default). Shorten it only in tests that need the Degraded state.
+   */
+  progressDeadlineSeconds?: number;
+  /** kubelet's initial restart / image-pull back-off (default 10000 ms; doubles, capped at 30x). */
+  backoffBaseMs?: number;
   /**
    * true (default): apps with `spec.syncPolicy.automated` auto-sync when a reconcile finds them
    * OutOfSync; false: never; 'all': every app auto-syncs as if automated.
    */
   autoSync?: boolean | 'all';
-  /** How often the branch is checked for new commits (default 3000 ms; 0: only on refresh). */
+  /**
+   * `timeout.reconciliation`: every app is reconciled against the branch head this often
+   * (default 120000 ms, Argo CD's; 0: only on refresh and after operations).
+   */
+  reconciliationMs?: number;
+  /** `timeout.reconciliation.jitter`: up to this much is added to each period (default 60000 ms). */
+  reconciliationJitterMs?: number;
+  /** Older name for `reconciliationMs` with no jitter (0: no periodic reconcile). */
   pollIntervalMs?: number;
+  /** `controller.repo.error.grace.period.seconds`: periodic reconciles ignore repo errors (default 180000 ms). */
+  repoErrorGraceMs?: number;
   /** Initial delay before every non-stream response (also settable with `setFaults`). */
   latencyMs?: number;
   /** Initial fault injection (see `FaultSettings`). */
@@ -77,8 +103,14 @@ export interface StandInOptions {
   rootApp?: string | false;
   /** What start-up syncs: the root app (default), root and every child, or nothing. */
   initialSync?: 'root' | 'all' | 'none';
-  /** RBAC: return false to deny (default: everything allowed for a valid token). */
+  /** RBAC: return false to deny (wins over `rbac`; default: everything allowed for a valid token). */
   authorize?: Authorizer;
+  /** Argo CD RBAC (`policy.csv` subset, see rbac.ts), per token subject (see `issueToken`). */
+  rbac?: RbacSettings;
+  /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
+  requireOverridePrivilegeForRevisionSync?: boolean;
+  /** AppProjects by name: their `spec.syncWindows` (allow/deny, cron schedules); see windows.ts. */
+  projects?: Record<string, { syncWindows?: SyncWindow[] }>;
   logger?: StandInLogger;
   /** SSE keepalive comment interval (default 15000 ms, as Argo CD). */
   sseKeepaliveMs?: number;
@@ -91,9 +123,16 @@ export interface StandIn {
   readonly port: number;
   /** A bearer token the stand-in accepts (the configured one, or the minted default). */
   readonly token: string;
+  /** An API-key token for another account (subject `<username>:apiKey`), for RBAC tests. */
+  issueToken(username: string): string;
   close(): Promise<void>;
   /** Merges fault settings (see `FaultSettings`); `undefined` values clear one. */
-  setFaults(changes: FaultSettings & { faultPattern?: RegExp | string | undefined }): void;
+  setFaults(
+    changes: FaultSettings & {
+      faultPattern?: RegExp | string | undefined;
+      missingImagePattern?: RegExp | string | undefined;
+    },
+  ): void;
   /** Snapshot of every Application object, as the API would return it. */
   apps(): Application[];
   app(name: string): Application | undefined;
@@ -107,6 +146,8 @@ export interface StandIn {
   poll(): Promise<boolean>;
   /** Resolves when no sync operation is running. */
   idle(): Promise<void>;
+  /** Replaces an AppProject's sync windows (validated as Argo CD does; throws on a bad one). */
+  setSyncWindows(project: string, windows: SyncWindow[]): void;
 }
 
 export async function startArgoCdStandIn(options: StandInOptions): Promise<StandIn> {
@@ -127,6 +168,9 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
   let health: HealthSettings = {
     progressingMs: options.progressingMs ?? 1500,
     faultPattern: toPattern(options.faultPattern),
+    missingImagePattern: toPattern(options.missingImagePattern),
+    progressDeadlineSeconds: options.progressDeadlineSeconds ?? 600,
+    backoffBaseMs: options.backoffBaseMs ?? 10_000,
   };
   const store = new ApplicationStore((error) =>
     logger.warn({ error: errorText(error) }, 'watch listener threw'),
@@ -134,6 +178,15 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
   const cluster = new SimulatedCluster();
   const repo = new RepoReader(path.resolve(options.repoPath), workDir);
   const renderer = new Renderer(repo, path.join(workDir, 'scratch'), options.helmTimeoutMs);
+  const syncWindows = new Map<string, SyncWindow[]>();
+  const setSyncWindows = (project: string, windows: SyncWindow[]) => {
+    for (const w of windows) validateWindow(w);
+    syncWindows.set(project, structuredClone(windows));
+  };
+  for (const [project, spec] of Object.entries(options.projects ?? {})) {
+    setSyncWindows(project, spec.syncWindows ?? []);
+  }
+  const windowsOfProject = (project: string) => syncWindows.get(project) ?? [];
   const controller = new Controller({
     store,
     cluster,
@@ -145,10 +198,22 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     health: () => health,
     autoSync: options.autoSync ?? true,
     branch,
-    pollIntervalMs: options.pollIntervalMs ?? 3000,
+    reconciliationMs: options.reconciliationMs ?? options.pollIntervalMs ?? 120_000,
+    reconciliationJitterMs:
+      options.reconciliationJitterMs ??
+      (options.pollIntervalMs !== undefined && options.reconciliationMs === undefined ? 0 : 60_000),
+    repoErrorGraceMs: options.repoErrorGraceMs ?? 180_000,
+    random: options.random ?? Math.random,
+    syncWindows: windowsOfProject,
   });
-  const authorize: Authorizer = options.authorize ?? (() => true);
-  const service = new ApplicationService(store, controller, repo, authorize);
+  const authorize: Authorizer =
+    options.authorize ?? (options.rbac ? rbacAuthorizer(options.rbac) : () => true);
+  const service = new ApplicationService(store, controller, repo, authorize, {
+    requireOverridePrivilegeForRevisionSync:
+      options.requireOverridePrivilegeForRevisionSync ?? false,
+    syncWindows: windowsOfProject,
+    now: () => clock.now(),
+  });
   const auth = new TokenAuthority({
     ...(options.token !== undefined ? { token: options.token } : {}),
     username: options.username ?? 'admin',
@@ -184,8 +249,14 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
 
   const server = createServer((req, res) => {
     handle(req, res, { routes, auth, faults, clock }).catch((error: unknown) => {
-      logger.error({ error: errorText(error), url: req.url }, 'request failed');
-      sendError(res, toApiError(error));
+      const apiError = toApiError(error);
+      if (!(error instanceof ApiError)) {
+        logger.error({ error: errorText(error), url: req.url }, 'request failed');
+      }
+      if (res.headersSent) return void res.destroy();
+      // Streams answer errors as grpc-gateway's stream error chunk, not the unary body.
+      if (isStreamPath(req.url)) sendStreamError(req, res, apiError);
+      else sendError(res, apiError);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -206,6 +277,7 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
     url,
     port: address.port,
     token: auth.token,
+    issueToken: (username) => auth.issue(username, 'apiKey'),
     close() {
       closing ??= (async () => {
         for (const close of [...streams.values()]) close();
@@ -220,12 +292,15 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
       return closing;
     },
     setFaults(changes) {
-      const { faultPattern, ...rest } = changes;
+      const { faultPattern, missingImagePattern, ...rest } = changes;
       if ('faultPattern' in changes) {
         health = { ...health, faultPattern: toPattern(faultPattern) };
       }
+      if ('missingImagePattern' in changes) {
+        health = { ...health, missingImagePattern: toPattern(missingImagePattern) };
+      }
       faults.set(rest);
-      if ('faultPattern' in changes) controller.rewriteAll();
+      if ('faultPattern' in changes || 'missingImagePattern' in changes) controller.rewriteAll();
     },
     apps: () => store.list(),
     app: (name) => store.get(name),
@@ -236,6 +311,7 @@ export async function startArgoCdStandIn(options: StandInOptions): Promise<Stand
       await Promise.all(names.map((n) => controller.refresh(n)));
     },
     poll: () => controller.poll(),
+    setSyncWindows,
     idle: () => controller.runner.idle(),
   };
 }
@@ -251,6 +327,7 @@ async function handle(
   if (!isStream) await sleep(deps.clock, deps.faults.current.latencyMs ?? 0);
   if (deps.faults.shouldFail(isStream)) {
     const unavailable = new ApiError(GrpcCode.unavailable, 'transport is closing');
+    if (isStream) return sendStreamError(req, res, unavailable);
     return sendJson(res, unavailable.httpStatus, unavailable.body());
   }
   // server.go enforceContentTypes: exact, lower-cased match, before anything else.
@@ -274,6 +351,10 @@ async function handle(
     }
   }
   await route.handle({ req, res, url, params, session });
+}
+
+function isStreamPath(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://stand-in').pathname.startsWith('/api/v1/stream/');
 }
 
 function findRoute(

@@ -22,16 +22,32 @@ import type { SyncRequestBody } from './requests.ts';
 import { parseLabelSelector, type LabelSelector } from './selector.ts';
 import type { ApplicationStore } from './store.ts';
 import { managedResources, resourceTree } from './tree.ts';
+import {
+  canSync,
+  isActive,
+  viewOf,
+  windowsOf,
+  type SyncWindow,
+  type WindowView,
+} from './windows.ts';
 import type { Application, ApplicationTree, Operation, ResourceDiff } from './types.ts';
 
 export interface AccessRequest {
   username: string;
-  action: 'get' | 'sync';
+  action: 'get' | 'sync' | 'override';
   project: string;
   app: string;
 }
 
 export type Authorizer = (request: AccessRequest) => boolean;
+
+export interface ServiceSettings {
+  /** argocd-cm `application.sync.requireOverridePrivilegeForRevisionSync` (default false). */
+  requireOverridePrivilegeForRevisionSync?: boolean;
+  /** The sync windows of the app's AppProject (default none). */
+  syncWindows?: (project: string) => readonly SyncWindow[];
+  now?: () => number;
+}
 
 export interface AppQuery {
   name?: string;
@@ -48,6 +64,7 @@ export class ApplicationService {
     private readonly controller: Controller,
     private readonly repo: RepoReader,
     private readonly authorize: Authorizer,
+    private readonly settings: ServiceSettings = {},
   ) {}
 
   list(session: Session, query: AppQuery, fieldsQuery?: string | null): unknown {
@@ -85,15 +102,11 @@ export class ApplicationService {
 
   async sync(session: Session, name: string, body: SyncRequestBody): Promise<Application> {
     const app = this.enforce(session, 'get', body.project, body.appNamespace, name);
-    if (!this.can(session, 'sync', app)) {
-      const iat = session.issuedAt
-        ? `, iat: ${new Date(session.issuedAt).toISOString().replace('.000Z', 'Z')}`
-        : '';
-      throw new ApiError(
-        GrpcCode.permissionDenied,
-        `permission denied: applications, sync, ${projectOf(app)}/${name}, sub: ${session.username}${iat}`,
-      );
+    // Sync (application.go ~2096): get, then the sync windows, then the sync permission.
+    if (!canSync(this.windowsOf(app), this.now(), true)) {
+      throw new ApiError(GrpcCode.permissionDenied, 'cannot sync: blocked by sync window');
     }
+    if (!this.can(session, 'sync', app)) throw rbacDenied(session, 'sync', app);
     if (body.manifests) {
       throw new ApiError(
         GrpcCode.invalidArgument,
@@ -108,6 +121,16 @@ export class ApplicationService {
       );
     }
     const target = source.targetRevision || 'HEAD';
+    // resolveSourceRevisions: another revision than targetRevision is an override when
+    // argocd-cm says so (a plain string comparison: the SHA of the branch head still counts).
+    if (
+      this.settings.requireOverridePrivilegeForRevisionSync &&
+      body.revision &&
+      body.revision !== (source.targetRevision ?? '') &&
+      !this.can(session, 'override', app)
+    ) {
+      throw rbacDenied(session, 'override', app);
+    }
     if (body.revision && body.revision !== target && isAutomated(app.spec) && !body.dryRun) {
       throw new ApiError(
         GrpcCode.failedPrecondition,
@@ -148,7 +171,41 @@ export class ApplicationService {
     const updated = this.controller.setOperation(name, operation);
     if (!updated) throw anotherOperationInProgress();
     void this.controller.runner.start(name);
+    // The answer is the object as updated in Kubernetes: resource health is not persisted there
+    // (controller.resource.health.persist false); only GET and Watch re-insert it.
+    for (const resource of updated.status.resources ?? []) delete resource.health;
     return updated;
+  }
+
+  /** GET /syncwindows: `ApplicationSyncWindowsResponse`. */
+  syncWindows(
+    session: Session,
+    name: string,
+    query: AppQuery,
+  ): { assignedWindows?: WindowView[]; activeWindows?: WindowView[]; canSync: boolean } {
+    const app = this.enforce(
+      session,
+      'get',
+      this.singleProject(query.projects),
+      query.appNamespace,
+      name,
+    );
+    const assigned = this.windowsOf(app);
+    const now = this.now();
+    const active = assigned.filter((w) => isActive(w, now));
+    return {
+      ...(assigned.length ? { assignedWindows: assigned.map(viewOf) } : {}),
+      ...(active.length ? { activeWindows: active.map(viewOf) } : {}),
+      canSync: canSync(assigned, now, true),
+    };
+  }
+
+  private windowsOf(app: Application): SyncWindow[] {
+    return windowsOf(app, this.settings.syncWindows?.(projectOf(app)) ?? []);
+  }
+
+  private now(): number {
+    return this.settings.now?.() ?? Date.now();
   }
 
   terminate(session: Session, name: string, query: AppQuery): Record<string, never> {
@@ -170,7 +227,11 @@ export class ApplicationService {
 
   resourceTree(session: Session, name: string, query: AppQuery): ApplicationTree {
     this.enforce(session, 'get', this.singleProject(query.projects), query.appNamespace, name);
-    return resourceTree(this.controller.comparison(name));
+    return resourceTree(
+      this.controller.comparison(name),
+      this.controller.now(),
+      this.controller.healthSettings(),
+    );
   }
 
   managedResources(
@@ -240,7 +301,7 @@ export class ApplicationService {
     return app;
   }
 
-  private can(session: Session, action: 'get' | 'sync', app: Application): boolean {
+  private can(session: Session, action: AccessRequest['action'], app: Application): boolean {
     return this.authorize({
       username: session.username,
       action,
@@ -251,3 +312,14 @@ export class ApplicationService {
 }
 
 const projectOf = (app: Application) => app.spec.project || 'default';
+
+/** `enf.EnforceErr`: "permission denied: applications, sync, default/app, sub: alice, iat: ..." */
+function rbacDenied(session: Session, action: string, app: Application): ApiError {
+  const iat = session.issuedAt
+    ? `, iat: ${new Date(session.issuedAt).toISOString().replace('.000Z', 'Z')}`
+    : '';
+  return new ApiError(
+    GrpcCode.permissionDenied,
+    `permission denied: applications, ${action}, ${projectOf(app)}/${app.metadata.name}, sub: ${session.username}${iat}`,
+  );
+}

@@ -97,7 +97,12 @@ export function serveWatch(
       return;
     }
     if (mode === 'error') {
-      const chunk = new ApiError(GrpcCode.unavailable, 'transport is closing').streamBody();
+      const custom = deps.faults.current.streamError;
+      const chunk = (
+        custom
+          ? new ApiError(custom.code as GrpcCode, custom.message)
+          : new ApiError(GrpcCode.unavailable, 'transport is closing')
+      ).streamBody();
       res.write(`${frame(goJson(chunk))}\n`);
     }
     res.end();
@@ -105,4 +110,20 @@ export function serveWatch(
   // Not req 'close': for a request without a body that fires as soon as it is read.
   res.on('close', cleanup);
   return () => drop('destroy');
+}
+
+/**
+ * An error before the first message (grpc-gateway v1.16 `handleForwardResponseStreamError` with
+ * nothing written yet): the error's HTTP status, the stream's headers, and one chunk
+ * `{"error": {grpc_code, http_code, message, http_status}}`, framed `data: ... \n\n` under SSE.
+ */
+export function sendStreamError(req: IncomingMessage, res: ServerResponse, error: ApiError): void {
+  const sse = req.headers.accept === 'text/event-stream';
+  const json = goJson(error.streamBody());
+  res.writeHead(error.httpStatus, {
+    ...GATEWAY_HEADERS,
+    'Content-Type': sse ? 'text/event-stream' : 'application/json',
+    ...(sse ? { 'X-Content-Type-Options': 'nosniff' } : {}),
+  });
+  res.end(sse ? `data: ${json} \n\n` : json);
 }

@@ -1,14 +1,14 @@
 /**
  * The resource tree and managed resources of an Application, built from its last comparison:
- * managed objects (missing ones as bare references), plus the ReplicaSet and Pods a Deployment
- * would own, so the tree looks like a cluster's. Child Application nodes carry no health, as in
+ * managed objects (missing ones with health Missing), plus the current ReplicaSet and Pods of
+ * each Deployment with their own health and kubelet status (pods.ts), as Argo CD shows them. Child Application nodes carry no health, as in
  * Argo CD without the Application health customisation.
  */
-import { createHash } from 'node:crypto';
 import { k8sTime } from './clock.ts';
 import type { LiveObject } from './cluster.ts';
 import type { ManagedResource, Comparison } from './compare.ts';
 import { imagesOf } from './health.ts';
+import { podsOf, replicaSetName, uidFrom, type PodSettings } from './pods.ts';
 import { groupOf } from './render.ts';
 import type {
   ApplicationTree,
@@ -18,7 +18,11 @@ import type {
   ResourceNode,
 } from './types.ts';
 
-export function resourceTree(comparison: Comparison | undefined): ApplicationTree {
+export function resourceTree(
+  comparison: Comparison | undefined,
+  now: number,
+  settings: PodSettings,
+): ApplicationTree {
   const nodes: ResourceNode[] = [];
   for (const resource of comparison?.resources ?? []) {
     const { status, live } = resource;
@@ -30,7 +34,8 @@ export function resourceTree(comparison: Comparison | undefined): ApplicationTre
       name: status.name,
     };
     if (!live) {
-      nodes.push(ref);
+      // controller/cache: a managed resource with no live object is a node with health Missing.
+      nodes.push({ ...ref, health: { status: 'Missing' } });
       continue;
     }
     const images = imagesOf(live.object);
@@ -43,24 +48,26 @@ export function resourceTree(comparison: Comparison | undefined): ApplicationTre
       createdAt: k8sTime(live.createdAt),
     });
     if (live.object.kind === 'Deployment' && groupOf(live.object.apiVersion) === 'apps') {
-      nodes.push(...deploymentChildren(live, status.health));
+      nodes.push(...deploymentChildren(live, status.health, now, settings));
     }
   }
   nodes.sort((a, b) => nodeKey(a).localeCompare(nodeKey(b)));
   return nodes.length > 0 ? { nodes } : {};
 }
 
-function deploymentChildren(live: LiveObject, health: HealthStatus | undefined): ResourceNode[] {
+function deploymentChildren(
+  live: LiveObject,
+  health: HealthStatus | undefined,
+  now: number,
+  settings: PodSettings,
+): ResourceNode[] {
   const object = live.object;
-  const spec = (object.spec ?? {}) as { replicas?: number; template?: unknown };
-  const hash = createHash('sha256')
-    .update(JSON.stringify(spec.template ?? {}))
-    .digest('hex');
   const namespace = object.metadata.namespace;
-  const rsName = `${object.metadata.name}-${hash.slice(0, 10)}`;
+  const rsName = replicaSetName(live);
   const rsUid = uidFrom(`${live.uid}/${rsName}`);
   const images = imagesOf(object);
-  const childHealth: HealthStatus = { status: health?.status ?? 'Healthy' };
+  const pods = podsOf(live, now, settings);
+  const readyPods = pods.filter((p) => p.ready).length;
   const replicaSet: ResourceNode = {
     group: 'apps',
     version: 'v1',
@@ -77,23 +84,29 @@ function deploymentChildren(live: LiveObject, health: HealthStatus | undefined):
         uid: live.uid,
       },
     ],
-    info: [{ name: 'Revision', value: 'Rev:1' }],
+    info: [{ name: 'Revision', value: `Rev:${live.templateRevision}` }],
     resourceVersion: live.resourceVersion,
     ...(images.length > 0 ? { images } : {}),
-    health: childHealth,
+    // health_replicaset.go: Progressing until the available replicas match.
+    health:
+      health?.status === 'Suspended'
+        ? { status: 'Healthy' }
+        : readyPods >= pods.length
+          ? { status: 'Healthy' }
+          : {
+              status: 'Progressing',
+              message: `Waiting for rollout to finish: ${readyPods} out of ${pods.length} new replicas are available...`,
+            },
     createdAt: k8sTime(live.specChangedAt),
   };
-  const pods: ResourceNode[] = [];
-  for (let i = 0; i < (spec.replicas ?? 1); i++) {
-    const suffix = createHash('sha256').update(`${rsUid}/${i}`).digest('hex').slice(0, 5);
-    const podName = `${rsName}-${suffix}`;
-    const ready = childHealth.status === 'Healthy';
-    pods.push({
+  const podNodes = pods.map((pod): ResourceNode => {
+    const ready = pod.containers.filter((c) => c.ready).length;
+    return {
       version: 'v1',
       kind: 'Pod',
       ...(namespace ? { namespace } : {}),
-      name: podName,
-      uid: uidFrom(`${rsUid}/${podName}`),
+      name: pod.name,
+      uid: pod.uid,
       parentRefs: [
         {
           group: 'apps',
@@ -103,17 +116,19 @@ function deploymentChildren(live: LiveObject, health: HealthStatus | undefined):
           uid: rsUid,
         },
       ],
+      // populatePodInfo: Restart Count only when > 0, then Status Reason, Containers.
       info: [
-        { name: 'Status Reason', value: ready ? 'Running' : 'ContainerCreating' },
-        { name: 'Containers', value: `${ready ? 1 : 0}/1` },
+        ...(pod.restarts > 0 ? [{ name: 'Restart Count', value: String(pod.restarts) }] : []),
+        { name: 'Status Reason', value: pod.reason },
+        { name: 'Containers', value: `${ready}/${pod.containers.length}` },
       ],
       resourceVersion: live.resourceVersion,
       ...(images.length > 0 ? { images } : {}),
-      health: childHealth,
+      health: pod.health,
       createdAt: k8sTime(live.specChangedAt),
-    });
-  }
-  return [replicaSet, ...pods];
+    };
+  });
+  return [replicaSet, ...podNodes];
 }
 
 /** Managed resources (`ResourceDiff`), with Argo CD's JSON-string states; filters as `isMatchingResource`. */
@@ -164,8 +179,3 @@ function liveState(live: LiveObject): KubeObject {
 
 const nodeKey = (n: ResourceNode) =>
   [n.group ?? '', n.kind ?? '', n.namespace ?? '', n.name ?? ''].join('/');
-
-function uidFrom(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}

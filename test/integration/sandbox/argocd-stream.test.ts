@@ -133,16 +133,37 @@ describe('query semantics', () => {
     });
   });
 
-  it('answers 401 with the unary error body before the stream starts', async () => {
+  it('answers 401 with one stream error chunk, not the unary body (grpc-gateway v1.16 + grpc-go 1.83)', async () => {
     const reply = await fetch(`${standIn.url}/api/v1/stream/applications`);
     expect(reply.status).toBe(401);
+    expect(reply.headers.get('content-type')).toBe('application/json');
     const body: unknown = await reply.json();
-    swagger.assert('runtimeError', body);
+    swagger.assert('runtimeStreamError', (body as { error: unknown }).error);
     expect(body).toEqual({
-      error: 'no session information',
-      code: 16,
-      message: 'no session information',
+      error: {
+        grpc_code: 16,
+        http_code: 401,
+        message: 'no session information',
+        http_status: 'Unauthorized',
+      },
     });
+    const sse = await fetch(`${standIn.url}/api/v1/stream/applications`, {
+      headers: { Accept: 'text/event-stream' },
+    });
+    expect(sse.status).toBe(401);
+    expect(sse.headers.get('content-type')).toBe('text/event-stream');
+    expect(await sse.text()).toBe(
+      'data: {"error":{"grpc_code":16,"http_code":401,"message":"no session information","http_status":"Unauthorized"}} \n\n',
+    );
+  });
+
+  it('a failed stream request (failNextRequests) is a 503 stream error chunk with grpc_code 14', async () => {
+    standIn.setFaults({ failNextRequests: 1 });
+    const reply = await fetch(`${standIn.url}/api/v1/stream/applications`, {
+      headers: { Authorization: `Bearer ${standIn.token}` },
+    });
+    expect(reply.status).toBe(503);
+    expect(await reply.json()).toMatchObject({ error: { grpc_code: 14, http_code: 503 } });
   });
 });
 

@@ -11,7 +11,11 @@ import {
   type StandIn,
   type StandInOptions,
 } from '../../../src/sandbox/argocd/server.ts';
-import type { Application } from '../../../src/sandbox/argocd/types.ts';
+import type {
+  Application,
+  ApplicationTree,
+  ResourceNode,
+} from '../../../src/sandbox/argocd/types.ts';
 import { ArgoClient, eventually, type Watch } from './helpers/client.ts';
 import {
   appManifest,
@@ -202,8 +206,241 @@ describe('operations in progress', () => {
   });
 });
 
+describe('RBAC per token and the override permission', () => {
+  const policy = [
+    'p, promoter, applications, get, */*, allow',
+    'p, promoter, applications, sync, default/*, allow',
+    'p, viewer, applications, get, */*, allow',
+  ].join('\n');
+
+  it('requireOverridePrivilegeForRevisionSync: a revision other than targetRevision needs override', async () => {
+    await start({ requireOverridePrivilegeForRevisionSync: true, rbac: { policy } });
+    const promoter = new ArgoClient(standIn.url, standIn.issueToken('promoter'));
+    const sha = await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('1.1.0') });
+
+    const pinned = await promoter.post<{ message: string; code: number }>(
+      '/api/v1/applications/my-app-blue/sync',
+      { revision: sha },
+    );
+    expect(pinned.status).toBe(403);
+    expect(pinned.json.code).toBe(7);
+    expect(pinned.json.message).toMatch(
+      /^permission denied: applications, override, default\/my-app-blue, sub: promoter, iat: \d{4}-\d\d-\d\dT[\d:]+Z$/,
+    );
+    // The targetRevision itself (the same string) is a plain sync; so is no revision at all.
+    const plain = await promoter.post<Application>('/api/v1/applications/my-app-blue/sync', {
+      revision: 'main',
+    });
+    expect(plain.status).toBe(200);
+    expect(plain.json.operation?.sync?.revision).toBe(sha);
+    await standIn.idle();
+    expect((await promoter.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+    await standIn.idle();
+    // admin (built-in role:admin) may override.
+    expect((await api.sync('my-app-blue', { revision: repo.seed })).status).toBe(200);
+  });
+
+  it('per-token RBAC: a viewer may read but not sync, and the error names the permission', async () => {
+    await start({ rbac: { policy } });
+    const viewer = new ArgoClient(standIn.url, standIn.issueToken('viewer'));
+    expect((await viewer.get('/api/v1/applications/my-app-blue')).status).toBe(200);
+    const refused = await viewer.post<{ message: string }>(
+      '/api/v1/applications/my-app-blue/sync',
+      {},
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.json.message).toMatch(
+      /^permission denied: applications, sync, default\/my-app-blue, sub: viewer/,
+    );
+    const stranger = new ArgoClient(standIn.url, standIn.issueToken('stranger'));
+    expect((await stranger.get('/api/v1/applications/my-app-blue')).status).toBe(403);
+  });
+});
+
+describe('sync windows (AppProject spec.syncWindows)', () => {
+  // The manual clock starts at 2026-01-01T12:00:00Z, a Thursday.
+  const allowMornings = {
+    kind: 'allow' as const,
+    schedule: '0 9 * * *',
+    duration: '2h',
+    applications: ['my-app-*'],
+  };
+
+  it('outside the only allow window: 403 "cannot sync: blocked by sync window"; syncwindows says why', async () => {
+    await start({ projects: { default: { syncWindows: [allowMornings] } } });
+    const refused = await api.post<{ code: number; message: string }>(
+      '/api/v1/applications/my-app-blue/sync',
+      {},
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.json).toMatchObject({ code: 7, message: 'cannot sync: blocked by sync window' });
+    const windows = await api.get('/api/v1/applications/my-app-blue/syncwindows');
+    expect(windows.status).toBe(200);
+    swagger.assert('applicationApplicationSyncWindowsResponse', windows.json);
+    expect(windows.json).toEqual({
+      assignedWindows: [{ kind: 'allow', schedule: '0 9 * * *', duration: '2h' }],
+      canSync: false,
+    });
+    // Windows that match no app leave it alone (root is not my-app-*).
+    expect((await api.post('/api/v1/applications/root/sync', {})).status).toBe(200);
+    await standIn.idle();
+
+    clock.advance(21 * 3_600_000); // 09:00 the next day: the allow window is open for 2 h
+    expect((await api.get('/api/v1/applications/my-app-blue/syncwindows')).json).toMatchObject({
+      activeWindows: [{ kind: 'allow' }],
+      canSync: true,
+    });
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+  });
+
+  it('an active deny window blocks, unless manualSync lets manual syncs through', async () => {
+    const deny = {
+      kind: 'deny' as const,
+      schedule: '30 11 * * 4',
+      duration: '1h',
+      namespaces: ['my-app-*'],
+    };
+    await start({ projects: { default: { syncWindows: [deny] } } });
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(403);
+    standIn.setSyncWindows('default', [{ ...deny, manualSync: true }]);
+    expect((await api.post('/api/v1/applications/my-app-blue/sync', {})).status).toBe(200);
+    await standIn.idle();
+    expect(() => standIn.setSyncWindows('default', [{ ...deny, schedule: '61 * * * *' }])).toThrow(
+      /cannot parse sync window schedule "61 \* \* \* \*"/,
+    );
+  });
+});
+
+describe("Argo CD's timing: timeout.reconciliation and the repo-error grace", () => {
+  // Real-install defaults (120 s + up to 60 s jitter, 180 s grace) on the manual clock; the
+  // jitter draw is fixed at 0.5, so every period is 150 s.
+  const real = { pollIntervalMs: undefined, random: () => 0.5 };
+
+  it('sees a pushed commit only at the next reconciliation (150 s here), unless refreshed', async () => {
+    await start(real);
+    const before = app('my-app-blue').status.sync.revision;
+    const next = await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('2.0.0') });
+    clock.advance(149_999);
+    await standIn.idle();
+    expect(app('my-app-blue').status.sync.revision).toBe(before);
+    clock.advance(1);
+    await eventually(() => (app('my-app-blue').status.sync.revision === next ? true : undefined));
+    expect(app('my-app-blue').status.sync.status).toBe('OutOfSync');
+  });
+
+  it('ignores a repo error for 180 s on periodic reconciles; a refresh shows it at once', async () => {
+    await start(real);
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    const good = app('my-app-blue').status.sync.revision;
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const settle = async (ms: number) => {
+      clock.advance(ms);
+      // Let the reconciles (real helm) of this period finish.
+      await new Promise((r) => setTimeout(r, 1500));
+    };
+    await settle(150_000); // first seen: ignored
+    expect(app('my-app-blue').status.sync).toMatchObject({ status: 'Synced', revision: good });
+    await settle(150_000); // 150 s since first seen, within 180 s: still ignored
+    expect(app('my-app-blue').status.conditions).toBeUndefined();
+    await settle(150_000); // 300 s: reported
+    await eventually(() => (app('my-app-blue').status.conditions ? true : undefined));
+    expect(app('my-app-blue').status.sync.status).toBe('Unknown');
+    expect(app('my-app-blue').status.conditions?.[0]?.type).toBe('ComparisonError');
+  });
+
+  it('a forced refresh does not wait for the grace', async () => {
+    await start(real);
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const refreshed = await api.app('my-app-blue?refresh=normal');
+    expect(refreshed.status.conditions?.[0]?.type).toBe('ComparisonError');
+  });
+
+  it('resource-tree nodes of resources not yet created have health Missing', async () => {
+    await start();
+    const tree = await api.get<ApplicationTree>('/api/v1/applications/my-app-blue/resource-tree');
+    swagger.assert('v1alpha1ApplicationTree', tree.json);
+    expect(tree.json.nodes?.length).toBeGreaterThan(0);
+    for (const node of tree.json.nodes ?? []) expect(node.health).toEqual({ status: 'Missing' });
+  });
+
+  it('the sync response carries no resource health (not persisted), GET does', async () => {
+    await start();
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    const reply = await api.sync('my-app-blue');
+    expect(reply.status).toBe(200);
+    expect(reply.json.status.resources?.length).toBeGreaterThan(0);
+    expect(reply.json.status.resources?.some((r) => r.health)).toBe(false);
+    await standIn.idle();
+    expect((await api.app('my-app-blue')).status.resources?.some((r) => r.health)).toBe(true);
+  });
+});
+
 describe('rendering failures', () => {
   beforeEach(() => start());
+
+  it('retries a failed operation per retryStrategy: Running with finishedAt, "Retrying attempt #N", operation kept', async () => {
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    const retryStrategy = { limit: 2, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } };
+    expect((await api.sync('my-app-blue', { retryStrategy })).status).toBe(200);
+    const retrying = await eventually(() => {
+      const os = app('my-app-blue').status.operationState;
+      return os?.retryCount === 1 ? app('my-app-blue') : undefined;
+    });
+    swagger.assert('v1alpha1Application', retrying);
+    const os = retrying.status.operationState!;
+    expect(retrying.operation).toBeDefined();
+    expect(os.phase).toBe('Running');
+    expect(os.finishedAt).toBeDefined();
+    // The message names the retry time as NextRetryAt(now, 0): 5 s after 12:00:00 UTC.
+    expect(os.message).toMatch(
+      /global\.replicas is required.*\. Retrying attempt #1 at 12:00PM\.$/s,
+    );
+
+    clock.advance(9_999); // the controller re-checks with the new count: 5 s * 2^1
+    await standIn.idle();
+    expect(app('my-app-blue').status.operationState?.retryCount).toBe(1);
+    clock.advance(1);
+    await eventually(() =>
+      app('my-app-blue').status.operationState?.retryCount === 2 ? true : undefined,
+    );
+    expect(app('my-app-blue').status.operationState?.message).toMatch(/Retrying attempt #2 at /);
+    clock.advance(20_000);
+    const done = await eventually(() => {
+      const a = app('my-app-blue');
+      return a.operation ? undefined : a;
+    });
+    expect(done.status.operationState?.phase).toBe('Error');
+    expect(done.status.operationState?.message).toMatch(
+      /global\.replicas is required.* \(retried 2 times\)\.$/s,
+    );
+  });
+
+  it('a termination during the retry back-off ends the operation at once', async () => {
+    await repo.push({
+      'apps/my-app/values-blue.yaml': 'global:\n  colour: blue\nweb:\n  image:\n    tag: "1.0.0"\n',
+    });
+    await api.sync('my-app-blue', { retryStrategy: { limit: 5 } });
+    await eventually(() =>
+      app('my-app-blue').status.operationState?.retryCount === 1 ? true : undefined,
+    );
+    expect((await api.delete('/api/v1/applications/my-app-blue/operation')).status).toBe(200);
+    const done = await eventually(() =>
+      app('my-app-blue').operation ? undefined : app('my-app-blue'),
+    );
+    // appcontroller.go appends the retry count whenever retries happened, terminated or not.
+    expect(done.status.operationState).toMatchObject({
+      phase: 'Failed',
+      message: 'Operation terminated (retried 1 times).',
+    });
+  });
 
   it("ends the operation in Error with helm's message, and reports a ComparisonError", async () => {
     const sha = await repo.push({
@@ -231,13 +468,44 @@ describe('rendering failures', () => {
 });
 
 describe('health simulation', () => {
-  it('ends Degraded when an image tag matches the fault pattern, and recovers when it is cleared', async () => {
+  const podsOf = async (name: string) => {
+    const tree = await api.get<ApplicationTree>(`/api/v1/applications/${name}/resource-tree`);
+    swagger.assert('v1alpha1ApplicationTree', tree.json);
+    return (tree.json.nodes ?? []).filter((n) => n.kind === 'Pod');
+  };
+  const info = (node: ResourceNode, key: string) => node.info?.find((i) => i.name === key)?.value;
+
+  it('crash-loops pods at once but turns the Deployment Degraded only after its progress deadline', async () => {
+    // The real default (600 s) on the manual clock: nothing here waits in wall time.
     await start({ faultPattern: /-bad$/ });
     await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('1.2.0-bad') });
     await api.sync('my-app-blue');
     await standIn.idle();
     expect(app('my-app-blue').status.health.status).toBe('Progressing');
-    clock.advance(PROGRESSING_MS);
+    expect((await podsOf('my-app-blue')).map((p) => info(p, 'Status Reason'))).toEqual([
+      'ContainerCreating',
+      'ContainerCreating',
+    ]);
+
+    clock.advance(PROGRESSING_MS + 1500); // started, ran 1 s, crashed: back-off 10 s
+    const pods = await podsOf('my-app-blue');
+    expect(pods).toHaveLength(2);
+    for (const pod of pods) {
+      expect(info(pod, 'Status Reason')).toBe('CrashLoopBackOff');
+      expect(info(pod, 'Restart Count')).toBe('1');
+      expect(info(pod, 'Containers')).toBe('0/1');
+      expect(pod.health?.status).toBe('Degraded');
+      expect(pod.health?.message).toMatch(/^back-off 10s restarting failed container=web pod=/);
+    }
+    // The app (built from managed resources only) is still Progressing, as in Argo CD.
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+
+    clock.advance(120_000);
+    const later = await podsOf('my-app-blue');
+    expect(Number(info(later[0]!, 'Restart Count'))).toBeGreaterThanOrEqual(4);
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+
+    clock.advance(600_000 - 120_000 - 1500);
     const degraded = app('my-app-blue');
     expect(degraded.status.health).toMatchObject({
       status: 'Degraded',
@@ -249,6 +517,32 @@ describe('health simulation', () => {
     });
     standIn.setFaults({ faultPattern: undefined });
     expect(app('my-app-blue').status.health.status).toBe('Healthy');
+    const fixed = await podsOf('my-app-blue');
+    expect(fixed.map((p) => [info(p, 'Status Reason'), p.health?.status])).toEqual([
+      ['Running', 'Healthy'],
+      ['Running', 'Healthy'],
+    ]);
+  });
+
+  it('honours a shorter progress deadline, and shows an image that does not exist as ImagePullBackOff', async () => {
+    await start({ missingImagePattern: /:9\.9\.9$/, progressDeadlineSeconds: 60 });
+    await repo.push({ 'apps/my-app/values-blue.yaml': blueValues('9.9.9', 1) });
+    await api.sync('my-app-blue');
+    await standIn.idle();
+    clock.advance(PROGRESSING_MS + 500);
+    let [pod] = await podsOf('my-app-blue');
+    expect(info(pod!, 'Status Reason')).toBe('ErrImagePull');
+    expect(pod!.health).toMatchObject({ status: 'Degraded' });
+    expect(pod!.health?.message).toContain('registry.example.invalid/web:9.9.9: not found');
+    clock.advance(1000);
+    [pod] = await podsOf('my-app-blue');
+    expect(info(pod!, 'Status Reason')).toBe('ImagePullBackOff');
+    expect(pod!.health?.message).toBe(
+      'Back-off pulling image "registry.example.invalid/web:9.9.9"',
+    );
+    expect(app('my-app-blue').status.health.status).toBe('Progressing');
+    clock.advance(60_000);
+    expect(app('my-app-blue').status.health.status).toBe('Degraded');
   });
 
   it('treats zero replicas as Healthy at once', async () => {

@@ -66,6 +66,18 @@ describe.skipIf(!hasExample)('the example config repo', () => {
       .filter((o) => o.kind === 'Deployment')
       .map((o) => o.metadata.name);
     expect(blueDeployments.length).toBeGreaterThan(0);
+    // CreateNamespace=true with managedNamespaceMetadata: the Namespace is a managed resource.
+    const green = standIn.app('my-app-green')!;
+    expect(green.status.resources?.find((r) => r.kind === 'Namespace')).toEqual({
+      version: 'v1',
+      kind: 'Namespace',
+      name: 'my-app-green',
+      status: 'Synced',
+    });
+    const namespace = standIn
+      .appliedObjects()
+      .find((o) => o.kind === 'Namespace' && o.metadata.name === 'my-app-green');
+    expect(namespace?.metadata.labels).toMatchObject({ 'istio-injection': 'enabled' });
     const virtualServices = standIn.appliedObjects().filter((o) => o.kind === 'VirtualService');
     expect(virtualServices.length).toBeGreaterThan(0);
     expect(JSON.stringify(virtualServices)).toContain('my-app-blue.svc.cluster.local');

@@ -302,7 +302,7 @@ describe('ArgoCdClient: errors that are not retried', () => {
     expect(e.message).toBe('application nope not found or not permitted for this token');
   });
 
-  it('403 "blocked by sync window" is a precondition, with Argo CD\'s words', async () => {
+  it('403 "blocked by sync window" is an Argo CD error (exit 8), with Argo CD\'s words', async () => {
     server.faults.push({
       method: 'POST',
       path: SYNC,
@@ -311,7 +311,8 @@ describe('ArgoCdClient: errors that are not retried', () => {
     });
     const { client } = clientFor(server);
     const e = await caught(client.sync('shop-green', { revision: NEW }));
-    expect(e.code).toBe('precondition');
+    expect(e.code).toBe('argocd-error');
+    expect(e.exitCode).toBe(8);
     expect(e.message).toContain('blocked by sync window');
   });
 
@@ -460,6 +461,64 @@ describe('ArgoCdClient: watch stream', () => {
     expect(e).toBeInstanceOf(ArgoCdStreamError);
     expect(e.message).toContain('stream terminated by server');
     expect(e.code).toBe('argocd-unavailable');
+  });
+
+  it('an in-band error chunk is mapped like a unary error: 16 is an auth error, 7 forbidden', async () => {
+    server.streams.push({
+      errorAfter: 1,
+      errorChunk: {
+        grpc_code: 16,
+        http_code: 401,
+        message: 'invalid session: token has invalid claims: token is expired',
+        http_status: 'Unauthorized',
+      },
+    });
+    const { client } = clientFor(server);
+    const auth = await caught(
+      collect(
+        client.watchApplications({ name: 'shop-green', signal: new AbortController().signal }),
+        5,
+        () => server.update('shop-green', () => {}),
+      ),
+    );
+    expect(auth).toBeInstanceOf(AuthError);
+    expect(auth.exitCode).toBe(5);
+    expect(auth.hint).toContain('token has invalid claims: token is expired');
+
+    server.streams.push({
+      errorAfter: 0,
+      errorChunk: {
+        grpc_code: 7,
+        http_code: 403,
+        message: 'permission denied',
+        http_status: 'Forbidden',
+      },
+    });
+    const forbidden = await caught(
+      collect(
+        client.watchApplications({ name: 'shop-green', signal: new AbortController().signal }),
+        5,
+        () => server.update('shop-green', () => {}),
+      ),
+    );
+    expect(forbidden.code).toBe('forbidden');
+    expect(forbidden.message).toContain('permission denied');
+  });
+
+  it('a stream refused before its first message (HTTP 401 + SSE error chunk) is an auth error with the message', async () => {
+    server.streams.push({
+      status: 401,
+      text: 'data: {"error":{"grpc_code":16,"http_code":401,"message":"no session information","http_status":"Unauthorized"}} \n\n',
+    });
+    const { client } = clientFor(server);
+    const e = await caught(
+      collect(
+        client.watchApplications({ name: 'shop-green', signal: new AbortController().signal }),
+        1,
+      ),
+    );
+    expect(e).toBeInstanceOf(AuthError);
+    expect(e.hint).toContain('Argo CD said: no session information');
   });
 
   it('a malformed message ends the iteration with ArgoCdStreamError', async () => {

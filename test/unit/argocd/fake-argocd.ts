@@ -46,6 +46,8 @@ export interface StreamScript {
   dropAfter?: number;
   /** Write an in-band `{"error":…}` message after this many events, then end. */
   errorAfter?: number;
+  /** The in-band error (default grpc_code 14, 503, "stream terminated by server"). */
+  errorChunk?: Json;
   /** Write a line that is not JSON after this many events. */
   malformedAfter?: number;
   /** Send nothing at all (a stalled proxy). */
@@ -585,7 +587,7 @@ export class FakeArgoCd {
       this.write(
         c,
         JSON.stringify({
-          error: {
+          error: s.errorChunk ?? {
             grpc_code: 14,
             http_code: 503,
             message: 'stream terminated by server',

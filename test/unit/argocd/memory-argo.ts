@@ -10,7 +10,12 @@ import type {
   WatchOptions,
 } from '../../../src/argocd/client.ts';
 import { ArgoCdApiError, ArgoCdStreamError } from '../../../src/argocd/errors.ts';
-import { Application, type ApplicationWatchEvent } from '../../../src/argocd/schema.ts';
+import {
+  Application,
+  ApplicationTree,
+  SyncWindows,
+  type ApplicationWatchEvent,
+} from '../../../src/argocd/schema.ts';
 import type { Json } from './fake-argocd.ts';
 
 export const R = '1'.repeat(40);
@@ -201,11 +206,25 @@ export class MemoryArgo implements ArgoCdApi {
     return [...this.apps.values()].map((a) => Application.parse(structuredClone(a)));
   }
   async terminateOperation(): Promise<void> {}
-  async resourceTree(): Promise<never> {
-    throw new Error('not scripted');
+  /** Resource trees by app (default: no nodes); `treeReads` counts the reads. */
+  readonly trees = new Map<string, Json | (() => Json)>();
+  treeReads = 0;
+  async resourceTree(name: string): Promise<ApplicationTree> {
+    this.treeReads += 1;
+    const tree = this.trees.get(name);
+    return ApplicationTree.parse(
+      structuredClone(typeof tree === 'function' ? tree() : (tree ?? {})),
+    );
   }
   async managedResources(): Promise<never> {
     throw new Error('not scripted');
+  }
+  /** What GET /syncwindows answers (scripted; default: no windows, canSync). */
+  windows: Json = { canSync: true };
+  windowReads = 0;
+  async syncWindows(): Promise<SyncWindows> {
+    this.windowReads += 1;
+    return SyncWindows.parse(structuredClone(this.windows));
   }
   async userInfo() {
     return { loggedIn: true };

@@ -81,10 +81,12 @@ describe('syncAndWait over HTTP', () => {
     const refresh = server.requests.find((r) => r.query.get('refresh'));
     expect(refresh?.query.get('refresh')).toBe('normal');
     const post = server.requests.find((r) => r.method === 'POST')!;
+    // The refresh showed NEW as the head of targetRevision: synced without pinning (no
+    // `override` permission needed), the resolved revision checked instead.
     expect(JSON.parse(post.body)).toMatchObject({
-      revision: NEW,
       infos: [{ name: 'stackswap', value: 'op-7' }],
     });
+    expect(JSON.parse(post.body).revision).toBeUndefined();
     expect(server.requests.some((r) => r.path === '/api/v1/stream/applications')).toBe(true);
     expect(types()[0]).toBe('refresh');
     expect(types().filter((t) => t === 'done')).toHaveLength(1);
@@ -179,7 +181,8 @@ describe('syncAndWait over HTTP', () => {
   });
 
   it('auto-sync refusal of the explicit revision: syncs the targetRevision and verifies the SHA', async () => {
-    server.addApp('shop-green');
+    // The refresh does not show the new head yet, so the first sync pins NEW.
+    server.addApp('shop-green', { sim: { staleRefreshes: 1 } });
     server.hooks.push((r, res) => {
       if (r.method !== 'POST' || !JSON.parse(r.body).revision) return false;
       server.grpcError(res, 400, 9, `Cannot sync to ${NEW}: auto-sync currently set to main`);

@@ -430,7 +430,8 @@ describe('syncAndWait', () => {
       children: [],
       durationMs: 8_000,
     });
-    expect(api.calls.slice(0, 2)).toEqual(['get shop refresh', 'sync shop 1111']);
+    // R is the head of targetRevision after the refresh: no pinned revision (no `override`).
+    expect(api.calls.slice(0, 2)).toEqual(['get shop refresh', 'sync shop']);
     expect(infos).toEqual([{ name: 'stackswap', value: 'op-1' }]);
     expect(types(events)).toEqual([
       'refresh',
@@ -471,7 +472,7 @@ describe('syncAndWait', () => {
     ).resolves.toMatchObject({
       health: 'Healthy',
     });
-    expect(api.calls).toContain('sync shop 1111');
+    expect(api.calls).toContain('sync shop');
   });
 
   it('adopts an operation already running at the revision (e.g. auto-sync kicked by the refresh)', async () => {
