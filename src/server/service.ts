@@ -33,6 +33,7 @@ import { callCore, reasonOf } from './operations/core-call.ts';
 import { Journal } from './operations/journal.ts';
 import { OperationManager } from './operations/manager.ts';
 import type { ReadyResponse } from './schemas.ts';
+import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
@@ -98,8 +99,26 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   }
 
   const cacheDir = defaultCacheDir(cliEnv);
-  const writer = await openRepo(cliEnv, cacheDir, redactor, logger, options.gitRetry);
-  const reader = await openRepo(cliEnv, path.join(cacheDir, 'serve-reader'), redactor, logger);
+  const writer = new RepoSource(() =>
+    openRepo(cliEnv, cacheDir, redactor, logger, options.gitRetry),
+  );
+  const reader = new RepoSource(() =>
+    openRepo(cliEnv, path.join(cacheDir, 'serve-reader'), redactor, logger),
+  );
+  // An unreachable remote (or one refusing the token) does not stop the start: the service
+  // runs not-ready, /readyz names the config repo, and the next use opens it again.
+  for (const [name, source] of [
+    ['writer', writer],
+    ['reader', reader],
+  ] as const) {
+    const failure = await source.openAtStart();
+    if (failure) {
+      logger.warn(
+        { clone: name, error: describeError(failure, redactor) },
+        'the config repo cannot be opened; starting not-ready (GET /readyz), it is tried again on the next use',
+      );
+    }
+  }
   const argo = ArgoAccess.fromEnv(options.env, redactor, options.argo ?? {});
   const timeoutMs = (options.timeoutSeconds ?? serveEnv.STACKSWAP_TIMEOUT ?? 600) * 1000;
 
@@ -126,10 +145,11 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     now,
     onSettled: (stack) => status.invalidate(stack),
     execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
-      const config = await loadConfig(writer);
+      const repo = await writer.get();
+      const config = await loadConfig(repo);
       const reason = reasonOf(kind, request.body);
       const ctx: OperationContext = {
-        repo: writer,
+        repo,
         actor: { requestedBy, operationId: id, ...(reason ? { reason } : {}) },
         progress,
         deployer: argo?.deployer(config, progress),
@@ -160,7 +180,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     dryRun: async (input) =>
       dryRun({
         ...input,
-        repo: reader,
+        repo: await status.repo(),
         refresh: () => status.config({ force: true }),
         deployer: argo?.deployer(await status.config()),
         timeoutMs,
@@ -267,12 +287,7 @@ function readinessCheck(
       await withTimeout(fn(), READY_TIMEOUT_MS, `${what} did not answer within 5 s`);
       return { ok: true };
     } catch (e) {
-      const reason = isStackswapError(e)
-        ? `${e.code}: ${e.message}`
-        : e instanceof Error
-          ? e.message
-          : String(e);
-      return { ok: false, reason: redactor.redact(reason).slice(0, 300) };
+      return { ok: false, reason: describeError(e, redactor) };
     }
   };
   return () => {
@@ -302,6 +317,16 @@ function readinessCheck(
     })();
     return pending;
   };
+}
+
+/** One line for a log or /readyz: the error's code and message, scrubbed, at most 300 chars. */
+function describeError(e: unknown, redactor: ServiceRedactor): string {
+  const reason = isStackswapError(e)
+    ? `${e.code}: ${e.message}`
+    : e instanceof Error
+      ? e.message
+      : String(e);
+  return redactor.redact(reason).slice(0, 300);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -97,7 +97,8 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
       raw.writeHead(200, {
         ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        // As every API answer (an event stream is never stored by a proxy either).
+        'cache-control': 'no-store',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
