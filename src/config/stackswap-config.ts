@@ -87,8 +87,22 @@ const StackEntry = z
       })
       .strict()
       .default({ apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' } }),
-    /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
-    retention: Duration.default(parseDuration('30m')),
+    /**
+     * How long a colour must have been idle before `scale-down` takes its replicas to zero: a
+     * duration ("30m"), or `{window, autoScaleDown}` where `autoScaleDown: true` has the service
+     * scale the idle colour down itself once the window has passed.
+     */
+    retention: z
+      .union([
+        Duration.transform((window) => ({ window, autoScaleDown: false })),
+        z
+          .object({
+            window: Duration.default(parseDuration('30m')),
+            autoScaleDown: z.boolean().default(false),
+          })
+          .strict(),
+      ])
+      .default({ window: parseDuration('30m'), autoScaleDown: false }),
   })
   .strict();
 
@@ -124,6 +138,8 @@ export interface StackConfig {
   apps: Record<Colour | 'ingress', string>;
   rootApp: string | undefined;
   retentionMs: number;
+  /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
+  autoScaleDown: boolean;
 }
 
 export interface StackswapConfig {
@@ -221,7 +237,8 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         entry.argocd.root === undefined
           ? undefined
           : resource(entry.argocd.root, at('argocd', 'root')),
-      retentionMs: entry.retention,
+      retentionMs: entry.retention.window,
+      autoScaleDown: entry.retention.autoScaleDown,
     });
   }
   checkSharedLiveKeys(stacks, problems);

@@ -16,6 +16,11 @@ export class ServerMetrics {
   private readonly running: Gauge<'stack'>;
   private readonly pushRetries: Counter<'stack' | 'kind'>;
   private readonly argoWait: Histogram<'stack' | 'kind' | 'ok'>;
+  private readonly databaseUp: Gauge;
+  private readonly operationTimeout: Gauge;
+  private readonly started = new Map<string, number>();
+  private readonly notificationFailures: Counter<'channel'>;
+  private readonly scheduledScaleDowns: Counter<'stack' | 'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -51,13 +56,70 @@ export class ServerMetrics {
       buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
+    this.databaseUp = new Gauge({
+      name: 'stackswap_database_up',
+      help: 'Whether the operations database answered the last check (1) or not (0); absent with the file journal',
+      registers,
+    });
+    this.operationTimeout = new Gauge({
+      name: 'stackswap_operation_timeout_seconds',
+      help: 'How long an operation may wait for Argo CD (STACKSWAP_TIMEOUT)',
+      registers,
+    });
+    const started = this.started;
+    new Gauge({
+      name: 'stackswap_operation_oldest_running_seconds',
+      help: 'Age of the oldest operation this replica runs, by stack (0 when none)',
+      labelNames: ['stack'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        const oldest = new Map<string, number>();
+        for (const [key, at] of started) {
+          const stack = key.slice(0, key.indexOf('\n'));
+          oldest.set(stack, Math.max(oldest.get(stack) ?? 0, (now - at) / 1000));
+        }
+        for (const [stack, age] of oldest) this.set({ stack }, age);
+      },
+    });
+    this.notificationFailures = new Counter({
+      name: 'stackswap_notification_failures_total',
+      help: 'Notifications (Slack follow-ups, webhooks) that could not be delivered, by channel',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.notificationFailures.inc({ channel: 'slack' }, 0);
+    this.scheduledScaleDowns = new Counter({
+      name: 'stackswap_scheduled_scale_downs_total',
+      help: 'Scale-downs the scheduler started (retention.autoScaleDown), by stack and result',
+      labelNames: ['stack', 'result'],
+      registers,
+    });
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'stackswap_' });
     }
   }
 
-  operationStarted(stack: string): void {
+  operationStarted(stack: string, id?: string): void {
     this.running.inc({ stack });
+    if (id) this.started.set(`${stack}\n${id}`, Date.now());
+  }
+
+  setDatabaseUp(up: boolean): void {
+    this.databaseUp.set(up ? 1 : 0);
+  }
+
+  setOperationTimeout(seconds: number): void {
+    this.operationTimeout.set(seconds);
+  }
+
+  notificationFailed(channel: string): void {
+    this.notificationFailures.inc({ channel });
+  }
+
+  scheduledScaleDown(stack: string, result: 'started' | 'skipped' | 'failed'): void {
+    this.scheduledScaleDowns.inc({ stack, result });
   }
 
   operationFinished(
@@ -66,8 +128,10 @@ export class ServerMetrics {
     result: OperationResultLabel,
     durationMs: number,
     attempts: number | undefined,
+    id?: string,
   ): void {
     this.running.dec({ stack });
+    if (id) this.started.delete(`${stack}\n${id}`);
     this.operations.inc({ stack, kind, result });
     this.durations.observe({ stack, kind, result }, durationMs / 1000);
     if (attempts !== undefined && attempts > 1) this.pushRetries.inc({ stack, kind }, attempts - 1);

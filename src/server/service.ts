@@ -9,7 +9,9 @@
  *   reads never wait behind a commit;
  * - one Argo CD client shared by all requests; a deployer per operation for its progress notes.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -30,8 +32,11 @@ import { defaultDataDir, readServeEnvironment } from './config.ts';
 import { createServiceLogger, ServiceRedactor } from './logging.ts';
 import { ServerMetrics } from './metrics.ts';
 import { callCore, reasonOf } from './operations/core-call.ts';
-import { Journal } from './operations/journal.ts';
+import { Journal, type JournaledOperation } from './operations/journal.ts';
+import type { JournalWriter, SharedOperations } from './operations/store.ts';
+import { PostgresStore } from './store/postgres.ts';
 import { OperationManager } from './operations/manager.ts';
+import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
 import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
@@ -66,6 +71,8 @@ export interface Service {
   dataDir: string;
   /** Ids of operations found running in the journal at start, now recorded as interrupted. */
   interruptedAtStart: string[];
+  /** Scheduled scale-down (retention.autoScaleDown); ticks every STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS. */
+  scheduler: ScaleDownScheduler;
   /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
   shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
 }
@@ -129,16 +136,19 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     now,
   });
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir(serveEnv));
-  const { journal, load } = await Journal.open(dataDir);
-  if (load.tornTail || load.skippedLines > 0) {
-    logger.warn(
-      { tornTail: load.tornTail, skippedLines: load.skippedLines },
-      'the journal had unreadable lines; they were skipped',
-    );
-  }
   const metrics = new ServerMetrics();
+  metrics.setOperationTimeout(timeoutMs / 1000);
+  const store = await openStore({
+    databaseUrl: cliEnv.STACKSWAP_DATABASE_URL,
+    dataDir,
+    leaseMs: (serveEnv.STACKSWAP_LOCK_LEASE_SECONDS ?? 15) * 1000,
+    logger,
+    redactor,
+  });
+  const { journal, shared } = store;
   const operations = new OperationManager({
     journal,
+    ...(shared ? { shared } : {}),
     redactor,
     metrics,
     logger,
@@ -161,7 +171,9 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       return callCore(ctx, kind, stack, request.body);
     },
   });
-  const { interrupted } = await operations.restore(load.operations);
+  const { interrupted } = shared
+    ? { interrupted: await operations.sweep().catch(() => []) }
+    : await operations.restore(store.operations);
   if (interrupted.length > 0) {
     logger.warn(
       { operations: interrupted },
@@ -186,7 +198,13 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         timeoutMs,
         now,
       }),
-    readiness: readinessCheck(status, argo, redactor),
+    readiness: readinessCheck(
+      status,
+      argo,
+      shared ? () => operations.databaseOk() : undefined,
+      redactor,
+      metrics,
+    ),
     slack: {
       signingSecret: serveEnv.STACKSWAP_SLACK_SIGNING_SECRET,
       responder: new SlackResponder({
@@ -201,6 +219,44 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     ...(serveEnv.STACKSWAP_TRUST_PROXY === 'true' ? { trustProxy: true } : {}),
   });
 
+  // With several replicas: find operations whose replica died, and learn what runs elsewhere.
+  let sweepFailures = 0;
+  const sweeper = shared
+    ? setInterval(() => {
+        operations.sweep().then(
+          () => {
+            sweepFailures = 0;
+            metrics.setDatabaseUp(true);
+          },
+          (e: unknown) => {
+            metrics.setDatabaseUp(false);
+            if (sweepFailures++ === 0) {
+              logger.warn({ error: describeError(e, redactor) }, 'the database is not reachable');
+            }
+          },
+        );
+      }, SWEEP_INTERVAL_MS)
+    : undefined;
+  sweeper?.unref();
+
+  const scheduler = new ScaleDownScheduler({
+    operations,
+    config: () => status.config({ force: true }),
+    repo: () => status.repo(),
+    metrics,
+    logger,
+    now,
+  });
+  const scheduleTimer = setInterval(
+    () => {
+      scheduler.tick().catch((e: unknown) => {
+        logger.warn({ error: describeError(e, redactor) }, 'scheduled scale-down check failed');
+      });
+    },
+    (serveEnv.STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS ?? 60) * 1000,
+  );
+  scheduleTimer.unref();
+
   let closing: Promise<void> | undefined;
   const defaultGraceMs = (serveEnv.STACKSWAP_SHUTDOWN_GRACE_SECONDS ?? 30) * 1000;
   return {
@@ -211,12 +267,15 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     logger,
     dataDir,
     interruptedAtStart: interrupted,
+    scheduler,
     shutdown: (opts = {}) =>
       (closing ??= (async () => {
         await operations.shutdown({
           graceMs: opts.graceMs ?? defaultGraceMs,
           settleMs: opts.settleMs ?? 10_000,
         });
+        clearInterval(sweeper);
+        clearInterval(scheduleTimer);
         await app.close();
         await journal.close();
         logger.info('stopped');
@@ -271,14 +330,63 @@ async function openRepo(
   });
 }
 
+const SWEEP_INTERVAL_MS = 2_000;
+
+type OpenedStore = {
+  journal: JournalWriter;
+  shared: SharedOperations | undefined;
+  /** The file journal's operations as loaded (none with PostgreSQL: it is read on demand). */
+  operations: JournaledOperation[];
+};
+
+/** PostgreSQL when STACKSWAP_DATABASE_URL is set (several replicas), else the file journal. */
+async function openStore(options: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  leaseMs: number;
+  logger: Logger;
+  redactor: ServiceRedactor;
+}): Promise<OpenedStore> {
+  const { logger, redactor } = options;
+  if (options.databaseUrl) {
+    const store = new PostgresStore({
+      url: options.databaseUrl,
+      replica: `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+      leaseMs: options.leaseMs,
+      logger,
+    });
+    const { failure } = await store.openAtStart();
+    if (failure) {
+      logger.warn(
+        { error: describeError(failure, redactor) },
+        'the database cannot be reached; starting not-ready (GET /readyz), it is tried again on the next use',
+      );
+    }
+    return { journal: store, shared: store, operations: [] };
+  }
+  const { journal, load } = await Journal.open(options.dataDir);
+  if (load.tornTail || load.skippedLines > 0) {
+    logger.warn(
+      { tornTail: load.tornTail, skippedLines: load.skippedLines },
+      'the journal had unreadable lines; they were skipped',
+    );
+  }
+  return { journal, shared: undefined, operations: load.operations };
+}
+
 const READY_TIMEOUT_MS = 5_000;
 const READY_CACHE_MS = 2_000;
 
-/** /readyz: a fetch of the config repo and Argo CD's userinfo, at most every 2 s, shared. */
+/**
+ * /readyz: a fetch of the config repo, Argo CD's userinfo and the database, at most every 2 s,
+ * shared.
+ */
 function readinessCheck(
   status: StackStatusService,
   argo: ArgoAccess | undefined,
+  database: (() => Promise<void>) | undefined,
   redactor: ServiceRedactor,
+  metrics: ServerMetrics,
 ): () => Promise<ReadyResponse> {
   let last: { at: number; value: ReadyResponse } | undefined;
   let pending: Promise<ReadyResponse> | undefined;
@@ -305,9 +413,13 @@ function readinessCheck(
               }
             })
           : { ok: true, reason: 'not configured (git-only)' };
+        const db = database
+          ? await check('the database', database)
+          : { ok: true, reason: 'not configured (file journal, one replica)' };
+        if (database) metrics.setDatabaseUp(db.ok);
         const value: ReadyResponse = {
-          status: configRepo.ok && argocd.ok ? 'ready' : 'not-ready',
-          checks: { configRepo, argocd },
+          status: configRepo.ok && argocd.ok && db.ok ? 'ready' : 'not-ready',
+          checks: { configRepo, argocd, database: db },
         };
         last = { at: Date.now(), value };
         return value;
