@@ -21,6 +21,10 @@ export class ServerMetrics {
   private readonly started = new Map<string, number>();
   private readonly notificationFailures: Counter<'channel'>;
   private readonly scheduledScaleDowns: Counter<'stack' | 'result'>;
+  private readonly live: Gauge<'stack' | 'colour'>;
+  private readonly weight: Gauge<'stack' | 'colour'>;
+  private readonly verificationFailures: Counter<'stack' | 'phase'>;
+  private readonly analysis: Gauge<'stack' | 'analysis' | 'phase'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -96,6 +100,30 @@ export class ServerMetrics {
       labelNames: ['stack', 'result'],
       registers,
     });
+    this.live = new Gauge({
+      name: 'stackswap_stack_live',
+      help: 'The live colour of each stack (1 for the live colour, 0 for the other), as last read',
+      labelNames: ['stack', 'colour'],
+      registers,
+    });
+    this.weight = new Gauge({
+      name: 'stackswap_stack_traffic_weight',
+      help: 'Percent of the default route each colour of a stack gets, as last read',
+      labelNames: ['stack', 'colour'],
+      registers,
+    });
+    this.verificationFailures = new Counter({
+      name: 'stackswap_verification_failures_total',
+      help: 'Swap verifications (checks and metric analysis) that failed, by stack and phase',
+      labelNames: ['stack', 'phase'],
+      registers,
+    });
+    this.analysis = new Gauge({
+      name: 'stackswap_analysis_value',
+      help: 'The last value of each metric analysis, by stack, analysis and phase',
+      labelNames: ['stack', 'analysis', 'phase'],
+      registers,
+    });
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'stackswap_' });
     }
@@ -139,6 +167,28 @@ export class ServerMetrics {
 
   argoWaitObserved(stack: string, kind: OperationKind, ok: boolean, durationMs: number): void {
     this.argoWait.observe({ stack, kind, ok: String(ok) }, durationMs / 1000);
+  }
+
+  /** A stack's status was read: its live colour and traffic weights. */
+  stackObserved(
+    stack: string,
+    live: 'blue' | 'green',
+    traffic: Readonly<Record<'blue' | 'green', number>>,
+  ): void {
+    for (const colour of ['blue', 'green'] as const) {
+      this.live.set({ stack, colour }, colour === live ? 1 : 0);
+      this.weight.set({ stack, colour }, traffic[colour]);
+    }
+  }
+
+  /** For the swap verification: a failed check or analysis. */
+  verificationFailed(stack: string, phase: string): void {
+    this.verificationFailures.inc({ stack, phase });
+  }
+
+  /** For the swap verification: the value a metric analysis measured. */
+  analysisObserved(stack: string, analysis: string, phase: string, value: number): void {
+    this.analysis.set({ stack, analysis, phase }, value);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -129,15 +129,16 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const argo = ArgoAccess.fromEnv(options.env, redactor, options.argo ?? {});
   const timeoutMs = (options.timeoutSeconds ?? serveEnv.STACKSWAP_TIMEOUT ?? 600) * 1000;
 
+  const metrics = new ServerMetrics();
+  metrics.setOperationTimeout(timeoutMs / 1000);
   const status = new StackStatusService({
     repo: reader,
     deployer: (config) => argo?.deployer(config),
     ttlMs: (serveEnv.STACKSWAP_STATUS_CACHE_SECONDS ?? 5) * 1000,
     now,
+    onRead: (read) => metrics.stackObserved(read.stack, read.live, read.traffic),
   });
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir(serveEnv));
-  const metrics = new ServerMetrics();
-  metrics.setOperationTimeout(timeoutMs / 1000);
   const store = await openStore({
     databaseUrl: cliEnv.STACKSWAP_DATABASE_URL,
     dataDir,
@@ -209,6 +210,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       signingSecret: serveEnv.STACKSWAP_SLACK_SIGNING_SECRET,
       responder: new SlackResponder({
         logger,
+        onFailure: () => metrics.notificationFailed('slack'),
         ...(options.slackAllowUrl ? { allowUrl: options.slackAllowUrl } : {}),
       }),
     },

@@ -21,6 +21,8 @@ export interface StackStatusOptions {
   /** How long a read of git and Argo CD is served from memory; default 5 s. */
   ttlMs?: number;
   now?: () => number;
+  /** Called with each status read from git and Argo CD (the metrics of live colour, weights). */
+  onRead?: (status: Omit<StackStatus, 'runningOperation'>) => void;
 }
 
 type Cached = Omit<StackStatus, 'runningOperation'>;
@@ -167,7 +169,9 @@ export class StackStatusService {
       });
       const traffic = await trafficOf(repo, stackConfig, report);
       if (repo.headSha === report.headSha || attempt >= 3) {
-        return toStatus(report, traffic, new Date(this.now()).toISOString());
+        const status = toStatus(report, traffic, new Date(this.now()).toISOString());
+        this.options.onRead?.(status);
+        return status;
       }
     }
   }

@@ -209,8 +209,8 @@ describe('OperationManager', () => {
     await journals.splice(0)[0]!.close();
     const next = await manager(dir);
     expect(next.restored.interrupted).toEqual([]);
-    expect((await next.m.get(a.operation.id))).toEqual(stopped);
-    expect((await next.m.get(b.operation.id))).toEqual((await m.get(b.operation.id)));
+    expect(await next.m.get(a.operation.id)).toEqual(stopped);
+    expect(await next.m.get(b.operation.id)).toEqual(await m.get(b.operation.id));
   });
 
   it('an operation that never stopped (killed in its sync) is interrupted at restore', async () => {
