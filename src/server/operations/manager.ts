@@ -336,10 +336,11 @@ export class OperationManager {
   async sweep(): Promise<string[]> {
     const shared = this.options.shared;
     if (!shared) return [];
-    const running = await shared.running();
+    const recorded = await shared.running();
+    const running = new Map([...recorded].map(([stack, r]) => [stack, r.id]));
     const interrupted: string[] = [];
-    for (const [stack] of running) {
-      if (this.busy.has(stack)) continue;
+    for (const [stack, { held }] of recorded) {
+      if (held || this.busy.has(stack)) continue;
       const claim = await shared.claim(stack);
       if ('busy' in claim) continue;
       try {

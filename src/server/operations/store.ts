@@ -36,8 +36,11 @@ export interface SharedOperations {
     state?: OperationState;
     limit: number;
   }): Promise<JournaledOperation[]>;
-  /** Stacks with an operation recorded as running (by any replica): stack -> operation id. */
-  running(): Promise<Map<string, string>>;
+  /**
+   * Stacks with an operation recorded as running (by any replica): stack -> its id, and whether
+   * the stack's guard is held now (false: its holder is gone, the operation is an orphan).
+   */
+  running(): Promise<Map<string, { id: string; held: boolean }>>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
 }

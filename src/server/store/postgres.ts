@@ -352,13 +352,20 @@ export class PostgresStore implements JournalWriter, SharedOperations {
     );
   }
 
-  async running(): Promise<Map<string, string>> {
+  async running(): Promise<Map<string, { id: string; held: boolean }>> {
     await this.ensureMigrated();
-    const { rows } = await this.pool.query<{ stack: string; id: string }>(
-      `SELECT DISTINCT ON (stack) stack, id FROM stackswap_operations
-        WHERE state = 'running' ORDER BY stack, created_at DESC`,
+    // `held`: some session holds the stack's lock (pg_locks: classid/objid are the two keys),
+    // so its holder is alive; only the others are worth a claim. No connection per stack.
+    const { rows } = await this.pool.query<{ stack: string; id: string; held: boolean }>(
+      `SELECT DISTINCT ON (o.stack) o.stack, o.id,
+              EXISTS (SELECT 1 FROM pg_locks l
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                         AND l.classid = $1::oid AND l.objid = hashtext(o.stack)::oid) AS held
+         FROM stackswap_operations o
+        WHERE o.state = 'running' ORDER BY o.stack, o.created_at DESC`,
+      [STACK_LOCK_CLASS],
     );
-    return new Map(rows.map((r) => [r.stack, r.id]));
+    return new Map(rows.map((r) => [r.stack, { id: r.id, held: r.held }]));
   }
 
   /** Rows and their events (`steps`: only step ends, enough for a list's views). */
