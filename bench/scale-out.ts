@@ -17,6 +17,7 @@
  *
  *   npx tsx bench/scale-out.ts [--seconds 30] [--pollers 200] [--operations 30] [--stacks 10]
  *                              [--status-cache 5]  (STACKSWAP_STATUS_CACHE_SECONDS)
+ *                              [--file-replicas 1] [--file-first]
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -36,6 +37,8 @@ const { values: flags } = parseArgs({
     'status-cache': { type: 'string', default: '5' },
     /** Replicas of the file-journal run (more than 1 only to compare costs: they share nothing). */
     'file-replicas': { type: 'string', default: '1' },
+    /** Run the file-journal mode first (the first run pays the cold start of the machine). */
+    'file-first': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -72,6 +75,8 @@ interface Result {
   seconds: number;
   overlaps: number;
   doubleCommits: number;
+  /** Operation requests that threw (unanswered for 30 s, connection errors). */
+  clientErrors: number;
 }
 
 async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise<Result> {
@@ -91,7 +96,13 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
   const replicas: Replica[] = await Promise.all(
     Array.from({ length: replicaCount }, (_, i) => startReplica(`${mode}-${i}`, env)),
   );
-  const agent = new Agent({ connections: POLLERS + OPERATORS + 10, pipelining: 1 });
+  // A request unanswered for 30 s counts as an error (and the bench goes on).
+  const agent = new Agent({
+    connections: POLLERS + OPERATORS + 10,
+    pipelining: 1,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
   let next = 0;
   const pick = () => replicas[next++ % replicas.length]!;
   const call = async (replica: Replica, method: 'GET' | 'POST', url: string, body?: unknown) => {
@@ -124,6 +135,7 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
     seconds: SECONDS,
     overlaps: 0,
     doubleCommits: 0,
+    clientErrors: 0,
   };
 
   const poller = async () => {
@@ -144,6 +156,15 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
   const operator = async (n: number) => {
     const stack = STACKS[n % STACKS.length]!;
     while (Date.now() < deadline) {
+      try {
+        await operateOnce(stack, n);
+      } catch {
+        result.clientErrors++;
+      }
+    }
+  };
+  const operateOnce = async (stack: string, n: number) => {
+    {
       const tag = `1.${n}.${version++}`;
       const res = await call(pick(), 'POST', `/v1/stacks/${stack}/deploy`, {
         versions: { web: tag, api: tag },
@@ -154,12 +175,12 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
         const running = res.json?.error?.operationId as string | undefined;
         if (running) await follow(running);
         else await new Promise((r) => setTimeout(r, 100));
-        continue;
+        return;
       }
       if (res.status !== 202) {
         result.failed++;
         await new Promise((r) => setTimeout(r, 200));
-        continue;
+        return;
       }
       result.accepted++;
       const end = await follow(res.json.operation.id as string);
@@ -168,7 +189,8 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
     }
   };
   const follow = async (id: string): Promise<string> => {
-    for (;;) {
+    for (let polls = 0; ; polls++) {
+      if (polls > 1_200) throw new Error(`operation ${id} still running after 2 minutes`);
       const { json } = await call(pick(), 'GET', `/v1/operations/${id}`);
       if (json?.state && json.state !== 'running') return json.state as string;
       await new Promise((r) => setTimeout(r, 100));
@@ -215,10 +237,10 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
   return result;
 }
 
-const results = [
-  await runMode('postgres', 3),
-  await runMode('file', Number(flags['file-replicas'])),
-];
+const results: Result[] = [];
+if (flags['file-first']) results.push(await runMode('file', Number(flags['file-replicas'])));
+results.push(await runMode('postgres', 3));
+if (!flags['file-first']) results.push(await runMode('file', Number(flags['file-replicas'])));
 printTable(
   `stackswap serve scaled out: ${POLLERS} status pollers, ${OPERATORS} operation clients on ${STACKS.length} stacks, ${SECONDS} s`,
   [
@@ -232,6 +254,7 @@ printTable(
       'ops ok',
       'ops failed',
       '409s',
+      'client errors',
       'double runs',
     ],
     ...results.map((r) => [
@@ -244,6 +267,7 @@ printTable(
       String(r.succeeded),
       String(r.failed),
       String(r.busy),
+      String(r.clientErrors),
       String(r.overlaps + r.doubleCommits),
     ]),
   ],
