@@ -40,19 +40,52 @@ const Environment = z.object({
   /** Verification (issue 11): override verification.prometheus.url and verification.ingress.url. */
   STACKSWAP_PROMETHEUS_URL: z.string().url().optional(),
   STACKSWAP_INGRESS_URL: z.string().url().optional(),
+  /**
+   * PostgreSQL for several service replicas (journal, idempotency keys, per-stack locks):
+   * postgres://user:password@host:5432/db?sslmode=require. Unset: the file journal (one replica).
+   */
+  STACKSWAP_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/[^\s]+$/, {
+      error: 'must be a postgres:// or postgresql:// URL',
+    })
+    .optional(),
 });
 export type Environment = z.infer<typeof Environment>;
 
+/** The names of the variables above (the service's list is built from it: server/config.ts). */
+export const ENVIRONMENT_VARIABLES = Object.keys(Environment.shape) as (keyof Environment)[];
+
 export function readEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): Environment {
+  // Registered before validating: the URL carries the database password.
+  registerDatabaseUrl(env.STACKSWAP_DATABASE_URL, redactor);
   const parsed = Environment.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ValidationError(`environment variable ${issue.path.join('.')}: ${issue.message}`, {
-      where: { key: String(issue.path[0]) },
-    });
+    throw new ValidationError(
+      `environment variable ${issue.path.join('.')}: ${redactor.redact(issue.message)}`,
+      {
+        where: { key: String(issue.path[0]) },
+      },
+    );
   }
   redactor.add(parsed.data.STACKSWAP_GIT_TOKEN, { username: parsed.data.STACKSWAP_GIT_USERNAME });
   return parsed.data;
+}
+
+/** The whole URL, and its password alone (as written and decoded), become secrets. */
+function registerDatabaseUrl(url: string | undefined, redactor: Redactor): void {
+  if (!url) return;
+  redactor.add(url);
+  const password = /^[a-z]+:\/\/[^:/@\s]*:([^@/\s]*)@/i.exec(url)?.[1];
+  if (password) {
+    redactor.add(password);
+    try {
+      redactor.add(decodeURIComponent(password));
+    } catch {
+      // not percent-encoded
+    }
+  }
 }
 
 /** The config repo as ConfigRepo.open takes it. */

@@ -93,8 +93,22 @@ const StackEntry = z
         apps: { blue: '{stack}-blue', green: '{stack}-green', ingress: 'ingress' },
         waitForWindow: false,
       }),
-    /** How long a colour must have been idle before `scale-down` takes its replicas to zero. */
-    retention: Duration.default(parseDuration('30m')),
+    /**
+     * How long a colour must have been idle before `scale-down` takes its replicas to zero: a
+     * duration ("30m"), or `{window, autoScaleDown}` where `autoScaleDown: true` has the service
+     * scale the idle colour down itself once the window has passed.
+     */
+    retention: z
+      .union([
+        Duration.transform((window) => ({ window, autoScaleDown: false })),
+        z
+          .object({
+            window: Duration.default(parseDuration('30m')),
+            autoScaleDown: z.boolean().default(false),
+          })
+          .strict(),
+      ])
+      .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
   })
@@ -136,6 +150,8 @@ export interface StackConfig {
   verification?: StackVerification | undefined;
   /** stacks.<name>.argocd.waitForWindow: wait for a closed sync window instead of failing. */
   waitForWindow?: boolean;
+  /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
+  autoScaleDown: boolean;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -238,7 +254,8 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         entry.argocd.root === undefined
           ? undefined
           : resource(entry.argocd.root, at('argocd', 'root')),
-      retentionMs: entry.retention,
+      retentionMs: entry.retention.window,
+      autoScaleDown: entry.retention.autoScaleDown,
       verification: resolveVerification(
         entry.verification,
         (t, k) => keyPath(t, at('verification', ...k)),

@@ -16,7 +16,8 @@ import {
 import { randomUUID } from 'node:crypto';
 import { BearerAuth } from './auth/bearer.ts';
 import { ApiError, errorHandler, notFoundHandler } from './errors.ts';
-import { lazyChildLogger } from './logging.ts';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.ts';
+import { lazyChildLogger, logPath } from './logging.ts';
 import {
   API_SECURITY_HEADERS,
   helmetHeaders,
@@ -49,6 +50,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // finish; once the server closes, fastify answers 503 to whatever still arrives.
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Refusals before any route or hook runs, in the service's shape and headers too.
+    frameworkErrors: frameworkErrorHandler(API_SECURITY_HEADERS),
+    clientErrorHandler: clientErrorHandler(API_SECURITY_HEADERS, (obj, msg) =>
+      deps.logger.info(obj, msg),
+    ),
   });
   // JSON only (and Slack's form, in its own scope): a text/plain body is a 415, not a string.
   app.removeContentTypeParser('text/plain');
@@ -84,7 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.log[quiet ? 'debug' : 'info'](
       {
         method: request.method,
-        url: request.url,
+        // The path alone: a query string may carry a credential (?api_key=...).
+        path: logPath(request.url),
         statusCode: reply.statusCode,
         responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
         ...(caller ? { caller } : {}),
@@ -99,7 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'stackswap',
         description:
-          'Whole-stack blue/green promotion through git and Argo CD. Changing operations answer 202 with an operation id; follow it at /v1/operations/{id} or its /events stream.',
+          'Whole-stack blue/green promotion through git and Argo CD. Changing operations answer 202 with an operation id; follow it at /v1/operations/{id} or its /events stream. Rate limit: 300 requests a minute per token (per client address without one; STACKSWAP_RATE_LIMIT), then 429 with retry-after; /healthz and /readyz are exempt.',
         version: '0.1.0',
       },
       components: {

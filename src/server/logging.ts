@@ -29,6 +29,12 @@ export function createServiceLogger(options: {
   return createLogger({ ...options, name: 'stackswap-serve' });
 }
 
+/** A request URL for the log: its path, without the query string (it may hold a credential). */
+export function logPath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /**

@@ -34,6 +34,11 @@ export class ServerMetrics {
   private readonly stackInfo: Gauge<'stack' | 'live' | 'preview'>;
   private readonly trafficWeight: Gauge<'stack' | 'colour'>;
   private readonly deployToSwap: Histogram<'stack'>;
+  private readonly databaseUp: Gauge;
+  private readonly operationTimeout: Gauge;
+  private readonly started = new Map<string, number>();
+  private readonly notificationFailures: Counter<'channel'>;
+  private readonly scheduledScaleDowns: Counter<'stack' | 'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -100,13 +105,70 @@ export class ServerMetrics {
       buckets: [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200],
       registers,
     });
+    this.databaseUp = new Gauge({
+      name: 'stackswap_database_up',
+      help: 'Whether the operations database answered the last check (1) or not (0); absent with the file journal',
+      registers,
+    });
+    this.operationTimeout = new Gauge({
+      name: 'stackswap_operation_timeout_seconds',
+      help: 'How long an operation may wait for Argo CD (STACKSWAP_TIMEOUT)',
+      registers,
+    });
+    const started = this.started;
+    new Gauge({
+      name: 'stackswap_operation_oldest_running_seconds',
+      help: 'Age of the oldest operation this replica runs, by stack (0 when none)',
+      labelNames: ['stack'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        const oldest = new Map<string, number>();
+        for (const [key, at] of started) {
+          const stack = key.slice(0, key.indexOf('\n'));
+          oldest.set(stack, Math.max(oldest.get(stack) ?? 0, (now - at) / 1000));
+        }
+        for (const [stack, age] of oldest) this.set({ stack }, age);
+      },
+    });
+    this.notificationFailures = new Counter({
+      name: 'stackswap_notification_failures_total',
+      help: 'Notifications (Slack follow-ups, webhooks) that could not be delivered, by channel',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.notificationFailures.inc({ channel: 'slack' }, 0);
+    this.scheduledScaleDowns = new Counter({
+      name: 'stackswap_scheduled_scale_downs_total',
+      help: 'Scale-downs the scheduler started (retention.autoScaleDown), by stack and result',
+      labelNames: ['stack', 'result'],
+      registers,
+    });
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry, prefix: 'stackswap_' });
     }
   }
 
-  operationStarted(stack: string): void {
+  operationStarted(stack: string, id?: string): void {
     this.running.inc({ stack });
+    if (id) this.started.set(`${stack}\n${id}`, Date.now());
+  }
+
+  setDatabaseUp(up: boolean): void {
+    this.databaseUp.set(up ? 1 : 0);
+  }
+
+  setOperationTimeout(seconds: number): void {
+    this.operationTimeout.set(seconds);
+  }
+
+  notificationFailed(channel: string): void {
+    this.notificationFailures.inc({ channel });
+  }
+
+  scheduledScaleDown(stack: string, result: 'started' | 'skipped' | 'failed'): void {
+    this.scheduledScaleDowns.inc({ stack, result });
   }
 
   operationFinished(
@@ -115,8 +177,10 @@ export class ServerMetrics {
     result: OperationResultLabel,
     durationMs: number,
     attempts: number | undefined,
+    id?: string,
   ): void {
     this.running.dec({ stack });
+    if (id) this.started.delete(`${stack}\n${id}`);
     this.operations.inc({ stack, kind, result });
     this.durations.observe({ stack, kind, result }, durationMs / 1000);
     if (attempts !== undefined && attempts > 1) this.pushRetries.inc({ stack, kind }, attempts - 1);
@@ -150,6 +214,16 @@ export class ServerMetrics {
 
   deployToSwapObserved(stack: string, seconds: number): void {
     if (seconds >= 0) this.deployToSwap.observe({ stack }, seconds);
+  }
+
+  /** A stack's status was read: its live colour and traffic weights (the same gauges). */
+  statusObserved(
+    stack: string,
+    live: 'blue' | 'green',
+    traffic: Readonly<Record<'blue' | 'green', number>>,
+  ): void {
+    const preview = live === 'blue' ? 'green' : 'blue';
+    this.stackObserved(stack, live, preview, traffic[preview]);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

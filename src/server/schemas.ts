@@ -276,6 +276,7 @@ export const ReadyResponse = z.object({
   checks: z.object({
     configRepo: z.object({ ok: z.boolean(), reason: z.string().optional() }),
     argocd: z.object({ ok: z.boolean(), reason: z.string().optional() }),
+    database: z.object({ ok: z.boolean(), reason: z.string().optional() }),
   }),
 });
 export type ReadyResponse = z.infer<typeof ReadyResponse>;

@@ -9,7 +9,9 @@
  *   reads never wait behind a commit;
  * - one Argo CD client shared by all requests; a deployer per operation for its progress notes.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -31,9 +33,13 @@ import { createServiceLogger, ServiceRedactor } from './logging.ts';
 import { history } from '../core/operations/inspect.ts';
 import { ServerMetrics, type VerdictSummary } from './metrics.ts';
 import { callCore, reasonOf } from './operations/core-call.ts';
-import { Journal } from './operations/journal.ts';
+import { Journal, type JournaledOperation } from './operations/journal.ts';
+import type { JournalWriter, SharedOperations } from './operations/store.ts';
+import { PostgresStore } from './store/postgres.ts';
 import { OperationManager } from './operations/manager.ts';
+import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
+import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
@@ -66,6 +72,8 @@ export interface Service {
   dataDir: string;
   /** Ids of operations found running in the journal at start, now recorded as interrupted. */
   interruptedAtStart: string[];
+  /** Scheduled scale-down (retention.autoScaleDown); ticks every STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS. */
+  scheduler: ScaleDownScheduler;
   /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
   shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
 }
@@ -99,38 +107,61 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   }
 
   const cacheDir = defaultCacheDir(cliEnv);
-  const writer = await openRepo(cliEnv, cacheDir, redactor, logger, options.gitRetry);
-  const reader = await openRepo(cliEnv, path.join(cacheDir, 'serve-reader'), redactor, logger);
+  const writer = new RepoSource(() =>
+    openRepo(cliEnv, cacheDir, redactor, logger, options.gitRetry),
+  );
+  const reader = new RepoSource(() =>
+    openRepo(cliEnv, path.join(cacheDir, 'serve-reader'), redactor, logger),
+  );
+  // An unreachable remote (or one refusing the token) does not stop the start: the service
+  // runs not-ready, /readyz names the config repo, and the next use opens it again.
+  for (const [name, source] of [
+    ['writer', writer],
+    ['reader', reader],
+  ] as const) {
+    const failure = await source.openAtStart();
+    if (failure) {
+      logger.warn(
+        { clone: name, error: describeError(failure, redactor) },
+        'the config repo cannot be opened; starting not-ready (GET /readyz), it is tried again on the next use',
+      );
+    }
+  }
   const argo = ArgoAccess.fromEnv(options.env, redactor, options.argo ?? {});
   const timeoutMs = (options.timeoutSeconds ?? serveEnv.STACKSWAP_TIMEOUT ?? 600) * 1000;
 
+  const metrics = new ServerMetrics();
+  metrics.setOperationTimeout(timeoutMs / 1000);
   const status = new StackStatusService({
     repo: reader,
     deployer: (config) => argo?.deployer(config),
     ttlMs: (serveEnv.STACKSWAP_STATUS_CACHE_SECONDS ?? 5) * 1000,
     now,
+    onRead: (read) => metrics.statusObserved(read.stack, read.live, read.traffic),
   });
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir(serveEnv));
-  const { journal, load } = await Journal.open(dataDir);
-  if (load.tornTail || load.skippedLines > 0) {
-    logger.warn(
-      { tornTail: load.tornTail, skippedLines: load.skippedLines },
-      'the journal had unreadable lines; they were skipped',
-    );
-  }
-  const metrics = new ServerMetrics();
+  const store = await openStore({
+    databaseUrl: cliEnv.STACKSWAP_DATABASE_URL,
+    dataDir,
+    leaseMs: (serveEnv.STACKSWAP_LOCK_LEASE_SECONDS ?? 15) * 1000,
+    logger,
+    redactor,
+  });
+  const { journal, shared } = store;
   const operations = new OperationManager({
     journal,
+    ...(shared ? { shared } : {}),
     redactor,
     metrics,
     logger,
     now,
     onSettled: (stack) => status.invalidate(stack),
     execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
-      const config = await loadConfig(writer);
+      const repo = await writer.get();
+      const config = await loadConfig(repo);
       const reason = reasonOf(kind, request.body);
       const ctx: OperationContext = {
-        repo: writer,
+        repo,
         actor: { requestedBy, operationId: id, ...(reason ? { reason } : {}) },
         progress,
         deployer: argo?.deployer(config, progress),
@@ -152,7 +183,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         observeVerification(metrics, stack, result.details);
         if (result.live && result.preview)
           metrics.stackObserved(stack, result.live, result.preview);
-        if (kind === 'swap' && result.committed) await observeDeployToSwap(metrics, writer, stack);
+        if (kind === 'swap' && result.committed)
+          await observeDeployToSwap(metrics, await writer.get(), stack);
         return result;
       } catch (e) {
         if (isStackswapError(e)) observeVerification(metrics, stack, e.details);
@@ -160,7 +192,9 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       }
     },
   });
-  const { interrupted } = await operations.restore(load.operations);
+  const { interrupted } = shared
+    ? { interrupted: await operations.sweep().catch(() => []) }
+    : await operations.restore(store.operations);
   if (interrupted.length > 0) {
     logger.warn(
       { operations: interrupted },
@@ -179,17 +213,24 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     dryRun: async (input) =>
       dryRun({
         ...input,
-        repo: reader,
+        repo: await status.repo(),
         refresh: () => status.config({ force: true }),
         deployer: argo?.deployer(await status.config()),
         timeoutMs,
         now,
       }),
-    readiness: readinessCheck(status, argo, redactor),
+    readiness: readinessCheck(
+      status,
+      argo,
+      shared ? () => operations.databaseOk() : undefined,
+      redactor,
+      metrics,
+    ),
     slack: {
       signingSecret: serveEnv.STACKSWAP_SLACK_SIGNING_SECRET,
       responder: new SlackResponder({
         logger,
+        onFailure: () => metrics.notificationFailed('slack'),
         ...(options.slackAllowUrl ? { allowUrl: options.slackAllowUrl } : {}),
       }),
     },
@@ -199,6 +240,44 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     },
     ...(serveEnv.STACKSWAP_TRUST_PROXY === 'true' ? { trustProxy: true } : {}),
   });
+
+  // With several replicas: find operations whose replica died, and learn what runs elsewhere.
+  let sweepFailures = 0;
+  const sweeper = shared
+    ? setInterval(() => {
+        operations.sweep().then(
+          () => {
+            sweepFailures = 0;
+            metrics.setDatabaseUp(true);
+          },
+          (e: unknown) => {
+            metrics.setDatabaseUp(false);
+            if (sweepFailures++ === 0) {
+              logger.warn({ error: describeError(e, redactor) }, 'the database is not reachable');
+            }
+          },
+        );
+      }, SWEEP_INTERVAL_MS)
+    : undefined;
+  sweeper?.unref();
+
+  const scheduler = new ScaleDownScheduler({
+    operations,
+    config: () => status.config({ force: true }),
+    repo: () => status.repo(),
+    metrics,
+    logger,
+    now,
+  });
+  const scheduleTimer = setInterval(
+    () => {
+      scheduler.tick().catch((e: unknown) => {
+        logger.warn({ error: describeError(e, redactor) }, 'scheduled scale-down check failed');
+      });
+    },
+    (serveEnv.STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS ?? 60) * 1000,
+  );
+  scheduleTimer.unref();
 
   let closing: Promise<void> | undefined;
   const defaultGraceMs = (serveEnv.STACKSWAP_SHUTDOWN_GRACE_SECONDS ?? 30) * 1000;
@@ -210,12 +289,15 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     logger,
     dataDir,
     interruptedAtStart: interrupted,
+    scheduler,
     shutdown: (opts = {}) =>
       (closing ??= (async () => {
         await operations.shutdown({
           graceMs: opts.graceMs ?? defaultGraceMs,
           settleMs: opts.settleMs ?? 10_000,
         });
+        clearInterval(sweeper);
+        clearInterval(scheduleTimer);
         await app.close();
         await journal.close();
         logger.info('stopped');
@@ -270,14 +352,63 @@ async function openRepo(
   });
 }
 
+const SWEEP_INTERVAL_MS = 2_000;
+
+type OpenedStore = {
+  journal: JournalWriter;
+  shared: SharedOperations | undefined;
+  /** The file journal's operations as loaded (none with PostgreSQL: it is read on demand). */
+  operations: JournaledOperation[];
+};
+
+/** PostgreSQL when STACKSWAP_DATABASE_URL is set (several replicas), else the file journal. */
+async function openStore(options: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  leaseMs: number;
+  logger: Logger;
+  redactor: ServiceRedactor;
+}): Promise<OpenedStore> {
+  const { logger, redactor } = options;
+  if (options.databaseUrl) {
+    const store = new PostgresStore({
+      url: options.databaseUrl,
+      replica: `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+      leaseMs: options.leaseMs,
+      logger,
+    });
+    const { failure } = await store.openAtStart();
+    if (failure) {
+      logger.warn(
+        { error: describeError(failure, redactor) },
+        'the database cannot be reached; starting not-ready (GET /readyz), it is tried again on the next use',
+      );
+    }
+    return { journal: store, shared: store, operations: [] };
+  }
+  const { journal, load } = await Journal.open(options.dataDir);
+  if (load.tornTail || load.skippedLines > 0) {
+    logger.warn(
+      { tornTail: load.tornTail, skippedLines: load.skippedLines },
+      'the journal had unreadable lines; they were skipped',
+    );
+  }
+  return { journal, shared: undefined, operations: load.operations };
+}
+
 const READY_TIMEOUT_MS = 5_000;
 const READY_CACHE_MS = 2_000;
 
-/** /readyz: a fetch of the config repo and Argo CD's userinfo, at most every 2 s, shared. */
+/**
+ * /readyz: a fetch of the config repo, Argo CD's userinfo and the database, at most every 2 s,
+ * shared.
+ */
 function readinessCheck(
   status: StackStatusService,
   argo: ArgoAccess | undefined,
+  database: (() => Promise<void>) | undefined,
   redactor: ServiceRedactor,
+  metrics: ServerMetrics,
 ): () => Promise<ReadyResponse> {
   let last: { at: number; value: ReadyResponse } | undefined;
   let pending: Promise<ReadyResponse> | undefined;
@@ -286,12 +417,7 @@ function readinessCheck(
       await withTimeout(fn(), READY_TIMEOUT_MS, `${what} did not answer within 5 s`);
       return { ok: true };
     } catch (e) {
-      const reason = isStackswapError(e)
-        ? `${e.code}: ${e.message}`
-        : e instanceof Error
-          ? e.message
-          : String(e);
-      return { ok: false, reason: redactor.redact(reason).slice(0, 300) };
+      return { ok: false, reason: describeError(e, redactor) };
     }
   };
   return () => {
@@ -309,9 +435,13 @@ function readinessCheck(
               }
             })
           : { ok: true, reason: 'not configured (git-only)' };
+        const db = database
+          ? await check('the database', database)
+          : { ok: true, reason: 'not configured (file journal, one replica)' };
+        if (database) metrics.setDatabaseUp(db.ok);
         const value: ReadyResponse = {
-          status: configRepo.ok && argocd.ok ? 'ready' : 'not-ready',
-          checks: { configRepo, argocd },
+          status: configRepo.ok && argocd.ok && db.ok ? 'ready' : 'not-ready',
+          checks: { configRepo, argocd, database: db },
         };
         last = { at: Date.now(), value };
         return value;
@@ -321,6 +451,16 @@ function readinessCheck(
     })();
     return pending;
   };
+}
+
+/** One line for a log or /readyz: the error's code and message, scrubbed, at most 300 chars. */
+function describeError(e: unknown, redactor: ServiceRedactor): string {
+  const reason = isStackswapError(e)
+    ? `${e.code}: ${e.message}`
+    : e instanceof Error
+      ? e.message
+      : String(e);
+  return redactor.redact(reason).slice(0, 300);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -29,8 +29,21 @@ export const PROMETHEUS: SystemPackage = {
   searchPaths: ['/usr/bin'],
 };
 
+/** The PostgreSQL server (Debian keeps initdb and postgres off PATH, per major version). */
+export const POSTGRESQL: SystemPackage = {
+  binary: 'initdb',
+  debianPackage: 'postgresql',
+  searchPaths: [
+    '/usr/lib/postgresql/17/bin',
+    '/usr/lib/postgresql/16/bin',
+    '/usr/lib/postgresql/15/bin',
+    '/usr/lib/postgresql/14/bin',
+    '/usr/lib/postgresql/13/bin',
+  ],
+};
+
 /** Every package the suite needs; global-setup provides them all before any test file runs. */
-export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC, PROMETHEUS];
+export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC, PROMETHEUS, POSTGRESQL];
 
 export class MissingSystemPackage extends Error {
   constructor(pkg: SystemPackage, why: string) {

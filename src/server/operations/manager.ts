@@ -12,6 +12,12 @@
  *   AbortSignal fires and they stop at the next safe point; whatever did not finish is recorded
  *   as `interrupted` with how to resume. An operation found running in the journal at start (the
  *   process died) is recorded the same way.
+ * - Several replicas (`shared`, PostgreSQL): the stack guard is a claim in the database held
+ *   for the run (a replica that dies frees it), idempotency keys are looked up there, and reads
+ *   of an operation come from there, so every replica answers the same. An operation whose
+ *   replica died is found by `sweep()` (or by the next claim of its stack) and recorded as
+ *   interrupted. An operation whose claim is lost (its database connection failed) is stopped
+ *   at the next safe point and recorded as interrupted, saying so.
  */
 import { randomUUID } from 'node:crypto';
 import { StackswapError, isStackswapError } from '../../shared/errors.ts';
@@ -29,7 +35,13 @@ import type {
   OperationState,
   OperationView,
 } from '../schemas.ts';
-import type { EndEntry, Journal, JournalEvent, JournaledOperation, StartEntry } from './journal.ts';
+import type { EndEntry, JournalEvent, JournaledOperation, StartEntry } from './journal.ts';
+import {
+  IdempotencyConflict,
+  type JournalWriter,
+  type SharedOperations,
+  type StackClaim,
+} from './store.ts';
 
 export const RESUME_HINT =
   'POST the same request again: operations are idempotent, so a re-run skips what is already done (an existing commit is not made twice) and resumes from there';
@@ -57,7 +69,11 @@ export interface StartInput {
 }
 
 export interface OperationManagerOptions {
-  journal: Journal;
+  journal: JournalWriter;
+  /** Shared state of several replicas (PostgreSQL); without it, this process is the truth. */
+  shared?: SharedOperations;
+  /** How often `follow` reads an operation another replica runs; default 500 ms. */
+  followPollMs?: number;
   /** Runs the operation (the core operation with a context built for it). */
   execute: (input: ExecuteInput) => Promise<OperationResult>;
   redactor: Redactor;
@@ -85,6 +101,7 @@ interface Tracked {
   listeners: Set<(event: OperationEvent) => void>;
   controller: AbortController | undefined;
   done: Promise<void> | undefined;
+  claim?: StackClaim | undefined;
 }
 
 /** The reason an operation's signal carries when the service stops it. */
@@ -97,9 +114,23 @@ export class ShutdownAbort extends StackswapError {
   }
 }
 
+/** The reason an operation's signal carries when its stack claim is lost. */
+export class ClaimLost extends StackswapError {
+  constructor(why: string) {
+    super(
+      'operation-failed',
+      `the operation was stopped: its hold on the stack was lost (${why}); another replica may take the stack`,
+      { hint: RESUME_HINT },
+    );
+    this.name = 'ClaimLost';
+  }
+}
+
 export class OperationManager {
   private readonly ops = new Map<string, Tracked>();
   private readonly busy = new Map<string, string>();
+  /** Operations other replicas run, as of the last sweep (stack -> id). */
+  private remoteRunning = new Map<string, string>();
   private readonly idempotency = new Map<string, string>();
   private closing = false;
   private readonly now: () => number;
@@ -140,6 +171,13 @@ export class OperationManager {
 
   /** Starts an operation, or returns the one an earlier request with the same key started. */
   async start(input: StartInput): Promise<{ operation: OperationView; replayed: boolean }> {
+    const shared = this.options.shared;
+    if (input.idempotency && shared) {
+      const existing = await this.sharedRead(() =>
+        shared.byIdempotency(input.idempotency!.scope, input.idempotency!.key),
+      );
+      if (existing) return this.replay(existing, input.idempotency);
+    }
     if (input.idempotency) {
       const key = idempotencyKey(input.idempotency);
       const existing = this.idempotency.get(key);
@@ -166,15 +204,7 @@ export class OperationManager {
       );
     }
     const running = this.busy.get(input.stack);
-    if (running) {
-      const op = this.ops.get(running);
-      throw new ApiError(
-        409,
-        'stack-busy',
-        `stack ${input.stack} is busy with operation ${running}${op ? ` (${op.start.kind})` : ''}; follow it or retry when it has finished`,
-        { operationId: running, location: `/v1/operations/${running}` },
-      );
-    }
+    if (running) throw busyError(input.stack, running, this.ops.get(running)?.start.kind);
 
     const start: StartEntry = {
       t: 'start',
@@ -188,15 +218,52 @@ export class OperationManager {
     };
     // Claimed before the first await, so two requests can never both pass the check above.
     this.busy.set(input.stack, start.id);
+    let claim: StackClaim | undefined;
+    if (shared) {
+      let claimed: Awaited<ReturnType<SharedOperations['claim']>>;
+      try {
+        claimed = await shared.claim(input.stack);
+      } catch (e) {
+        this.busy.delete(input.stack);
+        throw databaseUnavailable(e);
+      }
+      if ('busy' in claimed) {
+        this.busy.delete(input.stack);
+        // A request with the same key, on another replica, may have been first.
+        if (input.idempotency) {
+          const existing = await this.sharedRead(() =>
+            shared.byIdempotency(input.idempotency!.scope, input.idempotency!.key),
+          );
+          if (existing) return this.replay(existing, input.idempotency);
+        }
+        throw busyError(input.stack, claimed.busy, undefined);
+      }
+      claim = claimed;
+      try {
+        await this.interruptOrphans(claim.orphans);
+      } catch (e) {
+        this.busy.delete(input.stack);
+        await claim.release();
+        throw databaseUnavailable(e);
+      }
+    }
     const tracked = this.track(start, []);
     try {
       await this.options.journal.append(start);
     } catch (e) {
       this.busy.delete(input.stack);
       this.forget(tracked);
-      throw e;
+      await claim?.release();
+      if (e instanceof IdempotencyConflict && input.idempotency && shared) {
+        const existing = await this.sharedRead(() =>
+          shared.byIdempotency(input.idempotency!.scope, input.idempotency!.key),
+        );
+        if (existing) return this.replay(existing, input.idempotency);
+      }
+      throw shared ? databaseUnavailable(e) : e;
     }
-    this.options.metrics.operationStarted(input.stack);
+    tracked.claim = claim;
+    this.options.metrics.operationStarted(input.stack, start.id);
     this.options.logger.info(
       {
         operationId: start.id,
@@ -207,18 +274,47 @@ export class OperationManager {
       'operation accepted',
     );
     tracked.controller = new AbortController();
-    tracked.done = this.run(tracked, tracked.controller.signal);
+    const controller = tracked.controller;
+    claim?.lost.addEventListener('abort', () => {
+      const why = (claim.lost.reason as Error | undefined)?.message ?? 'lost';
+      this.options.logger.warn(
+        { operationId: start.id, stack: start.stack, why },
+        'the stack claim was lost; stopping the operation at its next safe point',
+      );
+      controller.abort(new ClaimLost(why));
+    });
+    tracked.done = this.run(tracked, controller.signal);
     this.trim();
     return { operation: this.view(tracked), replayed: false };
   }
 
-  get(id: string): OperationView | undefined {
+  /** An operation by id: from the database with several replicas (the same everywhere). */
+  async get(id: string): Promise<OperationView | undefined> {
     const tracked = this.ops.get(id);
+    const shared = this.options.shared;
+    if (shared) {
+      try {
+        const op = await shared.get(id);
+        if (op) return this.view(this.detached(op));
+      } catch (e) {
+        // The database is away: what this replica knows is still true.
+        if (!tracked) throw databaseUnavailable(e);
+      }
+    }
     return tracked ? this.view(tracked) : undefined;
   }
 
   /** Newest first. */
-  list(filter: { stack?: string; state?: OperationState; limit: number }): OperationView[] {
+  async list(filter: {
+    stack?: string;
+    state?: OperationState;
+    limit: number;
+  }): Promise<OperationView[]> {
+    const shared = this.options.shared;
+    if (shared) {
+      const ops = await this.sharedRead(() => shared.list(filter));
+      return ops.map((op) => this.view(this.detached(op)));
+    }
     const out: OperationView[] = [];
     for (const tracked of [...this.ops.values()].reverse()) {
       if (filter.stack && tracked.start.stack !== filter.stack) continue;
@@ -230,24 +326,162 @@ export class OperationManager {
   }
 
   runningOn(stack: string): string | undefined {
-    return this.busy.get(stack);
+    return this.busy.get(stack) ?? this.remoteRunning.get(stack);
+  }
+
+  /**
+   * With several replicas: reads which operations run anywhere (for `runningOn`), and records
+   * as interrupted those whose replica is gone (their stack's claim is free). Returns their ids.
+   */
+  async sweep(): Promise<string[]> {
+    const shared = this.options.shared;
+    if (!shared) return [];
+    const recorded = await shared.running();
+    const running = new Map([...recorded].map(([stack, r]) => [stack, r.id]));
+    const interrupted: string[] = [];
+    for (const [stack, { held }] of recorded) {
+      if (held || this.busy.has(stack)) continue;
+      const claim = await shared.claim(stack);
+      if ('busy' in claim) continue;
+      try {
+        interrupted.push(...(await this.interruptOrphans(claim.orphans)));
+      } finally {
+        await claim.release();
+      }
+    }
+    for (const id of interrupted) {
+      for (const [stack, runningId] of running) if (runningId === id) running.delete(stack);
+    }
+    for (const [stack, id] of running) if (this.busy.get(stack) === id) running.delete(stack);
+    this.remoteRunning = running;
+    if (interrupted.length > 0) {
+      this.options.logger.warn(
+        { operations: interrupted },
+        'operations whose replica stopped were recorded as interrupted (POST the same request again to resume)',
+      );
+    }
+    return interrupted;
+  }
+
+  /** Records operations left running by a replica that is gone (their claim was free). */
+  private async interruptOrphans(orphans: readonly JournaledOperation[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const op of orphans) {
+      if (op.end || this.ops.get(op.start.id)?.state === 'running') continue;
+      const tracked = this.detached(op);
+      const end = this.endEntry(tracked, 'interrupted', {
+        interrupted: this.interruption(
+          tracked,
+          'the replica running the operation stopped (its database session ended)',
+        ),
+      });
+      await this.options.journal.append(end);
+      this.options.onSettled?.(op.start.stack);
+      ids.push(op.start.id);
+    }
+    return ids;
+  }
+
+  /** A journaled operation as a Tracked that is not kept (for its view). */
+  private detached(op: JournaledOperation): Tracked {
+    const steps: StepTiming[] = [];
+    for (const e of op.events) if (e.type === 'step-end') steps.push(stepOf(e.data));
+    const tracked: Tracked = {
+      start: op.start,
+      state: 'running',
+      events: [...op.events],
+      steps,
+      end: undefined,
+      listeners: new Set(),
+      controller: undefined,
+      done: undefined,
+    };
+    if (op.end) this.applyEnd(tracked, op.end);
+    return tracked;
+  }
+
+  private replay(
+    existing: JournaledOperation,
+    idempotency: NonNullable<StartInput['idempotency']>,
+  ): { operation: OperationView; replayed: boolean } {
+    if (existing.start.idempotency?.fingerprint !== idempotency.fingerprint) {
+      throw new ApiError(
+        422,
+        'idempotency-key-reused',
+        'idempotency key reused with a different request',
+        { operationId: existing.start.id },
+      );
+    }
+    const local = this.ops.get(existing.start.id);
+    return { operation: this.view(local ?? this.detached(existing)), replayed: true };
+  }
+
+  private async sharedRead<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (e) {
+      throw databaseUnavailable(e);
+    }
   }
 
   /**
    * Replays the events after `afterSeq`, then relays live ones, the result event last.
    * Returns undefined for an unknown id; otherwise a function that stops the relay.
    */
-  follow(
+  async follow(
     id: string,
     afterSeq: number,
     listener: (event: OperationEvent) => void,
-  ): (() => void) | undefined {
+  ): Promise<(() => void) | undefined> {
     const tracked = this.ops.get(id);
+    const shared = this.options.shared;
+    if (shared && !(tracked && tracked.state === 'running')) {
+      return this.followShared(shared, id, afterSeq, listener);
+    }
     if (!tracked) return undefined;
     for (const event of tracked.events) if (event.seq > afterSeq) listener(event);
     if (tracked.state !== 'running') return () => {};
     tracked.listeners.add(listener);
     return () => tracked.listeners.delete(listener);
+  }
+
+  /** Follows an operation recorded in the database (run here or by another replica). */
+  private async followShared(
+    shared: SharedOperations,
+    id: string,
+    afterSeq: number,
+    listener: (event: OperationEvent) => void,
+  ): Promise<(() => void) | undefined> {
+    const first = await this.sharedRead(() => shared.get(id));
+    if (!first) return undefined;
+    let seen = afterSeq;
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const emit = (op: JournaledOperation): boolean => {
+      const tracked = this.detached(op);
+      for (const event of tracked.events) {
+        if (event.seq <= seen) continue;
+        seen = event.seq;
+        listener(event);
+      }
+      return op.end !== undefined;
+    };
+    if (emit(first)) return () => {};
+    const poll = async () => {
+      if (stopped) return;
+      try {
+        const op = await shared.get(id);
+        if (op && emit(op)) return;
+      } catch {
+        // The database is away; keep following.
+      }
+      if (!stopped) timer = setTimeout(() => void poll(), this.options.followPollMs ?? 500);
+    };
+    timer = setTimeout(() => void poll(), this.options.followPollMs ?? 500);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   /**
@@ -277,6 +511,11 @@ export class OperationManager {
     }
   }
 
+  /** Whether the database answers (with several replicas); true without one. */
+  async databaseOk(): Promise<void> {
+    await this.options.shared?.ping();
+  }
+
   // ---------------------------------------------------------------------------------------
 
   private async run(tracked: Tracked, signal: AbortSignal): Promise<void> {
@@ -301,6 +540,10 @@ export class OperationManager {
       if (signal.aborted && signal.reason instanceof ShutdownAbort) {
         end = this.endEntry(tracked, 'interrupted', {
           interrupted: this.interruption(tracked, 'the service shut down during the operation'),
+        });
+      } else if (signal.aborted && signal.reason instanceof ClaimLost) {
+        end = this.endEntry(tracked, 'interrupted', {
+          interrupted: this.interruption(tracked, signal.reason.message),
         });
       } else {
         const attemptsDetail = isStackswapError(e) ? e.details?.attempts : undefined;
@@ -329,12 +572,15 @@ export class OperationManager {
     this.applyEnd(tracked, end);
     const { stack, kind, id } = tracked.start;
     if (this.busy.get(stack) === id) this.busy.delete(stack);
+    // After the end is journaled (run() appends it first): the next claimant finds it ended.
+    void tracked.claim?.release();
     this.options.metrics.operationFinished(
       stack,
       kind,
       end.state,
       timing?.durationMs ?? Date.parse(end.finishedAt) - Date.parse(tracked.start.createdAt),
       timing?.attempts,
+      id,
     );
     this.options.logger.info(
       {
@@ -513,6 +759,28 @@ export class OperationManager {
       links: { self, events: `${self}/events` },
     };
   }
+}
+
+function busyError(stack: string, running: string | undefined, kind: string | undefined) {
+  return new ApiError(
+    409,
+    'stack-busy',
+    running
+      ? `stack ${stack} is busy with operation ${running}${kind ? ` (${kind})` : ''}; follow it or retry when it has finished`
+      : `stack ${stack} is busy with an operation another replica is starting; retry when it has finished`,
+    running ? { operationId: running, location: `/v1/operations/${running}` } : {},
+  );
+}
+
+function databaseUnavailable(cause: unknown): ApiError {
+  if (cause instanceof ApiError) return cause;
+  return new ApiError(
+    503,
+    'database-unavailable',
+    'the database of the operations journal is not reachable; nothing was started, retry shortly',
+    {},
+    { 'retry-after': '5' },
+  );
 }
 
 function idempotencyKey(i: { scope: string; key: string }): string {

@@ -41,7 +41,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
         response: { 200: OperationList, 400: ErrorResponse, ...errors },
       },
     },
-    async (request) => ({ operations: deps.operations.list(request.query) }),
+    async (request) => ({ operations: await deps.operations.list(request.query) }),
   );
 
   r.get(
@@ -59,7 +59,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
       },
     },
     async (request) => {
-      const operation = deps.operations.get(request.params.id);
+      const operation = await deps.operations.get(request.params.id);
       if (!operation) throw notFound(request.params.id);
       return operation;
     },
@@ -89,7 +89,8 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!deps.operations.get(id)) throw notFound(id);
+      const known = await deps.operations.get(id);
+      if (!known) throw notFound(id);
       const after = Number(request.headers['last-event-id'] ?? 0);
 
       reply.hijack();
@@ -97,7 +98,8 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
       raw.writeHead(200, {
         ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        // As every API answer (an event stream is never stored by a proxy either).
+        'cache-control': 'no-store',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
@@ -120,9 +122,9 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
         );
         if (event.type === 'result') end();
       };
-      stop = deps.operations.follow(id, after, send);
+      stop = await deps.operations.follow(id, after, send);
       // Finished, and the client has seen the result already (Last-Event-ID): nothing to wait for.
-      if (deps.operations.get(id)?.state !== 'running') end();
+      if (!ended && (await deps.operations.get(id))?.state !== 'running') end();
       if (ended) return;
       keepalive = setInterval(() => raw.write(': keepalive\n\n'), limits.sseKeepAliveMs);
       request.raw.on('close', end);

@@ -165,7 +165,7 @@ async function handleSlack(
     );
     const title = `${kind} ${stack}`;
     if (!replayed && canFollowUp) {
-      deps.operations.follow(
+      void deps.operations.follow(
         operation.id,
         0,
         deps.slack.responder.relay(payload.response_url!, title),

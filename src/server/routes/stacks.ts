@@ -11,6 +11,7 @@ import type { AppDeps } from '../app-deps.ts';
 import type { CachedStatus } from '../stacks/status.ts';
 import type { Scope } from '../auth/tokens.ts';
 import { BODY_SCHEMAS } from '../operations/core-call.ts';
+import { checkDeployBody } from '../stacks/deploy-check.ts';
 import {
   DryRunResult,
   ErrorResponse,
@@ -19,6 +20,7 @@ import {
   StackList,
   StackParams,
   StackStatus,
+  type DeployBody,
   type OperationKind,
 } from '../schemas.ts';
 
@@ -160,8 +162,12 @@ async function operate(
     dryRun: boolean;
     reason?: string;
   };
-  await deps.status.assertStack(stack);
+  const stackConfig = await deps.status.assertStack(stack);
   const { dryRun, ...operationBody } = body;
+  // A deploy that cannot succeed is refused now (400, as its dry run), not accepted to fail.
+  if (kind === 'deploy' && !dryRun) {
+    await checkDeployBody(await deps.status.repo(), stackConfig, operationBody as DeployBody);
+  }
   if (dryRun) {
     const result = await deps.dryRun({
       kind,

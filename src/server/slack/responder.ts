@@ -21,6 +21,8 @@ export interface SlackResponderOptions {
   allowUrl?: (url: URL) => boolean;
   timeoutMs?: number;
   logger: { warn(obj: object, msg: string): void };
+  /** Called for each follow-up Slack did not take (the notification-failure metric). */
+  onFailure?: () => void;
 }
 
 export const slackUrlAllowed = (url: URL): boolean =>
@@ -55,8 +57,10 @@ export class SlackResponder {
       await response.body?.cancel();
       if (!response.ok) {
         this.options.logger.warn({ status: response.status }, 'slack response_url refused');
+        this.options.onFailure?.();
       }
     } catch (e) {
+      this.options.onFailure?.();
       this.options.logger.warn(
         { reason: e instanceof Error ? e.name : 'error' },
         'slack response_url unreachable',

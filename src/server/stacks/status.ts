@@ -11,15 +11,18 @@ import type { StackswapConfig, StackConfig } from '../../config/stackswap-config
 import type { ConfigRepo } from '../../gitops/git/repo.ts';
 import { getScalar } from '../../gitops/values-edit.ts';
 import { ApiError } from '../errors.ts';
+import type { RepoProvider } from '../repo-source.ts';
 import { StackStatus } from '../schemas.ts';
 
 export interface StackStatusOptions {
-  /** A clone used only for reads (status, dry runs, readiness). */
-  repo: ConfigRepo;
+  /** A clone used only for reads (status, dry runs, readiness), opened on first use. */
+  repo: RepoProvider;
   deployer: (config: StackswapConfig) => Deployer | undefined;
   /** How long a read of git and Argo CD is served from memory; default 5 s. */
   ttlMs?: number;
   now?: () => number;
+  /** Called with each status read from git and Argo CD (the metrics of live colour, weights). */
+  onRead?: (status: Omit<StackStatus, 'runningOperation'>) => void;
 }
 
 type Cached = Omit<StackStatus, 'runningOperation'>;
@@ -51,8 +54,10 @@ export class StackStatusService {
     this.now = options.now ?? Date.now;
   }
 
-  get repo(): ConfigRepo {
-    return this.options.repo;
+  /** The reader clone (opened, and synced at least once). */
+  async repo(): Promise<ConfigRepo> {
+    await this.config();
+    return this.options.repo.get();
   }
 
   /** Stack names of stackswap.yaml (as of the last sync, at most a TTL old). */
@@ -134,9 +139,9 @@ export class StackStatusService {
     this.syncing ??= (async () => {
       try {
         this.stale = false;
-        const head = await this.options.repo.sync();
-        const config =
-          this.synced?.head === head ? this.synced.config : await loadConfig(this.options.repo);
+        const repo = await this.options.repo.get();
+        const head = await repo.sync();
+        const config = this.synced?.head === head ? this.synced.config : await loadConfig(repo);
         this.synced = { at: this.now(), config, head };
         return config;
       } catch (e) {
@@ -158,12 +163,15 @@ export class StackStatusService {
       if (!stackConfig) {
         throw new ApiError(404, 'not-found', `stackswap.yaml has no stack "${stack}"`);
       }
-      const report = await inspectStack(this.options.repo, stack, this.options.deployer(config), {
+      const repo = await this.options.repo.get();
+      const report = await inspectStack(repo, stack, this.options.deployer(config), {
         historyLimit: 5,
       });
-      const traffic = await trafficOf(this.options.repo, stackConfig, report);
-      if (this.options.repo.headSha === report.headSha || attempt >= 3) {
-        return toStatus(report, traffic, new Date(this.now()).toISOString());
+      const traffic = await trafficOf(repo, stackConfig, report);
+      if (repo.headSha === report.headSha || attempt >= 3) {
+        const status = toStatus(report, traffic, new Date(this.now()).toISOString());
+        this.options.onRead?.(status);
+        return status;
       }
     }
   }

@@ -70,6 +70,7 @@ describe('stackswap.yaml of the example', () => {
       apps: { blue: 'my-app-blue', green: 'my-app-green', ingress: 'ingress' },
       rootApp: 'root',
       retentionMs: 30 * 60_000,
+      autoScaleDown: false,
     } satisfies Omit<StackConfig, 'verification'>);
   });
 

@@ -121,6 +121,8 @@ export async function waitForOperation(
     const op = res.json() as Record<string, unknown>;
     if (op.state !== 'running') return op;
     if (Date.now() - started > timeoutMs) throw new Error(`operation ${id} still running`);
-    await new Promise((r) => setTimeout(r, 20));
+    // Not faster: these polls count against the token's rate limit (300 a minute), and on a
+    // loaded machine an operation takes long enough for fast polling to exhaust it.
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -21,7 +21,7 @@ beforeEach(async () => {
   repo = await openLocalRepo(bare);
   clock = 1_000_000;
   status = new StackStatusService({
-    repo,
+    repo: { get: async () => repo },
     deployer: () => undefined,
     ttlMs: 5_000,
     now: () => clock,

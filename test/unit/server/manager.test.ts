@@ -96,10 +96,10 @@ const input = (stack: string, extra = {}) => ({
 });
 
 async function settle(m: OperationManager, id: string) {
-  for (let i = 0; i < 200 && m.get(id)!.state === 'running'; i++) {
+  for (let i = 0; i < 200 && (await m.get(id))!.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 5));
   }
-  return m.get(id)!;
+  return (await m.get(id))!;
 }
 
 describe('OperationManager', () => {
@@ -125,7 +125,7 @@ describe('OperationManager', () => {
     const { operation } = await m.start(input('shop'));
     await new Promise((r) => setTimeout(r, 10));
     const seen: OperationEvent[] = [];
-    m.follow(operation.id, 0, (e) => seen.push(e));
+    await m.follow(operation.id, 0, (e) => seen.push(e));
     expect(seen.map((e) => `${e.type}:${String(e.data.step)}`)).toEqual([
       'step-start:commit',
       'step-end:commit',
@@ -142,9 +142,9 @@ describe('OperationManager', () => {
     ]);
     expect(seen.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     const after: OperationEvent[] = [];
-    m.follow(operation.id, 3, (e) => after.push(e));
+    await m.follow(operation.id, 3, (e) => after.push(e));
     expect(after.map((e) => e.seq)).toEqual([4, 5]);
-    expect(m.get(operation.id)!.steps.map((s) => s.step)).toEqual(['commit', 'sync']);
+    expect((await m.get(operation.id))!.steps.map((s) => s.step)).toEqual(['commit', 'sync']);
   });
 
   it('idempotency: same key and request -> same operation; other request -> 422', async () => {
@@ -193,8 +193,8 @@ describe('OperationManager', () => {
       code: 'shutting-down',
     });
     await stopping;
-    expect(m.get(b.operation.id)!.state).toBe('succeeded');
-    const stopped = m.get(a.operation.id)!;
+    expect((await m.get(b.operation.id))!.state).toBe('succeeded');
+    const stopped = (await m.get(a.operation.id))!;
     expect(stopped.state).toBe('interrupted');
     expect(stopped.interrupted!.reason).toContain('pushed abc123');
     expect(stopped.interrupted!.resume).toContain('POST /v1/stacks/shop/deploy');
@@ -209,8 +209,8 @@ describe('OperationManager', () => {
     await journals.splice(0)[0]!.close();
     const next = await manager(dir);
     expect(next.restored.interrupted).toEqual([]);
-    expect(next.m.get(a.operation.id)).toEqual(stopped);
-    expect(next.m.get(b.operation.id)).toEqual(m.get(b.operation.id));
+    expect(await next.m.get(a.operation.id)).toEqual(stopped);
+    expect(await next.m.get(b.operation.id)).toEqual(await m.get(b.operation.id));
   });
 
   it('an operation that never stopped (killed in its sync) is interrupted at restore', async () => {
@@ -224,13 +224,13 @@ describe('OperationManager', () => {
       .catch(() => undefined);
     const next = await manager(dir);
     expect(next.restored.interrupted).toEqual([a.operation.id]);
-    const op = next.m.get(a.operation.id)!;
+    const op = (await next.m.get(a.operation.id))!;
     expect(op).toMatchObject({ state: 'interrupted', steps: [{ step: 'commit', ok: true }] });
     expect(op.interrupted!.reason).toMatch(
       /stopped while the operation was running; git: pushed abc123/,
     );
     const events: OperationEvent[] = [];
-    next.m.follow(a.operation.id, 0, (e) => events.push(e));
+    await next.m.follow(a.operation.id, 0, (e) => events.push(e));
     expect(events.at(-1)).toMatchObject({ type: 'result', data: { state: 'interrupted' } });
   });
 });

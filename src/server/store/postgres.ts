@@ -1,0 +1,440 @@
+/**
+ * Operations in PostgreSQL, shared by every replica (STACKSWAP_DATABASE_URL):
+ *
+ * - the journal: one row per operation (its start and, once it ended, its end) and one row per
+ *   progress event. Appends of one operation are written in order; events and ends are retried
+ *   while the database is away (a restart loses nothing: they land once it is back), a start
+ *   is tried once, so the caller learns at once (503) that nothing was accepted;
+ * - idempotency keys: a unique index on (scope, key), so two replicas cannot both record one;
+ * - the per-stack guard: a session advisory lock taken on a connection of its own, held for the
+ *   operation's whole run and released with it. A replica that dies (kill -9, node lost) drops
+ *   its connection, and PostgreSQL frees the lock with it. The holder checks its connection
+ *   every lease/3 (TCP keepalives too); when it cannot, the claim's `lost` signal fires and the
+ *   operation stops at its next safe point (another replica may claim the stack by then).
+ *
+ * Migrations run at open under their own advisory lock (migrations.ts). When the database is
+ * not reachable at start, the service starts not-ready, and the next use migrates.
+ */
+import pg from 'pg';
+import { z } from 'zod';
+import { EndEntry, JournalEvent, StartEntry } from '../operations/journal.ts';
+import type { JournalEntry, JournaledOperation } from '../operations/journal.ts';
+import {
+  IdempotencyConflict,
+  type JournalWriter,
+  type SharedOperations,
+  type StackClaim,
+} from '../operations/store.ts';
+import type { OperationState } from '../schemas.ts';
+import { migrate, type MigrationRun } from './migrations.ts';
+
+/** Advisory lock class of stack guards ('stkl'); the object key is hashtext(stack). */
+const STACK_LOCK_CLASS = 0x73746b6c;
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** This process, recorded on the operations it starts. */
+  replica: string;
+  /** How long a lost holder may keep a stack before its claim is given up; default 15 s. */
+  leaseMs?: number;
+  /** How long event and end appends are retried while the database is away; default 10 min. */
+  retryForMs?: number;
+  poolSize?: number;
+  logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
+
+const Row = z.object({
+  id: z.string(),
+  stack: z.string(),
+  kind: z.string(),
+  requested_by: z.string(),
+  created_at: z.date(),
+  request: z.unknown(),
+  idempotency_scope: z.string().nullable(),
+  idempotency_key: z.string().nullable(),
+  idempotency_fingerprint: z.string().nullable(),
+  state: z.string(),
+  finished_at: z.date().nullable(),
+  result: z.unknown().nullable(),
+  error: z.unknown().nullable(),
+  interrupted: z.unknown().nullable(),
+});
+type Row = z.infer<typeof Row>;
+
+const EventRow = z.object({
+  operation_id: z.string(),
+  seq: z.number(),
+  type: z.string(),
+  data: z.unknown(),
+});
+
+const COLUMNS =
+  'id, stack, kind, requested_by, created_at, request, idempotency_scope, idempotency_key, idempotency_fingerprint, state, finished_at, result, error, interrupted';
+
+export class PostgresStore implements JournalWriter, SharedOperations {
+  private readonly pool: pg.Pool;
+  private migrated: Promise<MigrationRun> | undefined;
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly claims = new Set<pg.Client>();
+  private closed = false;
+  private readonly leaseMs: number;
+
+  constructor(private readonly options: PostgresStoreOptions) {
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      query_timeout: 10_000,
+      keepAlive: true,
+    });
+    // An idle pooled connection cut by a database restart: the pool drops it; nothing to do.
+    this.pool.on('error', (e) =>
+      options.logger.warn({ error: e.message }, 'database connection lost (pooled)'),
+    );
+  }
+
+  /** Runs the migrations now; a database that cannot be reached is returned, not thrown. */
+  async openAtStart(): Promise<{ run?: MigrationRun; failure?: unknown }> {
+    try {
+      return { run: await this.ensureMigrated() };
+    } catch (failure) {
+      return { failure };
+    }
+  }
+
+  private ensureMigrated(): Promise<MigrationRun> {
+    this.migrated ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        const run = await migrate(client);
+        if (run.applied.length > 0) {
+          this.options.logger.info({ applied: run.applied }, 'database schema migrated');
+        }
+        if (run.newer.length > 0) {
+          this.options.logger.warn(
+            { newer: run.newer },
+            'the database has schema migrations this release does not know (a newer release ran); they only add, so this one carries on',
+          );
+        }
+        return run;
+      } finally {
+        client.release();
+      }
+    })().catch((e: unknown) => {
+      this.migrated = undefined;
+      throw e;
+    });
+    return this.migrated;
+  }
+
+  async ping(): Promise<void> {
+    await this.ensureMigrated();
+    await this.pool.query('SELECT 1');
+  }
+
+  // --- journal --------------------------------------------------------------------------
+
+  append(entry: JournalEntry): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the journal is closed'));
+    const previous = this.chains.get(entry.id) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(() => (entry.t === 'start' ? this.writeStart(entry) : this.retried(entry)));
+    const tail = next.catch(() => undefined);
+    this.chains.set(entry.id, tail);
+    void tail.then(() => {
+      if (this.chains.get(entry.id) === tail) this.chains.delete(entry.id);
+    });
+    return next;
+  }
+
+  private async writeStart(entry: StartEntry): Promise<void> {
+    await this.ensureMigrated();
+    try {
+      await this.pool.query(
+        `INSERT INTO stackswap_operations (id, stack, kind, requested_by, created_at, request,
+           idempotency_scope, idempotency_key, idempotency_fingerprint, replica)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          entry.id,
+          entry.stack,
+          entry.kind,
+          entry.requestedBy,
+          entry.createdAt,
+          JSON.stringify(entry.request),
+          entry.idempotency?.scope ?? null,
+          entry.idempotency?.key ?? null,
+          entry.idempotency?.fingerprint ?? null,
+          this.options.replica,
+        ],
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505' && entry.idempotency) {
+        throw new IdempotencyConflict();
+      }
+      throw e;
+    }
+  }
+
+  private async retried(entry: JournalEntry): Promise<void> {
+    const deadline = Date.now() + (this.options.retryForMs ?? 600_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ensureMigrated();
+        await this.write(entry);
+        if (attempt > 1) {
+          this.options.logger.info({ operationId: entry.id, attempt }, 'journal write landed');
+        }
+        return;
+      } catch (e) {
+        if (this.closed || Date.now() > deadline) throw e;
+        if (attempt === 1) {
+          this.options.logger.warn(
+            { operationId: entry.id, entry: entry.t, error: (e as Error).message },
+            'journal write failed; retrying until the database is back',
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** (attempt - 1))));
+      }
+    }
+  }
+
+  private async write(entry: JournalEntry): Promise<void> {
+    if (entry.t === 'event') {
+      await this.pool.query(
+        `INSERT INTO stackswap_operation_events (operation_id, seq, type, data)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [entry.id, entry.event.seq, entry.event.type, JSON.stringify(entry.event.data)],
+      );
+    } else if (entry.t === 'end') {
+      // The first end recorded wins (another replica may have recorded an orphan's end).
+      await this.pool.query(
+        `UPDATE stackswap_operations
+            SET state = $2, finished_at = $3, result = $4, error = $5, interrupted = $6
+          WHERE id = $1 AND state = 'running'`,
+        [
+          entry.id,
+          entry.state,
+          entry.finishedAt,
+          entry.result ? JSON.stringify(entry.result) : null,
+          entry.error ? JSON.stringify(entry.error) : null,
+          entry.interrupted ? JSON.stringify(entry.interrupted) : null,
+        ],
+      );
+    } else {
+      await this.writeStart(entry);
+    }
+  }
+
+  // --- the stack guard ------------------------------------------------------------------
+
+  async claim(stack: string): Promise<StackClaim | { busy: string | undefined }> {
+    await this.ensureMigrated();
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: Math.max(1_000, Math.floor(this.leaseMs / 2)),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: Math.floor(this.leaseMs / 3),
+    });
+    const lost = new AbortController();
+    const loseWith = (why: string) => {
+      if (!lost.signal.aborted) lost.abort(new Error(why));
+    };
+    client.on('error', (e) =>
+      loseWith(`the database connection holding the lock failed: ${e.message}`),
+    );
+    client.on('end', () => loseWith('the database connection holding the lock closed'));
+    await client.connect();
+    let held = false;
+    try {
+      // The server side notices a vanished client within the lease too.
+      const seconds = Math.max(1, Math.floor(this.leaseMs / 3000));
+      await client.query(
+        `SET tcp_keepalives_idle = ${seconds}; SET tcp_keepalives_interval = ${seconds}; SET tcp_keepalives_count = 3`,
+      );
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+        [STACK_LOCK_CLASS, stack],
+      );
+      held = rows[0]?.locked === true;
+      if (!held) return { busy: await this.runningId(stack) };
+      const orphans = await this.operations(
+        `SELECT ${COLUMNS} FROM stackswap_operations WHERE stack = $1 AND state = 'running' ORDER BY created_at`,
+        [stack],
+        'all',
+      );
+      this.claims.add(client);
+      const heartbeat = setInterval(
+        () => {
+          client
+            .query('SELECT 1')
+            .catch((e: Error) =>
+              loseWith(`the database did not answer on the lock's connection: ${e.message}`),
+            );
+        },
+        Math.floor(this.leaseMs / 3),
+      );
+      heartbeat.unref();
+      let released: Promise<void> | undefined;
+      return {
+        lost: lost.signal,
+        orphans,
+        release: () =>
+          (released ??= (async () => {
+            clearInterval(heartbeat);
+            this.claims.delete(client);
+            if (!lost.signal.aborted) {
+              await client
+                .query('SELECT pg_advisory_unlock($1, hashtext($2))', [STACK_LOCK_CLASS, stack])
+                .catch(() => undefined);
+            }
+            // Closing the session frees the lock whatever happened above.
+            await client.end().catch(() => undefined);
+          })()),
+      };
+    } finally {
+      if (!held) await client.end().catch(() => undefined);
+    }
+  }
+
+  private async runningId(stack: string): Promise<string | undefined> {
+    // The holder records its start right after taking the lock: give it a moment.
+    for (let i = 0; i < 10; i++) {
+      const { rows } = await this.pool.query<{ id: string }>(
+        `SELECT id FROM stackswap_operations WHERE stack = $1 AND state = 'running'
+          ORDER BY created_at DESC LIMIT 1`,
+        [stack],
+      );
+      if (rows[0]) return rows[0].id;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return undefined;
+  }
+
+  // --- reads ----------------------------------------------------------------------------
+
+  async get(id: string): Promise<JournaledOperation | undefined> {
+    if (!z.uuid().safeParse(id).success) return undefined;
+    await this.ensureMigrated();
+    const [op] = await this.operations(
+      `SELECT ${COLUMNS} FROM stackswap_operations WHERE id = $1`,
+      [id],
+      'all',
+    );
+    return op;
+  }
+
+  async byIdempotency(scope: string, key: string): Promise<JournaledOperation | undefined> {
+    await this.ensureMigrated();
+    const [op] = await this.operations(
+      `SELECT ${COLUMNS} FROM stackswap_operations WHERE idempotency_scope = $1 AND idempotency_key = $2`,
+      [scope, key],
+      'all',
+    );
+    return op;
+  }
+
+  async list(filter: {
+    stack?: string;
+    state?: OperationState;
+    limit: number;
+  }): Promise<JournaledOperation[]> {
+    await this.ensureMigrated();
+    return this.operations(
+      `SELECT ${COLUMNS} FROM stackswap_operations
+        WHERE ($1::text IS NULL OR stack = $1) AND ($2::text IS NULL OR state = $2)
+        ORDER BY created_at DESC, id DESC LIMIT $3`,
+      [filter.stack ?? null, filter.state ?? null, filter.limit],
+      'steps',
+    );
+  }
+
+  async running(): Promise<Map<string, { id: string; held: boolean }>> {
+    await this.ensureMigrated();
+    // `held`: some session holds the stack's lock (pg_locks: classid/objid are the two keys),
+    // so its holder is alive; only the others are worth a claim. No connection per stack.
+    const { rows } = await this.pool.query<{ stack: string; id: string; held: boolean }>(
+      `SELECT DISTINCT ON (o.stack) o.stack, o.id,
+              EXISTS (SELECT 1 FROM pg_locks l
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                         AND l.classid = $1::oid AND l.objid = hashtext(o.stack)::oid) AS held
+         FROM stackswap_operations o
+        WHERE o.state = 'running' ORDER BY o.stack, o.created_at DESC`,
+      [STACK_LOCK_CLASS],
+    );
+    return new Map(rows.map((r) => [r.stack, { id: r.id, held: r.held }]));
+  }
+
+  /** Rows and their events (`steps`: only step ends, enough for a list's views). */
+  private async operations(
+    sql: string,
+    params: unknown[],
+    events: 'all' | 'steps',
+  ): Promise<JournaledOperation[]> {
+    const rows = (await this.pool.query(sql, params)).rows.map((r) => Row.parse(r));
+    if (rows.length === 0) return [];
+    const { rows: eventRows } = await this.pool.query(
+      `SELECT operation_id, seq, type, data FROM stackswap_operation_events
+        WHERE operation_id = ANY($1::uuid[]) ${events === 'steps' ? "AND type = 'step-end'" : ''}
+        ORDER BY operation_id, seq`,
+      [rows.map((r) => r.id)],
+    );
+    const byId = new Map<string, JournalEvent[]>();
+    for (const raw of eventRows) {
+      const e = EventRow.parse(raw);
+      const list = byId.get(e.operation_id) ?? [];
+      list.push(JournalEvent.parse({ seq: e.seq, type: e.type, data: e.data }));
+      byId.set(e.operation_id, list);
+    }
+    return rows.map((row) => toOperation(row, byId.get(row.id) ?? []));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Appends still under way (an end retried while the database is away) get a moment.
+    await Promise.race([
+      Promise.all([...this.chains.values()]),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ]);
+    this.closed = true;
+    await Promise.all([...this.claims].map((c) => c.end().catch(() => undefined)));
+    await this.pool.end().catch(() => undefined);
+  }
+}
+
+function toOperation(row: Row, events: JournalEvent[]): JournaledOperation {
+  const start = StartEntry.parse({
+    t: 'start',
+    id: row.id,
+    stack: row.stack,
+    kind: row.kind,
+    requestedBy: row.requested_by,
+    createdAt: row.created_at.toISOString(),
+    request: row.request,
+    ...(row.idempotency_key !== null
+      ? {
+          idempotency: {
+            scope: row.idempotency_scope,
+            key: row.idempotency_key,
+            fingerprint: row.idempotency_fingerprint,
+          },
+        }
+      : {}),
+  });
+  const end =
+    row.state === 'running'
+      ? undefined
+      : EndEntry.parse({
+          t: 'end',
+          id: row.id,
+          state: row.state,
+          finishedAt: (row.finished_at ?? row.created_at).toISOString(),
+          ...(row.result !== null ? { result: row.result } : {}),
+          ...(row.error !== null ? { error: row.error } : {}),
+          ...(row.interrupted !== null ? { interrupted: row.interrupted } : {}),
+        });
+  return { start, events, end };
+}
