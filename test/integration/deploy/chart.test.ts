@@ -358,12 +358,12 @@ describe('alerts and dashboard', () => {
     const used = new Set(all.flatMap(metricsOf));
     for (const name of used) expect(exported, name).toContain(name);
     for (const needed of [
-      'stackswap_stack_live',
-      'stackswap_stack_traffic_weight',
+      'stackswap_stack_info',
+      'stackswap_traffic_weight',
       'stackswap_operations_total',
       'stackswap_operation_duration_seconds_bucket',
       'stackswap_argocd_wait_seconds_bucket',
-      'stackswap_analysis_value',
+      'stackswap_analysis_last_value',
     ]) {
       expect(used, needed).toContain(needed);
     }
