@@ -32,7 +32,7 @@ import { startGitServer, type GitServer, type Traffic } from './http-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'bench-token-0123456789';
-const PROCESS_TIMEOUT_MS = 300_000;
+const PROCESS_TIMEOUT_MS = 600_000;
 
 const { values: opts } = parseArgs({
   options: {
@@ -179,8 +179,17 @@ async function deploy(
     // reported below
   }
   if (result.code !== 0 || parsed.committed !== true || !parsed.sha) {
+    let reason = `${result.stdout}\n${result.stderr}`.trim().slice(-2000);
+    try {
+      const { error } = JSON.parse(result.stdout) as {
+        error?: { code?: string; message?: string };
+      };
+      if (error) reason = `${error.code}: ${error.message}`;
+    } catch {
+      // not JSON: show the output as it is
+    }
     throw new Error(
-      `deploy ${version}${stack ? ` (${stack})` : ''} failed: exit ${result.code}\n${result.stdout}\n${result.stderr}`,
+      `deploy ${version}${stack ? ` (${stack})` : ''}: exit ${result.code} after ${Math.round(result.wallMs)} ms: ${reason}`,
     );
   }
   return {
@@ -294,7 +303,7 @@ async function concurrency(server: GitServer, bare: string, url: string, work: s
   const outcomes = new Map<string, CliOutcome>();
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') outcomes.set(names[i]!, s.value);
-    else failures.push(`${names[i]}: ${String((s.reason as Error).message).slice(0, 400)}`);
+    else failures.push(String((s.reason as Error).message).slice(0, 600));
   });
 
   // Every stack: exactly one deploy commit with its trailers, and its tag at the tip.
@@ -361,6 +370,63 @@ const kib = (bytes: number) =>
 const ms = (v: number) => `${Math.round(v)} ms`;
 const yes = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
+type Result = {
+  params: typeof params & { rounds: number; concurrent: number; cli: string };
+  machine: { loadAverage: { start: number; end: number } };
+  variants: Record<Variant, Summary>;
+  seedStepsMedianMs: Record<string, number>;
+  ratios: { seedOverCold: number; seedOverWarm: number };
+  targets: Record<'warm' | 'cold', { rule: string; met: boolean }>;
+  concurrency: (ConcurrencyReport & { limitMs: number; met: boolean }) | undefined;
+};
+
+/** The human-readable report (stdout, unless --json). */
+function report(result: Result): void {
+  const {
+    variants: stats,
+    seedStepsMedianMs: seedSteps,
+    ratios,
+    targets,
+    concurrency: conc,
+  } = result;
+  printTable(
+    `git-path: ${params.files} files, ${params.commits} commits, ${rounds} rounds, cli: ${cli.join(' ')}`,
+    [
+      ['variant', 'median', 'p90', 'min', 'fetched (median)', 'sent (median)', 'requests'],
+      ...(['seed', 'cold', 'warm'] as const).map((v) => [
+        v,
+        ms(stats[v].medianMs),
+        ms(stats[v].p90Ms),
+        ms(stats[v].minMs),
+        kib(stats[v].medianFetchedBytes),
+        kib(stats[v].medianSentBytes),
+        String(stats[v].medianRequests),
+      ]),
+    ],
+  );
+  console.log(
+    `seed job steps (median): clone ${ms(seedSteps.clone!)}, edit+commit ${ms(seedSteps.commit!)}, push ${ms(seedSteps.push!)}`,
+  );
+  console.log(
+    `seed/cold = ${ratios.seedOverCold.toFixed(2)}x, seed/warm = ${ratios.seedOverWarm.toFixed(2)}x`,
+  );
+  console.log(`target ${targets.warm.rule}: ${yes(targets.warm.met)}`);
+  console.log(`target ${targets.cold.rule}: ${yes(targets.cold.met)}`);
+  if (conc) {
+    console.log(
+      `\nconcurrency: ${conc.stacks} deploys on ${conc.stacks} stacks at once: ${conc.landed}/${conc.stacks} landed with their trailers in ${ms(conc.wallMs)} (per process: median ${ms(conc.processWallMs.median)}, max ${ms(conc.processWallMs.max)}; attempts ${conc.attempts.total}, max ${conc.attempts.max}; fetched ${kib(conc.fetchedBytes)} in all)`,
+    );
+    for (const f of conc.failures) console.log(`  failed: ${f}`);
+    for (const p of conc.problems) console.log(`  problem: ${p}`);
+    console.log(
+      `target all land in <= 2 x (${conc.stacks} x one cold deploy, ${ms(stats.cold.medianMs)}) = ${ms(conc.limitMs)}: ${yes(conc.met)}`,
+    );
+  }
+  console.log(
+    `load average (1 min) at start ${result.machine.loadAverage.start.toFixed(1)}, at end ${result.machine.loadAverage.end.toFixed(1)}, on ${os.cpus().length} cores`,
+  );
+}
+
 async function main() {
   const stack = exampleStack(ROOT);
   log(`building (or reusing) the config repo: ${params.files} files, ${params.commits} commits...`);
@@ -377,6 +443,7 @@ async function main() {
   const server = await startGitServer(served, TOKEN);
   try {
     const url = server.urlOf('config');
+    const loadAtStart = os.loadavg()[0]!;
     log(`serving ${url} (git http-backend, Basic auth); ${rounds} rounds of seed, cold, warm`);
     const samples = await alternate(server, bare, url, work);
     const stats = {
@@ -424,6 +491,8 @@ async function main() {
         cpus: os.cpus().length,
         node: process.version,
         git: git(os.tmpdir(), '--version'),
+        /** 1-minute load average when the measurements started and ended (a shared machine). */
+        loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
       },
       repo: {
         sizeBytes: repo.sizeBytes,
@@ -438,44 +507,14 @@ async function main() {
       samples,
     };
 
-    const out = opts.json ? (line: string) => process.stderr.write(`${line}\n`) : console.log;
-    const tableLog = console.log;
-    if (opts.json) console.log = (...a: unknown[]) => process.stderr.write(`${a.join(' ')}\n`);
-    printTable(
-      `git-path: ${params.files} files, ${params.commits} commits, ${rounds} rounds, cli: ${cli.join(' ')}`,
-      [
-        ['variant', 'median', 'p90', 'min', 'fetched (median)', 'sent (median)', 'requests'],
-        ...(['seed', 'cold', 'warm'] as const).map((v) => [
-          v,
-          ms(stats[v].medianMs),
-          ms(stats[v].p90Ms),
-          ms(stats[v].minMs),
-          kib(stats[v].medianFetchedBytes),
-          kib(stats[v].medianSentBytes),
-          String(stats[v].medianRequests),
-        ]),
-      ],
-    );
-    out(
-      `seed job steps (median): clone ${ms(seedSteps.clone!)}, edit+commit ${ms(seedSteps.commit!)}, push ${ms(seedSteps.push!)}`,
-    );
-    out(
-      `seed/cold = ${ratios.seedOverCold.toFixed(2)}x, seed/warm = ${ratios.seedOverWarm.toFixed(2)}x`,
-    );
-    out(`target ${targets.warm.rule}: ${yes(targets.warm.met)}`);
-    out(`target ${targets.cold.rule}: ${yes(targets.cold.met)}`);
-    if (conc) {
-      out(
-        `\nconcurrency: ${conc.stacks} deploys on ${conc.stacks} stacks at once: ${conc.landed}/${conc.stacks} landed with their trailers in ${ms(conc.wallMs)} (per process: median ${ms(conc.processWallMs.median)}, max ${ms(conc.processWallMs.max)}; attempts ${conc.attempts.total}, max ${conc.attempts.max}; fetched ${kib(conc.fetchedBytes)} in all)`,
-      );
-      for (const f of conc.failures) out(`  failed: ${f}`);
-      for (const p of conc.problems) out(`  problem: ${p}`);
-      out(
-        `target all land in <= 2 x (${conc.stacks} x one cold deploy, ${ms(stats.cold.medianMs)}) = ${ms(conc.limitMs)}: ${yes(conc.met)}`,
-      );
-    }
-    console.log = tableLog;
-    if (opts.json) console.log(JSON.stringify(result, null, 2));
+    if (opts.json) {
+      // The JSON document alone on stdout; the human report goes to stderr with the progress.
+      const stdoutLog = console.log;
+      console.log = (...args: unknown[]) => log(args.join(' '));
+      report(result);
+      console.log = stdoutLog;
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else report(result);
   } finally {
     await server.close();
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
