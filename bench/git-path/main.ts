@@ -10,7 +10,7 @@
  * and finally starts 20 deploys at once on 20 stacks of one repo, each with its own empty
  * cache (20 CI jobs), and checks that every commit landed with its trailers.
  *
- *   npx tsx bench/git-path/main.ts [--files 20000] [--commits 20000] [--rounds 7]
+ *   npx tsx bench/git-path/main.ts [--files 20000] [--commits 20000] [--rounds 5]
  *     [--concurrent 20] [--cli "node bin/stackswap.js"] [--json]
  */
 import { spawn } from 'node:child_process';
@@ -38,7 +38,7 @@ const { values: opts } = parseArgs({
   options: {
     files: { type: 'string', default: '20000' },
     commits: { type: 'string', default: '20000' },
-    rounds: { type: 'string', default: '7' },
+    rounds: { type: 'string', default: '5' },
     concurrent: { type: 'string', default: '20' },
     cli: { type: 'string', default: 'node bin/stackswap.js' },
     json: { type: 'boolean', default: false },
@@ -77,13 +77,25 @@ function run(
 ): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that a timeout also ends the git processes it started.
+    const child = spawn(command, args, {
+      ...options,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let wallMs = Number.NaN;
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      stderr += `\nkilled by the bench after ${PROCESS_TIMEOUT_MS / 1000} s`;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, PROCESS_TIMEOUT_MS);
     child.on('exit', () => (wallMs = performance.now() - started));
     child.on('close', (code) => {
       clearTimeout(timer);
