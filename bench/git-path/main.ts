@@ -65,11 +65,20 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 interface ProcessResult {
   code: number | null;
   wallMs: number;
+  /** User + system CPU time of the process and every child it waited for (git, ...). */
+  cpuMs: number;
   stdout: string;
   stderr: string;
 }
 
-/** Runs one fresh process; wall time is from spawn to the process's exit. */
+/** bash's `times` prints the CPU time of its children last: that is the command's. */
+const WITH_TIMES = '"$@"; rc=$?; times >&2; exit $rc';
+const TIMES_LINE = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm;
+
+/**
+ * Runs one fresh process; wall time is from spawn to the process's exit, CPU time is what the
+ * process tree used (robust to a loaded machine, where wall time is not).
+ */
 function run(
   command: string,
   args: string[],
@@ -78,7 +87,7 @@ function run(
   return new Promise((resolve) => {
     const started = performance.now();
     // Its own process group, so that a timeout also ends the git processes it started.
-    const child = spawn(command, args, {
+    const child = spawn('bash', ['-c', WITH_TIMES, 'bench', command, ...args], {
       ...options,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,7 +108,12 @@ function run(
     child.on('exit', () => (wallMs = performance.now() - started));
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, wallMs, stdout, stderr });
+      const times = [...stderr.matchAll(TIMES_LINE)].at(-1);
+      const cpuMs = times
+        ? (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) *
+          1000
+        : Number.NaN;
+      resolve({ code, wallMs, cpuMs, stdout, stderr: stderr.replace(TIMES_LINE, '') });
     });
   });
 }
@@ -109,6 +123,7 @@ interface Sample {
   round: number;
   version: string;
   wallMs: number;
+  cpuMs: number;
   traffic: Traffic;
   /** Seed job only: seconds per step, from the script's own clock. */
   steps?: Record<string, number>;
@@ -144,7 +159,7 @@ async function seedJob(url: string, version: string) {
     );
     const steps: Record<string, number> = {};
     for (let i = 1; i < marks.length; i++) steps[marks[i]![0]] = marks[i]![1] - marks[i - 1]![1];
-    return { wallMs: result.wallMs, steps };
+    return { wallMs: result.wallMs, cpuMs: result.cpuMs, steps };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -152,6 +167,7 @@ async function seedJob(url: string, version: string) {
 
 interface CliOutcome {
   wallMs: number;
+  cpuMs: number;
   sha: string;
   operationId: string;
   attempts: number;
@@ -206,6 +222,7 @@ async function deploy(
   }
   return {
     wallMs: result.wallMs,
+    cpuMs: result.cpuMs,
     sha: parsed.sha,
     operationId: parsed.operationId ?? '',
     attempts: parsed.attempts ?? 0,
@@ -229,6 +246,7 @@ interface Summary {
   medianMs: number;
   p90Ms: number;
   minMs: number;
+  medianCpuMs: number;
   medianFetchedBytes: number;
   medianSentBytes: number;
   medianRequests: number;
@@ -241,6 +259,7 @@ function summarise(samples: readonly Sample[]): Summary {
     medianMs: median(wall),
     p90Ms: percentile(wall, 90),
     minMs: Math.min(...wall),
+    medianCpuMs: median(samples.map((s) => s.cpuMs)),
     medianFetchedBytes: median(samples.map((s) => s.traffic.fetched)),
     medianSentBytes: median(samples.map((s) => s.traffic.sent)),
     medianRequests: median(samples.map((s) => s.traffic.requests)),
@@ -265,20 +284,22 @@ async function alternate(server: GitServer, bare: string, url: string, work: str
       let sample: Sample;
       if (variant === 'seed') {
         const r = await seedJob(url, version);
-        sample = { variant, round, version, wallMs: r.wallMs, traffic, steps: r.steps };
+        sample = { variant, round, version, wallMs: r.wallMs, cpuMs: r.cpuMs, traffic };
+        sample.steps = r.steps;
       } else {
         const cache = variant === 'warm' ? warmCache : path.join(work, `cold-${round}`);
         const r = await deploy(url, cache, version);
         if (variant === 'cold') rmSync(cache, { recursive: true, force: true });
         if (r.sha !== tipOf(bare))
           throw new Error(`${version}: pushed ${r.sha}, remote is at ${tipOf(bare)}`);
-        sample = { variant, round, version, wallMs: r.wallMs, traffic, attempts: r.attempts };
+        sample = { variant, round, version, wallMs: r.wallMs, cpuMs: r.cpuMs, traffic };
+        sample.attempts = r.attempts;
       }
       if (tipOf(bare) === before) throw new Error(`${version}: the remote tip did not move`);
       expectLanded(bare, version);
       samples.push(sample);
       log(
-        `  round ${round} ${variant.padEnd(4)} ${(sample.wallMs / 1000).toFixed(3)} s, fetched ${kib(traffic.fetched)}, sent ${kib(traffic.sent)}, ${traffic.requests} requests`,
+        `  round ${round} ${variant.padEnd(4)} ${(sample.wallMs / 1000).toFixed(3)} s (CPU ${(sample.cpuMs / 1000).toFixed(3)} s), fetched ${kib(traffic.fetched)}, sent ${kib(traffic.sent)}, ${traffic.requests} requests`,
       );
     }
   }
@@ -289,6 +310,8 @@ interface ConcurrencyReport {
   stacks: number;
   wallMs: number;
   processWallMs: { median: number; max: number };
+  /** CPU time of all the processes that finished, summed. */
+  cpuMsTotal: number;
   attempts: { total: number; max: number };
   failures: string[];
   landed: number;
@@ -367,6 +390,7 @@ async function concurrency(server: GitServer, bare: string, url: string, work: s
     stacks: concurrent,
     wallMs,
     processWallMs: { median: median(walls), max: walls.length ? Math.max(...walls) : Number.NaN },
+    cpuMsTotal: [...outcomes.values()].reduce((sum, o) => sum + o.cpuMs, 0),
     attempts: { total: attempts.reduce((a, b) => a + b, 0), max: Math.max(0, ...attempts) },
     failures,
     landed,
@@ -387,7 +411,7 @@ type Result = {
   machine: { loadAverage: { start: number; end: number } };
   variants: Record<Variant, Summary>;
   seedStepsMedianMs: Record<string, number>;
-  ratios: { seedOverCold: number; seedOverWarm: number };
+  ratios: Record<'seedOverCold' | 'seedOverWarm' | 'cpuSeedOverCold' | 'cpuSeedOverWarm', number>;
   targets: Record<'warm' | 'cold', { rule: string; met: boolean }>;
   concurrency: (ConcurrencyReport & { limitMs: number; met: boolean }) | undefined;
 };
@@ -404,12 +428,22 @@ function report(result: Result): void {
   printTable(
     `git-path: ${params.files} files, ${params.commits} commits, ${rounds} rounds, cli: ${cli.join(' ')}`,
     [
-      ['variant', 'median', 'p90', 'min', 'fetched (median)', 'sent (median)', 'requests'],
+      [
+        'variant',
+        'median',
+        'p90',
+        'min',
+        'CPU (median)',
+        'fetched (median)',
+        'sent (median)',
+        'requests',
+      ],
       ...(['seed', 'cold', 'warm'] as const).map((v) => [
         v,
         ms(stats[v].medianMs),
         ms(stats[v].p90Ms),
         ms(stats[v].minMs),
+        ms(stats[v].medianCpuMs),
         kib(stats[v].medianFetchedBytes),
         kib(stats[v].medianSentBytes),
         String(stats[v].medianRequests),
@@ -420,13 +454,13 @@ function report(result: Result): void {
     `seed job steps (median): clone ${ms(seedSteps.clone!)}, edit+commit ${ms(seedSteps.commit!)}, push ${ms(seedSteps.push!)}`,
   );
   console.log(
-    `seed/cold = ${ratios.seedOverCold.toFixed(2)}x, seed/warm = ${ratios.seedOverWarm.toFixed(2)}x`,
+    `seed/cold = ${ratios.seedOverCold.toFixed(2)}x, seed/warm = ${ratios.seedOverWarm.toFixed(2)}x (by CPU time: ${ratios.cpuSeedOverCold.toFixed(2)}x, ${ratios.cpuSeedOverWarm.toFixed(2)}x)`,
   );
   console.log(`target ${targets.warm.rule}: ${yes(targets.warm.met)}`);
   console.log(`target ${targets.cold.rule}: ${yes(targets.cold.met)}`);
   if (conc) {
     console.log(
-      `\nconcurrency: ${conc.stacks} deploys on ${conc.stacks} stacks at once: ${conc.landed}/${conc.stacks} landed with their trailers in ${ms(conc.wallMs)} (per process: median ${ms(conc.processWallMs.median)}, max ${ms(conc.processWallMs.max)}; attempts ${conc.attempts.total}, max ${conc.attempts.max}; fetched ${kib(conc.fetchedBytes)} in all)`,
+      `\nconcurrency: ${conc.stacks} deploys on ${conc.stacks} stacks at once: ${conc.landed}/${conc.stacks} landed with their trailers in ${ms(conc.wallMs)} (per process: median ${ms(conc.processWallMs.median)}, max ${ms(conc.processWallMs.max)}; CPU ${ms(conc.cpuMsTotal)} in all; attempts ${conc.attempts.total}, max ${conc.attempts.max}; fetched ${kib(conc.fetchedBytes)} in all)`,
     );
     for (const f of conc.failures) console.log(`  failed: ${f}`);
     for (const p of conc.problems) console.log(`  problem: ${p}`);
@@ -472,6 +506,9 @@ async function main() {
     const ratios = {
       seedOverCold: stats.seed.medianMs / stats.cold.medianMs,
       seedOverWarm: stats.seed.medianMs / stats.warm.medianMs,
+      /** The same by CPU time: what a loaded machine changes least. */
+      cpuSeedOverCold: stats.seed.medianCpuMs / stats.cold.medianCpuMs,
+      cpuSeedOverWarm: stats.seed.medianCpuMs / stats.warm.medianCpuMs,
     };
     const targets = {
       warm: {
