@@ -403,7 +403,7 @@ async function concurrency(server: GitServer, bare: string, url: string, work: s
 
 const kib = (bytes: number) =>
   bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
-const ms = (v: number) => `${Math.round(v)} ms`;
+const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a');
 const yes = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
 type Result = {
