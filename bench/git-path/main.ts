@@ -413,7 +413,8 @@ type Result = {
   seedStepsMedianMs: Record<string, number>;
   ratios: Record<'seedOverCold' | 'seedOverWarm' | 'cpuSeedOverCold' | 'cpuSeedOverWarm', number>;
   targets: Record<'warm' | 'cold', { rule: string; met: boolean }>;
-  concurrency: (ConcurrencyReport & { limitMs: number; met: boolean }) | undefined;
+  concurrency:
+    (ConcurrencyReport & { limitMs: number; limitBySeedPushMs: number; met: boolean }) | undefined;
 };
 
 /** The human-readable report (stdout, unless --json). */
@@ -467,6 +468,9 @@ function report(result: Result): void {
     console.log(
       `target all land in <= 2 x (${conc.stacks} x one cold deploy, ${ms(stats.cold.medianMs)}) = ${ms(conc.limitMs)}: ${yes(conc.met)}`,
     );
+    console.log(
+      `  (stricter reading, one push = the seed job's git push step: 2 x ${conc.stacks} x ${ms(seedSteps.push!)} = ${ms(conc.limitBySeedPushMs)}: ${yes(conc.landed === conc.stacks && conc.wallMs <= conc.limitBySeedPushMs)})`,
+    );
   }
   console.log(
     `load average (1 min) at start ${result.machine.loadAverage.start.toFixed(1)}, at end ${result.machine.loadAverage.end.toFixed(1)}, on ${os.cpus().length} cores`,
@@ -518,7 +522,7 @@ async function main() {
       cold: { rule: 'cold >= 3x faster than seed', met: ratios.seedOverCold >= 3 },
     };
 
-    let conc: (ConcurrencyReport & { limitMs: number; met: boolean }) | undefined;
+    let conc: Result['concurrency'];
     if (multi) {
       const multiBare = copyRepo(multi, served, 'multi');
       log(`${concurrent} concurrent deploys on ${concurrent} stacks, each with an empty cache...`);
@@ -528,6 +532,8 @@ async function main() {
       conc = {
         ...report,
         limitMs,
+        // The stricter reading: one push = the seed job's `git push` step alone.
+        limitBySeedPushMs: 2 * concurrent * seedSteps.push!,
         met:
           report.landed === concurrent && report.failures.length === 0 && report.wallMs <= limitMs,
       };
