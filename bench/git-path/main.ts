@@ -13,7 +13,7 @@
  *   npx tsx bench/git-path/main.ts [--files 20000] [--commits 20000] [--rounds 5]
  *     [--concurrent 20] [--cli "node bin/stackswap.js"] [--json]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -295,6 +295,9 @@ async function alternate(server: GitServer, bare: string, url: string, work: str
         sample = { variant, round, version, wallMs: r.wallMs, cpuMs: r.cpuMs, traffic };
         sample.attempts = r.attempts;
       }
+      // The previous run's files (a 20,000-file checkout, removed again) are written back by
+      // the kernel later; flush them now so that cost does not land on the next measurement.
+      execFileSync('sync');
       if (tipOf(bare) === before) throw new Error(`${version}: the remote tip did not move`);
       expectLanded(bare, version);
       samples.push(sample);
