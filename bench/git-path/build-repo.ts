@@ -155,11 +155,13 @@ async function fastImport(
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  let failed: Error | undefined;
+  child.stdin.on('error', (e) => (failed = e));
   const write = (chunk: string | Buffer) =>
     new Promise<void>((resolve, reject) => {
-      if (child.stdin.write(chunk)) resolve();
+      if (failed) reject(new Error(`git fast-import stopped reading: ${stderr || failed.message}`));
+      else if (child.stdin.write(chunk)) resolve();
       else child.stdin.once('drain', resolve);
-      child.stdin.once('error', reject);
     });
   await produce(write);
   await write('done\n');
