@@ -71,6 +71,7 @@ describe('stackswap.yaml of the example', () => {
       rootApp: 'root',
       retentionMs: 30 * 60_000,
       autoScaleDown: false,
+      waitForWindow: false,
     } satisfies Omit<StackConfig, 'verification'>);
   });
 
