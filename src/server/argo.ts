@@ -16,6 +16,8 @@ import type { StackswapConfig } from '../config/stackswap-config.ts';
 
 export interface ArgoAccessOptions {
   degradedGraceMs?: number;
+  /** How long a pod of the new release may crash-loop before the wait fails (default 30 s). */
+  crashGraceMs?: number;
   pollIntervalMs?: number;
 }
 
@@ -83,9 +85,21 @@ export class ArgoAccess {
         ...(this.options.degradedGraceMs !== undefined
           ? { degradedGraceMs: this.options.degradedGraceMs }
           : {}),
+        ...(this.options.crashGraceMs !== undefined
+          ? { crashGraceMs: this.options.crashGraceMs }
+          : {}),
         ...(this.options.pollIntervalMs !== undefined
           ? { pollIntervalMs: this.options.pollIntervalMs }
           : {}),
+        // Stacks with `argocd.waitForWindow` wait for a closed sync window, as in the CLI.
+        waitForWindowApps: [...stackswap.stacks.values()]
+          .filter((s) => s.waitForWindow)
+          .flatMap((s) => [
+            s.apps.blue,
+            s.apps.green,
+            s.apps.ingress,
+            ...(s.rootApp ? [s.rootApp] : []),
+          ]),
         ...(relay ? { onProgress: relay } : {}),
       },
       (text) => this.redactor.redact(text),

@@ -26,7 +26,7 @@ import {
   type Environment,
 } from '../config/environment.ts';
 import { buildApp, type Limits } from './app.ts';
-import { ArgoAccess } from './argo.ts';
+import { ArgoAccess, type ArgoAccessOptions } from './argo.ts';
 import { loadTokens, type TokenStore } from './auth/tokens.ts';
 import { defaultDataDir, readServeEnvironment } from './config.ts';
 import { createServiceLogger, ServiceRedactor } from './logging.ts';
@@ -55,7 +55,7 @@ export interface ServiceOptions {
   /** Which Slack response_url hosts may be called (default: https on slack.com). */
   slackAllowUrl?: (url: URL) => boolean;
   /** Argo CD wait tuning (tests and the sandbox poll faster). */
-  argo?: { pollIntervalMs?: number; degradedGraceMs?: number };
+  argo?: ArgoAccessOptions;
   /** Compare-and-swap retry tuning of the writer clone. */
   gitRetry?: RetryOptions;
   /** Seconds; overrides STACKSWAP_TIMEOUT. */
