@@ -69,8 +69,13 @@ export type CheckConfig = z.infer<typeof Check>;
 const Analysis = z
   .object({
     name: Name,
-    /** PromQL, templated with {namespace}, {colour}, {stack}; must return one number. */
+    /**
+     * PromQL, templated with {namespace}, {colour}, {stack}, {component} and {version} (the
+     * image tag of {component} in the colour measured); must return one number.
+     */
     query: z.string().min(1),
+    /** For {component} and {version} in `query`; default the stack's first component. */
+    component: Name.optional(),
     /** CEL over `result` (a double), e.g. result < 0.02. */
     successCondition: z.string().min(1).optional(),
     failureCondition: z.string().min(1).optional(),

@@ -21,7 +21,7 @@ import { runMetric, type Measurement, type MetricResult } from './analysis.ts';
 import type { VerifyClock } from './clock.ts';
 import { runCheck, type AttemptResult, type CheckResult, type CheckTarget } from './http-check.ts';
 import type { PrometheusClient } from './prometheus-client.ts';
-import type { TemplateValues } from './template.ts';
+import { withComponent, type TemplateValues } from './template.ts';
 
 export type GateResult = 'passed' | 'failed' | 'inconclusive' | 'interrupted';
 
@@ -57,6 +57,10 @@ export interface GateRequest {
   target: CheckTarget;
   values: TemplateValues;
   liveValues?: TemplateValues;
+  /** Image tag per component of the colour under test: `{version}` of a metric's `component`. */
+  versions?: Readonly<Record<string, string | undefined>>;
+  /** The same for the live colour (comparisons during weighted steps). */
+  liveVersions?: Readonly<Record<string, string | undefined>>;
   /** Measurements per metric (the post-swap window sets it from its length). */
   countOf?: (metric: AnalysisConfig) => number;
   onInconclusive: VerificationConfigFile['onInconclusive'];
@@ -93,7 +97,13 @@ export async function runGate(request: GateRequest): Promise<GateVerdict> {
   // A failed check or metric stops the others: the verdict is known.
   const checksRun = Promise.all(
     request.checks.map(async (check) => {
-      const result = await runCheck(check, request.target, {
+      const target = check.component
+        ? {
+            ...request.target,
+            values: withComponent(request.target.values, check.component, request.versions ?? {}),
+          }
+        : request.target;
+      const result = await runCheck(check, target, {
         clock: request.clock,
         dispatcher: request.dispatcher,
         signal,
@@ -118,8 +128,10 @@ export async function runGate(request: GateRequest): Promise<GateVerdict> {
         result = await runMetric(metric, {
           client: request.prometheus!,
           clock: request.clock,
-          values: request.values,
-          ...(request.liveValues ? { liveValues: request.liveValues } : {}),
+          values: forMetric(metric, request.values, request.versions),
+          ...(request.liveValues
+            ? { liveValues: forMetric(metric, request.liveValues, request.liveVersions) }
+            : {}),
           count: request.countOf?.(metric) ?? metric.count,
           signal,
           onMeasurement: (m) =>
@@ -215,4 +227,13 @@ export function select<T extends { name: string }>(
   return names
     .map((n) => all.find((item) => item.name === n))
     .filter((x): x is T => x !== undefined);
+}
+
+/** A metric with its own `component` is templated with that component (and its version). */
+function forMetric(
+  metric: AnalysisConfig,
+  values: TemplateValues,
+  versions: Readonly<Record<string, string | undefined>> | undefined,
+): TemplateValues {
+  return metric.component ? withComponent(values, metric.component, versions ?? {}) : values;
 }

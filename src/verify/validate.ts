@@ -9,7 +9,13 @@ import type { StackConfig, StackVerification } from '../config/stackswap-config.
 import { compileCondition, ConditionError, type ConditionKind } from './condition.ts';
 import { checkUrl, parseHostPattern, type HostPattern } from './hosts.ts';
 import { promqlProblem } from './promql.ts';
-import { fillTemplate, promqlString, unknownVariables, type TemplateValues } from './template.ts';
+import {
+  fillTemplate,
+  promqlString,
+  TEMPLATE_VARIABLES,
+  unknownVariables,
+  type TemplateValues,
+} from './template.ts';
 
 export interface VerificationProblem {
   key: (string | number)[];
@@ -40,7 +46,7 @@ export function verificationProblems(stack: StackConfig): VerificationProblem[] 
     if (unknown.length > 0) {
       problems.push({
         key,
-        message: `unknown template variable {${unknown[0]}} (known: {namespace}, {colour}, {stack}, {component})`,
+        message: `unknown template variable {${unknown[0]}} (known: ${TEMPLATE_VARIABLES.map((t) => `{${t}}`).join(', ')})`,
       });
       return false;
     }
@@ -77,8 +83,18 @@ export function verificationProblems(stack: StackConfig): VerificationProblem[] 
     }
   });
   v.analysis.forEach((metric, i) => {
+    if (metric.component && !stack.components.some((c) => c.name === metric.component)) {
+      problems.push({
+        key: at('analysis', i, 'component'),
+        message: `unknown component ${metric.component}`,
+      });
+    }
     if (template(metric.query, at('analysis', i, 'query'))) {
-      const filled = fillTemplate(metric.query, sampleValues(stack, 'blue'), promqlString);
+      const filled = fillTemplate(
+        metric.query,
+        sampleValues(stack, 'blue', metric.component),
+        promqlString,
+      );
       const problem = promqlProblem(filled);
       if (problem) problems.push({ key: at('analysis', i, 'query'), message: problem.message });
     }
@@ -128,21 +144,34 @@ export function allowedHostPatterns(
   return patterns;
 }
 
-/** The template values of one colour of a stack. */
+/** Image tag per component of one colour, as its values file says (stack-state.ts). */
+export type ColourVersions = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The template values of one colour of a stack; `{version}` is the tag of `component` (default
+ * the stack's first) in `versions` (empty when unknown: such a query then finds no data).
+ */
 export function templateValues(
   stack: StackConfig,
   colour: Colour,
   component?: string,
+  versions: ColourVersions = {},
 ): TemplateValues {
+  const name = component ?? stack.components[0]!.name;
   return {
     namespace: stack.namespaces[colour],
     colour,
     stack: stack.name,
-    component: component ?? stack.components[0]!.name,
+    component: name,
+    version: versions[name] ?? '',
   };
 }
 
-const sampleValues = templateValues;
+/** For validation: a placeholder version, so that a templated URL or query can be checked. */
+function sampleValues(stack: StackConfig, colour: Colour, component?: string): TemplateValues {
+  const name = component ?? stack.components[0]!.name;
+  return templateValues(stack, colour, name, { [name]: '0.0.0' });
+}
 
 function unique(
   items: readonly { name: string }[],

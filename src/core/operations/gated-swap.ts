@@ -24,7 +24,7 @@ import type { Transaction } from '../../gitops/git/repo.ts';
 import { editValues, commitStep, operationResult, syncStep } from './commit-and-sync.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { runGate, select, type GateEvent, type GateVerdict } from '../../verify/gate.ts';
-import { allowedHostPatterns, templateValues } from '../../verify/validate.ts';
+import { allowedHostPatterns, templateValues, type ColourVersions } from '../../verify/validate.ts';
 import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
 import { fmt } from '../../verify/analysis.ts';
 
@@ -41,7 +41,15 @@ export type SwapPreconditions = (
   stack: StackConfig,
   to: Colour | undefined,
   checkArgo: boolean,
-) => Promise<{ target: Colour; live: Colour } | 'already-live'>;
+) => Promise<
+  | {
+      target: Colour;
+      live: Colour;
+      /** Image tag per component of each colour at that commit (`{version}` of the gates). */
+      versions: Record<Colour, ColourVersions>;
+    }
+  | 'already-live'
+>;
 
 const DEFAULT_VERIFICATION_WEIGHT_KEY = ['global', 'previewWeight'];
 
@@ -67,7 +75,7 @@ export async function gatedSwap(
     }));
     const resolution = resolved.plan.result;
     if (resolution === 'already-live') return undefined; // plain swap reports the no-op
-    const { target, live } = resolution;
+    const { target, live, versions } = resolution;
     const deadline = (runtime?.clock.now() ?? ctx.now()) + ctx.timeoutMs;
     const gate = (phase: string, kind: 'preSwap' | 'steps' | 'postSwap', colourUnderTest: Colour) =>
       runPhase(ctx, v!, runtime!, stack, {
@@ -76,6 +84,7 @@ export async function gatedSwap(
         colour: colourUnderTest,
         preview: kind !== 'postSwap',
         liveColour: kind === 'steps' ? live : undefined,
+        versions,
         deadline,
       });
 
@@ -250,6 +259,8 @@ interface PhaseRequest {
   colour: Colour;
   preview: boolean;
   liveColour: Colour | undefined;
+  /** Image tag per component of each colour, for `{version}`. */
+  versions: Record<Colour, ColourVersions>;
   deadline: number;
 }
 
@@ -274,13 +285,29 @@ export function runPhase(
         checks,
         analysis,
         target: {
-          values: templateValues(stack, request.colour),
+          values: templateValues(
+            stack,
+            request.colour,
+            undefined,
+            request.versions[request.colour],
+          ),
           ingress: runtime.ingress,
           preview: request.preview,
           allowed: allowedHostPatterns(v),
         },
-        values: templateValues(stack, request.colour),
-        ...(request.liveColour ? { liveValues: templateValues(stack, request.liveColour) } : {}),
+        values: templateValues(stack, request.colour, undefined, request.versions[request.colour]),
+        versions: request.versions[request.colour],
+        ...(request.liveColour
+          ? {
+              liveValues: templateValues(
+                stack,
+                request.liveColour,
+                undefined,
+                request.versions[request.liveColour],
+              ),
+              liveVersions: request.versions[request.liveColour],
+            }
+          : {}),
         ...(window ? { countOf: (m) => Math.max(1, Math.floor(window / m.interval)) } : {}),
         onInconclusive: v.onInconclusive,
         deadline: request.deadline,

@@ -102,7 +102,14 @@ function swapPreconditions(ctx: OperationContext): SwapPreconditions {
       state,
       target,
     );
-    return { target, live: state.live };
+    return {
+      target,
+      live: state.live,
+      versions: {
+        blue: state.colours.blue.versions,
+        green: state.colours.green.versions,
+      },
+    };
   };
 }
 

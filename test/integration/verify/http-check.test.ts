@@ -61,7 +61,13 @@ const check = (over: Partial<CheckConfig>): CheckConfig => ({
 });
 
 const target = (allowed: HostPattern[] = []): CheckTarget => ({
-  values: { namespace: 'my-app-green', colour: 'green', stack: 'my-app', component: 'fe' },
+  values: {
+    namespace: 'my-app-green',
+    colour: 'green',
+    stack: 'my-app',
+    component: 'fe',
+    version: '1.0.0',
+  },
   ingress: { url: base, host: 'my-app.example.com', previewHeader: 'x-stackswap-preview' },
   preview: true,
   allowed,

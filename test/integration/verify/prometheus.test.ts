@@ -179,12 +179,71 @@ describe('sandbox metrics on a real Prometheus', () => {
           colour: 'green',
           stack: 'my-app',
           component: 'my-frontend',
+          version: '1.1.0',
         },
       },
     );
     expect(result.phase).toBe('failed');
     expect(result.reason).toBe('analysis error-rate: 1: result < 0.02 is false');
     expect(result.decisive).toMatchObject({ value: 1, condition: 'result < 0.02' });
+  });
+
+  it('measures only the release under test with {version}: replaced pods stay in the rate window', async () => {
+    // Green answers 502 on every request (its backend is broken). A fixed release replaces
+    // its pods: their series are gone from the targets but their samples stay in the window.
+    const share = (scoped: boolean) => {
+      const of = `namespace="{namespace}",component="{component}"${scoped ? ',version="{version}"' : ''}`;
+      return `(sum(rate(http_requests_total{${of},code=~"5.."}[30s])) or vector(0)) / sum(rate(http_requests_total{${of}}[30s]))`;
+    };
+    const fixed = await repo.renderApp({
+      colour: 'green',
+      frontendTag: '1.2.0',
+      backendTag: '1.2.0',
+      replicas: 2,
+    });
+    view.set([...blue, ...fixed]);
+    await pool.whenSettled();
+    const frontend = pool.resolve('my-frontend.my-app-green.svc.cluster.local')!;
+    let stop = false;
+    const load = (async () => {
+      while (!stop) {
+        await request(frontend, { path: '/' }).catch(() => {});
+        await sleep(20);
+      }
+    })();
+    try {
+      const m = (scoped: boolean) =>
+        metric({
+          name: scoped ? 'release' : 'namespace',
+          component: 'my-frontend',
+          query: share(scoped),
+          successCondition: 'result < 0.02',
+        });
+      // The whole namespace: the replaced pods' 502s are still in the 30 s window.
+      const namespace = await gate({
+        analysis: [m(false)],
+        versions: { 'my-frontend': '1.2.0', 'my-backend': '1.2.0' },
+      });
+      expect(namespace.result, namespace.reason).toBe('failed');
+      // The release under test ({version} of the metric's component): no error at all, once
+      // its own pods have been scraped twice.
+      const scoped =
+        'sum(rate(http_requests_total{namespace="my-app-green",component="my-frontend",version="1.2.0"}[30s]))';
+      await eventually(
+        () => client.query(scoped),
+        (o) => o.kind === 'value' && o.value > 0,
+      );
+      const release = await gate({
+        analysis: [m(true)],
+        versions: { 'my-frontend': '1.2.0', 'my-backend': '1.2.0' },
+      });
+      expect(release.result, release.reason).toBe('passed');
+      expect(release.metrics[0]!.query).toContain('version="1.2.0"');
+      expect(release.metrics[0]!.measurements[0]).toMatchObject({ value: 0 });
+    } finally {
+      stop = true;
+      await load;
+    }
   });
 
   it('follows the pods: a Deployment scaled to zero leaves the targets', async () => {
@@ -217,6 +276,7 @@ function gate(
     colour: 'green',
     stack: 'my-app',
     component: 'my-frontend',
+    version: '',
   };
   return runGate({
     phase: 'test',

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { compileCondition, ConditionError } from '../../../src/verify/condition.ts';
 import { checkUrl, parseHostPattern, type HostPattern } from '../../../src/verify/hosts.ts';
 import { promqlProblem } from '../../../src/verify/promql.ts';
-import { fillTemplate, promqlString, unknownVariables } from '../../../src/verify/template.ts';
+import {
+  fillTemplate,
+  promqlString,
+  unknownVariables,
+  withComponent,
+} from '../../../src/verify/template.ts';
 
 describe('conditions (CEL)', () => {
   it('judges metric values, comparisons with live, and JSON bodies', () => {
@@ -36,8 +41,21 @@ describe('conditions (CEL)', () => {
 
 describe('templates', () => {
   it('fills known variables and lists unknown ones', () => {
-    const values = { namespace: 'my-app-blue', colour: 'blue', stack: 'my-app', component: 'fe' };
+    const values = {
+      namespace: 'my-app-blue',
+      colour: 'blue',
+      stack: 'my-app',
+      component: 'fe',
+      version: '1.2.0',
+    };
     expect(fillTemplate('x{namespace="{namespace}"}', values)).toBe('x{namespace="my-app-blue"}');
+    expect(fillTemplate('x{component="{component}",version="{version}"}', values)).toBe(
+      'x{component="fe",version="1.2.0"}',
+    );
+    expect(withComponent(values, 'be', { fe: '1.2.0', be: '2.0.0' })).toMatchObject({
+      component: 'be',
+      version: '2.0.0',
+    });
     expect(unknownVariables('{namespace} {colour} {nope} {code=~"5.."}')).toEqual(['nope']);
     expect(promqlString('a"b\\')).toBe('a\\"b\\\\');
   });

@@ -67,6 +67,20 @@ describe('verification config', () => {
     expect(e.where?.key).toBe('stacks.my-app.verification.analysis.0.query');
   });
 
+  it('accepts {version} and a metric component, refuses a component the stack lacks', () => {
+    const scoped = GOOD.replace(
+      '    query: sum(rate(http_requests_total{namespace="{namespace}",',
+      '    component: my-backend\n    query: sum(rate(http_requests_total{namespace="{namespace}",component="{component}",version="{version}",',
+    );
+    const v = parseConfig(withVerification(scoped)).stacks.get('my-app')!.verification!;
+    expect(v.analysis[0]).toMatchObject({ component: 'my-backend' });
+    const e = validationError(() =>
+      parseConfig(withVerification(scoped.replace('component: my-backend', 'component: my-db'))),
+    );
+    expect(e.message).toMatch(/unknown component my-db/);
+    expect(e.where?.key).toBe('stacks.my-app.verification.analysis.0.component');
+  });
+
   it('refuses conditions that do not parse or are not true/false', () => {
     for (const [bad, pattern] of [
       ['result <', /condition "result <": Unexpected token/],
