@@ -14,28 +14,57 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_MAIN = path.join(ROOT, 'dist', 'cli', 'main.js');
+/** dist/ bundled into a few files (bin/bundle.js); `complete` is written last. */
+export const BUNDLE_DIR = path.join(ROOT, 'dist', 'bundle');
+export const BUNDLE_MAIN = path.join(BUNDLE_DIR, 'main.js');
+const BUNDLE_COMPLETE = path.join(BUNDLE_DIR, 'complete');
 const SRC = path.join(ROOT, 'src');
 
 /**
- * @returns {{ fresh: true, checkout: boolean } | { fresh: false, checkout: boolean, reason: string }}
+ * `main`: what to run, the bundle when it was made from the current dist/ (its `complete`
+ * marker at least as new as every compiled file), else dist/cli/main.js.
+ * @returns {{ fresh: true, checkout: boolean, main: string } | { fresh: false, checkout: boolean, reason: string }}
  */
 export function distState() {
   const checkout = existsSync(path.join(SRC, 'cli', 'main.ts'));
   if (!checkout) {
-    return existsSync(DIST_MAIN)
-      ? { fresh: true, checkout }
-      : { fresh: false, checkout, reason: 'dist/cli/main.js is missing' };
+    if (!existsSync(DIST_MAIN)) {
+      return { fresh: false, checkout, reason: 'dist/cli/main.js is missing' };
+    }
+    return {
+      fresh: true,
+      checkout,
+      main: bundleMtime() >= mtime(DIST_MAIN) ? BUNDLE_MAIN : DIST_MAIN,
+    };
   }
-  const stale = staleSource(SRC, path.join(ROOT, 'dist'));
-  return stale ? { fresh: false, checkout, reason: stale } : { fresh: true, checkout };
+  const newest = { ms: 0 };
+  const stale = staleSource(SRC, path.join(ROOT, 'dist'), newest);
+  if (stale) return { fresh: false, checkout, reason: stale };
+  return { fresh: true, checkout, main: bundleMtime() >= newest.ms ? BUNDLE_MAIN : DIST_MAIN };
 }
 
-/** The first source file whose compiled twin is missing or older, as a sentence; or undefined. */
-function staleSource(srcDir, distDir) {
+function mtime(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/** When the bundle was completed; -1 without one. */
+function bundleMtime() {
+  return existsSync(BUNDLE_MAIN) ? mtime(BUNDLE_COMPLETE) : -1;
+}
+
+/**
+ * The first source file whose compiled twin is missing or older, as a sentence; or undefined.
+ * `newest.ms`: the newest compiled twin seen.
+ */
+function staleSource(srcDir, distDir, newest) {
   for (const entry of readdirSync(srcDir, { withFileTypes: true })) {
     const src = path.join(srcDir, entry.name);
     if (entry.isDirectory()) {
-      const found = staleSource(src, path.join(distDir, entry.name));
+      const found = staleSource(src, path.join(distDir, entry.name), newest);
       if (found) return found;
       continue;
     }
@@ -49,6 +78,7 @@ function staleSource(srcDir, distDir) {
       return `${path.relative(ROOT, twin)} is missing (${relative} has not been built)`;
     }
     if (statSync(src).mtimeMs > built) return `${relative} changed after the last build`;
+    if (built > newest.ms) newest.ms = built;
   }
   return undefined;
 }
@@ -61,7 +91,10 @@ function staleSource(srcDir, distDir) {
  */
 export function buildIfStale(log = () => {}) {
   const before = distState();
-  if (before.fresh) return;
+  if (before.fresh) {
+    if (before.main !== BUNDLE_MAIN) bundleIfPossible(log);
+    return;
+  }
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   if (!before.checkout || !existsSync(tsc)) {
     throw new Error(
@@ -80,6 +113,25 @@ export function buildIfStale(log = () => {}) {
   }
   const after = distState();
   if (!after.fresh) throw new Error(`the build left dist/ stale: ${after.reason}`);
+  bundleIfPossible(log);
+}
+
+/** Runs bin/bundle.js when it and esbuild are there; a failed bundle leaves dist/ to run. */
+function bundleIfPossible(log) {
+  const script = path.join(ROOT, 'bin', 'bundle.js');
+  if (!existsSync(script) || !existsSync(path.join(ROOT, 'node_modules', 'esbuild'))) return;
+  try {
+    execFileSync(process.execPath, [script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 120_000,
+    });
+    log('bundled dist/ into dist/bundle/');
+  } catch (e) {
+    log(
+      `no bundle (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); dist/cli/main.js runs`,
+    );
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

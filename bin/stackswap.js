@@ -5,7 +5,7 @@
 // In a development checkout a dist/ older than src/ never runs: the sources run through tsx
 // (a development tool) instead, with a note on stderr; `npm run build` restores the fast start.
 import { readFileSync } from 'node:fs';
-import { DIST_MAIN, distState } from './dist-state.js';
+import { distState } from './dist-state.js';
 
 const args = process.argv.slice(2);
 const state =
@@ -15,7 +15,7 @@ if (!state) {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`${version}\n`);
 } else if (state.fresh) {
-  await import(DIST_MAIN);
+  await import(state.main);
 } else {
   let register;
   if (state.checkout) {

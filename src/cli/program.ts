@@ -211,12 +211,12 @@ function buildProgram(
       'also write LIVE_COLOR, PREVIEW_COLOR, ... as a GitLab dotenv report',
     )
     .action(async (opts: { dotenv?: string }) => {
-      const { inspectStack, stackOf, loadConfig, dotenvFor } = await runtime();
+      const { inspectStack, stackOf, loadStructuralConfig, dotenvFor } = await runtime();
       const s = await session();
       const repo = await s.openRepo();
       const stack = await s.stackName(repo);
       const report = await inspectStack(repo, stack, await s.deployer(), { refresh: true });
-      const config = stackOf(await loadConfig(repo), stack);
+      const config = stackOf(await loadStructuralConfig(repo), stack);
       const dotenv = dotenvFor(report, config);
       if (opts.dotenv) await writeFile(opts.dotenv, dotenv);
       printResult(
@@ -239,7 +239,7 @@ function buildProgram(
         let plan: DeployRequest['plan'] = { source: 'repo' };
         if (opts.plan) {
           const source = await readLocalFile(opts.plan);
-          const stack = rt.stackOf(await rt.loadConfig(ctx.repo), stackName);
+          const stack = rt.stackOf(await rt.loadStructuralConfig(ctx.repo), stackName);
           plan = {
             source: 'versions',
             versions: rt.parsePlan(source, stack, opts.plan),

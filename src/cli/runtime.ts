@@ -5,10 +5,12 @@
  * client, the HTTP service and the sandbox are imported later still, by the commands that use
  * them.
  */
-export { loadConfig, parsePlan, stackOf } from '../core/load-config.ts';
+import type { StackswapConfig } from '../config/stackswap-config.ts';
+import type { RepoReader } from '../shared/repo-files.ts';
+
+export { loadStructuralConfig, parsePlan, stackOf } from '../core/config-file.ts';
 export { WorktreeReader } from '../gitops/worktree-reader.ts';
 export { deploy } from '../core/operations/deploy.ts';
-export { swap } from '../core/operations/swap.ts';
 export { revert } from '../core/operations/revert.ts';
 export { scaleDown } from '../core/operations/scale-down.ts';
 export { valuesSet } from '../core/operations/values-set.ts';
@@ -17,3 +19,19 @@ export { planOperation } from '../core/plan-diff.ts';
 export { Colour, parseKeyPath, repoPathProblem } from '../config/names.ts';
 export { parseSetPairs } from '../config/release-plan.ts';
 export { Session } from './session.ts';
+
+// The verification grammar (PromQL) and the CEL checker load only for the commands that use
+// them: swap and plan validate check the verification block, deploy and status do not.
+
+/** The config with its verification blocks checked (src/core/load-config.ts). */
+export async function loadConfig(repo: RepoReader): Promise<StackswapConfig> {
+  return (await import('../core/load-config.ts')).loadConfig(repo);
+}
+
+type SwapModule = typeof import('../core/operations/swap.ts');
+
+export async function swap(
+  ...args: Parameters<SwapModule['swap']>
+): ReturnType<SwapModule['swap']> {
+  return (await import('../core/operations/swap.ts')).swap(...args);
+}

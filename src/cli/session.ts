@@ -10,7 +10,7 @@ import type { Redactor } from '../shared/redact.ts';
 import type { Progress } from '../shared/progress.ts';
 import type { Deployer } from '../shared/deployer.ts';
 import type { RepoReader } from '../shared/repo-files.ts';
-import { loadConfig } from '../core/load-config.ts';
+import { loadStructuralConfig } from '../core/config-file.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
 import {
@@ -102,7 +102,7 @@ export class Session {
   async stackName(repo: RepoReader): Promise<string> {
     const explicit = this.options.stack ?? this.env.STACKSWAP_STACK;
     if (explicit) return explicit;
-    const stacks = [...(await loadConfig(repo)).stacks.keys()];
+    const stacks = [...(await loadStructuralConfig(repo)).stacks.keys()];
     if (stacks.length === 1) return stacks[0]!;
     throw new UsageError(
       `stackswap.yaml has ${stacks.length} stacks: pass --stack (${stacks.join(', ')})`,
@@ -114,7 +114,7 @@ export class Session {
     if (!this.options.sync) return undefined;
     if (this.argo === null) {
       const repo = await this.openRepo();
-      const config = await loadConfig(repo);
+      const config = await loadStructuralConfig(repo);
       const [{ createArgoDeployer }, { describeArgoEvent }] = await Promise.all([
         import('../argocd/deployer.ts'),
         import('../argocd/progress-text.ts'),

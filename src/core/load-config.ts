@@ -1,96 +1,31 @@
-/** Loads and validates `stackswap.yaml` and release plans from a checkout of the config repo. */
-import { ValidationError } from '../shared/errors.ts';
+/**
+ * Loads and validates `stackswap.yaml` completely: its structure (src/core/config-file.ts) and
+ * the meaning of every verification block (PromQL, CEL conditions, templates, hosts). For the
+ * commands that verify (swap, verify, plan validate) and the service; the others read the
+ * config through config-file.ts and never load the grammar.
+ */
 import type { RepoReader } from '../shared/repo-files.ts';
-import { parseYamlDocument, parseYamlValue, lineOfPath } from '../gitops/yaml-parse.ts';
-import {
-  StackswapConfigFile,
-  resolveConfig,
-  type StackConfig,
-  type StackswapConfig,
-} from '../config/stackswap-config.ts';
-import { ReleasePlanFile, checkPlanAgainstStack, type Versions } from '../config/release-plan.ts';
+import type { StackswapConfig } from '../config/stackswap-config.ts';
 import { verificationProblems } from '../verify/validate.ts';
+import { parseStructuralConfig, readConfigSource, reportProblems } from './config-file.ts';
 
-export const CONFIG_FILE = 'stackswap.yaml';
+export {
+  CONFIG_FILE,
+  loadPlanFromRepo,
+  loadStructuralConfig,
+  parsePlan,
+  parseStructuralConfig,
+  stackOf,
+} from './config-file.ts';
 
 export async function loadConfig(repo: RepoReader): Promise<StackswapConfig> {
-  if (!(await repo.fileExists(CONFIG_FILE))) {
-    throw new ValidationError(`the config repo has no ${CONFIG_FILE} at its root`, {
-      where: { file: CONFIG_FILE },
-      hint: 'is --repo / STACKSWAP_REPO the config repo, and --branch the right branch?',
-    });
-  }
-  return parseConfig(await repo.readFile(CONFIG_FILE));
+  return parseConfig(await readConfigSource(repo));
 }
 
 export function parseConfig(source: string): StackswapConfig {
-  const file = parseYamlValue(source, StackswapConfigFile, { file: CONFIG_FILE });
-  const resolved = resolveConfig(file);
-  if (!Array.isArray(resolved)) {
-    // Verification gates (PromQL, conditions, hosts) fail here, before any release uses them.
-    const problems = [...resolved.stacks.values()].flatMap(verificationProblems);
-    if (problems.length === 0) return resolved;
-    return reportProblems(source, problems);
-  }
-  return reportProblems(source, resolved);
-}
-
-function reportProblems(
-  source: string,
-  resolved: { key: (string | number)[]; message: string }[],
-): never {
-  const doc = parseYamlDocument(source, { file: CONFIG_FILE });
-  const [first, ...rest] = resolved;
-  throw new ValidationError(first!.message, {
-    where: {
-      file: CONFIG_FILE,
-      key: first!.key.join('.'),
-      line: lineOfPath(doc, source, first!.key.map(String)),
-    },
-    ...(rest.length > 0
-      ? { details: { moreProblems: rest.map((p) => `${p.key.join('.')}: ${p.message}`) } }
-      : {}),
-  });
-}
-
-export function stackOf(config: StackswapConfig, name: string): StackConfig {
-  const stack = config.stacks.get(name);
-  if (!stack) {
-    throw new ValidationError(
-      `unknown stack "${name}" (stacks in ${CONFIG_FILE}: ${[...config.stacks.keys()].join(', ')})`,
-      { where: { file: CONFIG_FILE, key: 'stacks' } },
-    );
-  }
-  return stack;
-}
-
-/** Reads the stack's release plan file (`releases/<stack>.yaml`) from the repo. */
-export async function loadPlanFromRepo(repo: RepoReader, stack: StackConfig): Promise<Versions> {
-  if (!(await repo.fileExists(stack.planFile))) {
-    throw new ValidationError(`release plan ${stack.planFile} does not exist`, {
-      where: { file: stack.planFile },
-      hint: 'create it, or pass --plan FILE or --set component=version',
-    });
-  }
-  return parsePlan(await repo.readFile(stack.planFile), stack, stack.planFile);
-}
-
-export function parsePlan(source: string, stack: StackConfig, file: string): Versions {
-  const plan = parseYamlValue(source, ReleasePlanFile, { file });
-  if (plan.stack !== undefined && plan.stack !== stack.name) {
-    const doc = parseYamlDocument(source, { file });
-    throw new ValidationError(`the plan is for stack "${plan.stack}", not "${stack.name}"`, {
-      where: { file, key: 'stack', line: lineOfPath(doc, source, ['stack']) },
-    });
-  }
-  try {
-    return checkPlanAgainstStack(plan.components, stack, { file });
-  } catch (e) {
-    if (e instanceof ValidationError && e.where?.key) {
-      const doc = parseYamlDocument(source, { file });
-      const line = lineOfPath(doc, source, e.where.key.split('.'));
-      throw new ValidationError(e.message, { where: { ...e.where, line } });
-    }
-    throw e;
-  }
+  const resolved = parseStructuralConfig(source);
+  // Verification gates (PromQL, conditions, hosts) fail here, before any release uses them.
+  const problems = [...resolved.stacks.values()].flatMap(verificationProblems);
+  if (problems.length === 0) return resolved;
+  return reportProblems(source, problems);
 }

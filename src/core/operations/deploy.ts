@@ -5,7 +5,7 @@
  */
 import { ConflictError } from '../../shared/errors.ts';
 import { commitMessage } from '../audit.ts';
-import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
+import { loadStructuralConfig, loadPlanFromRepo, stackOf } from '../config-file.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.ts';
@@ -39,7 +39,7 @@ export async function deploy(
     ctx,
     `deploy ${request.stack} to the preview colour`,
     async (tx) => {
-      const stack = stackOf(await loadConfig(tx), request.stack);
+      const stack = stackOf(await loadStructuralConfig(tx), request.stack);
       const state = await readStackState(tx, stack);
       // The target is fixed by the first attempt; a retry must never deploy into a colour that
       // became live meanwhile (that would change what users see).

@@ -1,7 +1,7 @@
 /** Read-only views: the state of a stack (init, status) and its promotion history. */
 import { historyFromCommits, type HistoryEntry } from '../audit.ts';
 import type { AppStatus, Deployer } from '../../shared/deployer.ts';
-import { loadConfig, stackOf } from '../load-config.ts';
+import { loadStructuralConfig, stackOf } from '../config-file.ts';
 import { readStackState, type StackState } from '../stack-state.ts';
 import type { ConfigRepo } from '../../gitops/git/repo.ts';
 import { HISTORY_DEPTH } from './revert.ts';
@@ -17,7 +17,7 @@ export async function inspectStack(
   deployer: Deployer | undefined,
   options: { refresh?: boolean; historyLimit?: number; signal?: AbortSignal } = {},
 ): Promise<StackReport> {
-  const stack = stackOf(await loadConfig(repo), stackName);
+  const stack = stackOf(await loadStructuralConfig(repo), stackName);
   const state = await readStackState(repo, stack);
   const appNames = [
     stack.apps.blue,

@@ -5,7 +5,7 @@
  */
 import { PreconditionError } from '../../shared/errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
-import { loadConfig, stackOf } from '../load-config.ts';
+import { loadStructuralConfig, stackOf } from '../config-file.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
 import { otherColour, type Colour } from '../../config/names.ts';
 import { setValue } from '../../gitops/values-edit.ts';
@@ -23,7 +23,7 @@ export async function revert(
   let undone: string | undefined;
   const onNotice = valuesNotices(ctx);
   const outcome = await commitStep(ctx, `revert ${request.stack}`, async (tx) => {
-    const stack = stackOf(await loadConfig(tx), request.stack);
+    const stack = stackOf(await loadStructuralConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
     const last = lastLiveChange(
       historyFromCommits(await tx.log({ maxCount: HISTORY_DEPTH }), stack.name),

@@ -4,7 +4,7 @@
  */
 import { ConflictError, PreconditionError } from '../../shared/errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
-import { loadConfig, stackOf } from '../load-config.ts';
+import { loadStructuralConfig, stackOf } from '../config-file.ts';
 import { readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
 import type { OperationContext, OperationResult } from './context.ts';
@@ -28,7 +28,7 @@ export async function scaleDown(
     ctx,
     `scale down the idle colour of ${request.stack}`,
     async (tx) => {
-      const stack = stackOf(await loadConfig(tx), request.stack);
+      const stack = stackOf(await loadStructuralConfig(tx), request.stack);
       const state = await readStackState(tx, stack);
       idle ??= state.preview;
       if (state.live === idle) {

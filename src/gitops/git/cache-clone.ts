@@ -16,12 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { lstat, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  StackswapError,
-  TimeoutError,
-  ValidationError,
-  isStackswapError,
-} from '../../shared/errors.ts';
+import { StackswapError, TimeoutError, isStackswapError } from '../../shared/errors.ts';
 import type { Redactor } from '../../shared/redact.ts';
 import { withCacheLock } from './cache-lock.ts';
 import {
@@ -32,6 +27,7 @@ import {
   type PushFailure,
 } from './classify.ts';
 import { CatFileBatch, GitProcessError, runGit } from './git-process.ts';
+import { writeLooseObject, type LooseObjectType } from './loose-objects.ts';
 import type { RemoteUrl } from './remote-url.ts';
 import type { GitRun } from './snapshot.ts';
 
@@ -84,6 +80,8 @@ export class CacheClone {
   readonly branch: string;
   private queue: Promise<unknown> = Promise.resolve();
   private batch: CatFileBatch | undefined;
+  /** The bytes of the last cache config `isUsable` accepted. */
+  private checkedConfig: Buffer | undefined;
   /** Set inside `exclusive()`: work started there already holds the cache. */
   private readonly holding = new AsyncLocalStorage<true>();
 
@@ -164,24 +162,18 @@ export class CacheClone {
     return this.tip(signal).catch(() => undefined);
   }
 
-  /** `git hash-object -w --stdin`: stores a blob, returns its id. */
-  async writeBlob(content: string, signal?: AbortSignal): Promise<string> {
-    const out = await this.git(
-      'hash-object',
-      ['hash-object', '-w', '-t', 'blob', '--no-filters', '--stdin'],
-      signal,
-      content,
-    );
-    return out.trim();
-  }
-
-  /** `git mktree --missing -z`: stores a tree of `entries` (a blob need not be local). */
-  async writeTree(
-    entries: readonly { mode: string; type: string; oid: string; name: string }[],
+  /**
+   * Stores a blob or tree as a loose object, in-process (as `hash-object -w` and `mktree`
+   * would; a tree's entries need not be local). Needs the exclusive hold, as every write.
+   */
+  async writeObject(
+    type: LooseObjectType,
+    body: Buffer,
+    idLength: number,
     signal?: AbortSignal,
   ): Promise<string> {
-    const input = entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\0`).join('');
-    return (await this.git('mktree', ['mktree', '-z', '--missing'], signal, input)).trim();
+    if (signal?.aborted) throw cancelled(signal);
+    return writeLooseObject(this.workdir, type, body, idLength);
   }
 
   /** `git commit-tree`, the message verbatim on stdin (never in argv or a file). */
@@ -277,29 +269,6 @@ export class CacheClone {
     }
   }
 
-  /** `git check-ref-format --branch`: git's own verdict, after the allow-list regex. */
-  async checkRefFormat(): Promise<void> {
-    let normalised = '';
-    try {
-      normalised = (
-        await this.git(
-          'check-ref-format',
-          ['check-ref-format', '--branch', this.branch],
-          undefined,
-          undefined,
-          this.options.base,
-        )
-      ).trim();
-    } catch {
-      // invalid: reported below
-    }
-    if (normalised !== this.branch) {
-      throw new ValidationError(`branch "${this.branch}": not a valid branch name`, {
-        where: { key: 'repo.branch' },
-      });
-    }
-  }
-
   /**
    * The object reader (one long-lived cat-file child). Needs no exclusive hold: objects are
    * never removed by other operations (gc is off).
@@ -352,7 +321,23 @@ export class CacheClone {
 
   // ---------------------------------------------------------------------------------------
 
+  /**
+   * The local branch tip, a commit. Read from the loose ref (fetch and update-ref write one)
+   * and checked to be a commit through the object reader; anything else (a packed ref after
+   * a clone, a symbolic or odd ref) is left to `git rev-parse --verify`, with its failures.
+   */
   private async tip(signal?: AbortSignal): Promise<string> {
+    const loose = await readFile(
+      path.join(this.workdir, 'refs', 'heads', ...this.branch.split('/')),
+      'utf8',
+    ).catch(() => '');
+    const sha = /^([0-9a-f]{40}|[0-9a-f]{64})\n$/.exec(loose)?.[1];
+    if (sha && !signal?.aborted) {
+      const info = await this.objects()
+        .info(sha)
+        .catch(() => undefined);
+      if (info?.type === 'commit' && info.oid === sha) return sha;
+    }
     return (
       await this.git('rev-parse', ['rev-parse', '--verify', `${this.localRef}^{commit}`], signal)
     ).trim();
@@ -441,14 +426,15 @@ export class CacheClone {
     if (hooks.some((name) => !name.endsWith('.sample'))) return false;
     const head = await readFile(path.join(gitDir, 'HEAD'), 'utf8').catch(() => '');
     if (head !== `ref: ${this.localRef}\n`) return false;
-    // Read directly (one git process less per sync); `git config` would also accept includes.
+    // The same bytes as a config this process checked already: the same verdict, without
+    // another git process (attempts and the fresh-head check run this again).
+    const configFile = path.join(gitDir, 'config');
+    const bytes = await readFile(configFile).catch(() => undefined);
+    if (!bytes) return false;
+    if (this.checkedConfig?.equals(bytes)) return true;
     let config: string;
     try {
-      config = await this.git(
-        'config',
-        ['config', `--file=${path.join(gitDir, 'config')}`, '--list', '-z'],
-        signal,
-      );
+      config = await this.git('config', ['config', `--file=${configFile}`, '--list', '-z'], signal);
     } catch (e) {
       if (e instanceof GitCommandFailed && e.aborted) throw cancelled(signal);
       return false;
@@ -460,6 +446,10 @@ export class CacheClone {
       if (!EXPECTED_CONFIG_KEY.test(name)) return false;
       if (name === 'remote.origin.url' && value !== this.options.remote.url) return false;
       if (name === 'core.bare') bare = value === 'true';
+    }
+    // Remembered only if git read the bytes we did (nobody rewrote the file in between).
+    if (bare && (await readFile(configFile).catch(() => undefined))?.equals(bytes)) {
+      this.checkedConfig = bytes;
     }
     return bare;
   }

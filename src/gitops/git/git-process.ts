@@ -10,9 +10,41 @@
  * command leaves nothing that keeps the process alive.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 
 /** After git exited, how long its pipes may stay open (held by a grandchild) before we cut them. */
 const CLOSE_GRACE_MS = 2_000;
+
+/** The git executable found on each PATH (the environment's, as the child would search it). */
+const gitOnPath = new Map<string, string>();
+
+/**
+ * The absolute path of `git` on the environment's PATH, looked up once per PATH instead of by
+ * every spawn (execvp tries each directory in turn). A PATH with a relative directory before
+ * the hit, or none, is left to the OS: plain "git".
+ */
+export function gitExecutable(env: Record<string, string>): string {
+  const search = env.PATH ?? '';
+  let found = gitOnPath.get(search);
+  if (found === undefined) {
+    found = 'git';
+    for (const dir of search.split(path.delimiter)) {
+      if (!path.isAbsolute(dir)) break;
+      const candidate = path.join(dir, 'git');
+      try {
+        accessSync(candidate, constants.X_OK);
+        if (!statSync(candidate).isFile()) continue;
+        found = candidate;
+        break;
+      } catch {
+        // not here
+      }
+    }
+    gitOnPath.set(search, found);
+  }
+  return found;
+}
 
 export interface RunGitOptions {
   cwd: string;
@@ -44,7 +76,8 @@ export function runGit(options: RunGitOptions): Promise<Buffer> {
     return Promise.reject(new GitProcessError('aborted before start', null, true, false));
   }
   return new Promise<Buffer>((resolve, reject) => {
-    const child = spawn('git', options.args, {
+    const child = spawn(gitExecutable(options.env), options.args, {
+      argv0: 'git',
       cwd: options.cwd,
       env: options.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -214,7 +247,8 @@ export class CatFileBatch {
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
     this.buffer = Buffer.alloc(0);
-    const child = spawn('git', ['cat-file', '--batch-command'], {
+    const child = spawn(gitExecutable(this.env), ['cat-file', '--batch-command'], {
+      argv0: 'git',
       cwd: this.cwd,
       env: this.env,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -35,11 +35,14 @@ export interface GitAuth {
 }
 
 export interface RetryOptions {
-  /** Compare-and-swap attempts in total; default 10 (as Kargo's git-push step). */
+  /**
+   * Compare-and-swap attempts in total; default 30. With full jitter 20 writers racing on one
+   * branch need up to about 15 (the time budget bounds the whole loop either way).
+   */
   attempts?: number;
-  /** First wait after a lost race; default 250 ms, doubling up to `maxDelayMs`. */
+  /** Ceiling of the first wait after a lost race; default 100 ms, doubling up to `maxDelayMs`. */
   minDelayMs?: number;
-  /** Default 8 s. */
+  /** Default 3 s. */
   maxDelayMs?: number;
   /** Give up when the next wait would end later than this after the start; default 120 s. */
   budgetMs?: number;
@@ -108,9 +111,9 @@ const DEFAULTS = {
   username: 'oauth2',
   timeoutMs: 60_000,
   lockTimeoutMs: 120_000,
-  attempts: 10,
-  minDelayMs: 250,
-  maxDelayMs: 8_000,
+  attempts: 30,
+  minDelayMs: 100,
+  maxDelayMs: 3_000,
   budgetMs: 120_000,
 } as const;
 
@@ -200,7 +203,6 @@ export class ConfigRepo {
       redactor: options.redactor,
       logger,
     });
-    await clone.checkRefFormat();
     const repo = new ConfigRepo(clone, options, logger);
     await repo.sync();
     return repo;

@@ -1,16 +1,21 @@
 /**
- * Builds the tree of a new commit without a working tree or an index: blobs through
- * `hash-object -w --stdin`, and one `mktree` per directory on the way from a changed file to the
- * root, bottom-up. Unchanged subtrees keep their ids, so the cost is the depth of the changed
+ * Builds the tree of a new commit without a working tree or an index: the changed blobs, and one
+ * tree per directory on the way from a changed file to the root, bottom-up, written as loose
+ * objects in-process (loose-objects.ts; no git process per object). Unchanged subtrees keep their ids, so the cost is the depth of the changed
  * paths, not the size of the repo, and no blob of the partial clone is fetched for it.
  */
-import { createHash } from 'node:crypto';
 import { StackswapError, ValidationError } from '../../shared/errors.ts';
+import { objectId, treeBody, type LooseObjectType } from './loose-objects.ts';
 import type { Snapshot, TreeEntry } from './snapshot.ts';
 
 export interface ObjectWriter {
-  writeBlob(content: string, signal?: AbortSignal): Promise<string>;
-  writeTree(entries: readonly TreeEntry[], signal?: AbortSignal): Promise<string>;
+  /** Stores an object (a blob, or a tree body from `treeBody`); returns its id. */
+  writeObject(
+    type: LooseObjectType,
+    body: Buffer,
+    idLength: number,
+    signal?: AbortSignal,
+  ): Promise<string>;
 }
 
 interface DirChanges {
@@ -20,8 +25,7 @@ interface DirChanges {
 
 /** The git id of a blob with `content`, computed locally (sha1 or sha256 by the id length). */
 export function blobId(content: Buffer, idLength: number): string {
-  const algorithm = idLength === 64 ? 'sha256' : 'sha1';
-  return createHash(algorithm).update(`blob ${content.length}\0`).update(content).digest('hex');
+  return objectId('blob', content, idLength);
 }
 
 /**
@@ -56,7 +60,7 @@ export async function writeFiles(
     const bytes = Buffer.from(content, 'utf8');
     const id = blobId(bytes, idLength);
     if (found.kind === 'file' && found.entry.oid === id) continue;
-    const written = await writer.writeBlob(content, signal);
+    const written = await writer.writeObject('blob', bytes, idLength, signal);
     if (written !== id) {
       throw new StackswapError('internal', `git stored ${file} as ${written}, expected ${id}`);
     }
@@ -73,7 +77,7 @@ export async function writeFiles(
     dir.files.set(parts.at(-1)!, id);
   }
   if (changes.files.size === 0 && changes.dirs.size === 0) return { tree: root, changed: false };
-  const tree = await writeDir(base, root, changes, writer, signal);
+  const tree = await writeDir(base, root, changes, writer, idLength, signal);
   return { tree, changed: tree !== root };
 }
 
@@ -82,6 +86,7 @@ async function writeDir(
   oid: string | undefined,
   changes: DirChanges,
   writer: ObjectWriter,
+  idLength: number,
   signal: AbortSignal | undefined,
 ): Promise<string> {
   const entries = new Map<string, TreeEntry>();
@@ -93,6 +98,7 @@ async function writeDir(
       existing?.type === 'tree' ? existing.oid : undefined,
       sub,
       writer,
+      idLength,
       signal,
     );
     entries.set(name, { mode: '040000', type: 'tree', oid: child, name });
@@ -103,5 +109,5 @@ async function writeDir(
     const mode = existing?.mode === '100755' ? '100755' : '100644';
     entries.set(name, { mode, type: 'blob', oid: blob, name });
   }
-  return writer.writeTree([...entries.values()], signal);
+  return writer.writeObject('tree', treeBody([...entries.values()], idLength), idLength, signal);
 }

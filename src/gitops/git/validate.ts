@@ -16,6 +16,17 @@ export function assertBranchName(branch: string): string {
       where: { key: 'repo.branch' },
     });
   }
+  // The rules of `git check-ref-format --branch` the allow-list above leaves open, checked here
+  // instead of in a git process: no component starts with "." or ends with ".lock", and the
+  // branch is not "HEAD".
+  if (
+    branch === 'HEAD' ||
+    branch.split('/').some((c) => c.startsWith('.') || c.endsWith('.lock'))
+  ) {
+    throw new ValidationError(`branch "${branch}": not a valid branch name`, {
+      where: { key: 'repo.branch' },
+    });
+  }
   return parsed.data;
 }
 

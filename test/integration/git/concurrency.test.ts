@@ -77,7 +77,7 @@ describe('transact under concurrency', () => {
     expect(result.attempts).toBe(2);
     expect(result.result).toBe(foreign); // the second attempt built on the foreign commit
     expect(seen[1]).toContain('replicas: 3');
-    expect(delays).toEqual([75]);
+    expect(delays).toEqual([50]);
     expect(isAncestor(origin, foreign)).toBe(true); // the foreign commit survived
     expect(showAtTip(origin, 'apps/shop/values-blue.yaml')).toBe(
       'global:\n  colour: blue\n  replicas: 3\n  image: "2.0.0"',
@@ -139,7 +139,7 @@ describe('transact under concurrency', () => {
 
     expect(error.code).toBe('retries-exhausted');
     expect(calls).toBe(4);
-    expect(delays).toEqual([75, 150, 300]);
+    expect(delays).toEqual([50, 100, 200]);
     expect(error.message).toBe(`gave up after 4 attempts; remote main at ${remoteTip(origin)}`);
     expect(error.exitCode).toBe(3);
     // Nothing of ours reached the remote; the clone is clean at the remote tip.

@@ -52,6 +52,11 @@ describe('branch names', () => {
     'main/',
     'a//b',
     '',
+    // What `git check-ref-format --branch` refuses beyond the allow-list (checked in-process).
+    'HEAD',
+    '.hidden',
+    'release/.x',
+    'a.lock/b',
   ])('rejects %j before git runs', async (branch) => {
     const error = await expectRejectedBeforeGit({ branch });
     expect(error.where).toEqual({ key: 'repo.branch' });

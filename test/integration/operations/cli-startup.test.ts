@@ -10,6 +10,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -17,7 +18,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliBin, projectRoot, runCli, spawnCli, type CliRun } from '../../helpers/cli.ts';
+import { projectRoot, runCli, spawnCli, type CliRun } from '../../helpers/cli.ts';
 
 const version = (
   JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
@@ -41,7 +42,12 @@ function node(args: string[], cwd = projectRoot): Promise<CliRun> {
   });
 }
 
-/** Runs the binary with a module hook that records every module it loads. */
+/**
+ * Runs the compiled CLI (dist/cli/main.js, whose modules are the sources' one to one) with a
+ * module hook that records every module it loads. bin/stackswap.js runs the bundle of the same
+ * modules when there is a current one (dist/bundle/: lazy imports stay lazy chunks); the
+ * module graph is asserted here, where each module has its own file.
+ */
 async function loadedModules(args: string[]): Promise<{ run: CliRun; modules: string[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'stackswap-trace-'));
   const log = path.join(dir, 'loaded.txt');
@@ -60,7 +66,12 @@ export async function resolve(specifier, context, next) {
     `import { register } from 'node:module';\nregister(${JSON.stringify(new URL(`file://${dir}/hooks.mjs`).href)});\n`,
   );
   writeFileSync(log, '');
-  const run = await node(['--import', path.join(dir, 'register.mjs'), cliBin, ...args]);
+  const run = await node([
+    '--import',
+    path.join(dir, 'register.mjs'),
+    path.join(projectRoot, 'dist/cli/main.js'),
+    ...args,
+  ]);
   return { run, modules: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
@@ -144,6 +155,23 @@ describe('bin/stackswap.js never runs a stale build', () => {
 
   it('runs dist/ when it is newer than every source file', async () => {
     expect(await bin(layout({ src: 'older' }))).toMatchObject({ code: 0, stdout: 'from dist\n' });
+  });
+
+  it('runs the bundle when it was made from the current dist/, and dist/ when it is older', async () => {
+    const root = layout({ src: 'older' });
+    const bundleMain = path.join(root, 'dist/bundle/main.js');
+    mkdirSync(path.dirname(bundleMain), { recursive: true });
+    writeFileSync(bundleMain, "console.log('from the bundle');\n");
+    const complete = path.join(root, 'dist/bundle/complete');
+    writeFileSync(complete, 'done\n');
+    utimesSync(complete, 2_500_000, 2_500_000);
+    expect(await bin(root)).toMatchObject({ code: 0, stdout: 'from the bundle\n' });
+    // dist/ rebuilt after the bundle (tsc alone): the bundle is stale and not run.
+    utimesSync(complete, 1_500_000, 1_500_000);
+    expect(await bin(root)).toMatchObject({ code: 0, stdout: 'from dist\n' });
+    // A bundle without its marker (an interrupted bundling) is not run either.
+    rmSync(complete);
+    expect(await bin(root)).toMatchObject({ code: 0, stdout: 'from dist\n' });
   });
 
   it('runs dist/ in an installed copy without src/ (the container image)', async () => {
