@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { httpBackendEnv } from '../../test/helpers/git-fixtures.ts';
 
 export interface Traffic {
   requests: number;
@@ -51,26 +52,7 @@ export async function startGitServer(projectRoot: string, token: string): Promis
       return;
     }
     const child = spawn(backend, [], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_PROJECT_ROOT: projectRoot,
-        GIT_HTTP_EXPORT_ALL: '1',
-        REMOTE_USER: 'bench',
-        REMOTE_ADDR: '127.0.0.1',
-        REQUEST_METHOD: req.method ?? 'GET',
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.replace(/^\?/, ''),
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        ...(req.headers['content-encoding']
-          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
-          : {}),
-        ...(req.headers['git-protocol']
-          ? { HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) }
-          : {}),
-      },
+      env: httpBackendEnv(req, url, projectRoot, 'bench'),
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     req.on('data', (c: Buffer) => count((t) => (t.sent += c.length)));

@@ -296,26 +296,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     }
 
     const child = spawn(backend, [], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_PROJECT_ROOT: options.projectRoot,
-        GIT_HTTP_EXPORT_ALL: '1',
-        REMOTE_USER: 'tester',
-        REMOTE_ADDR: '127.0.0.1',
-        REQUEST_METHOD: req.method ?? 'GET',
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.replace(/^\?/, ''),
-        CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
-        ...(req.headers['content-encoding']
-          ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
-          : {}),
-        ...(req.headers['git-protocol']
-          ? { HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) }
-          : {}),
-      },
+      env: httpBackendEnv(req, url, options.projectRoot, 'tester'),
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     req.pipe(child.stdin);
@@ -384,4 +365,37 @@ export async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * The CGI environment of one `git http-backend` request (the tests' https-auth server and
+ * bench/git-path serve the same way): hermetic git config, the repo root, the request's method,
+ * path, query and the headers git's smart HTTP protocol reads.
+ */
+export function httpBackendEnv(
+  req: http.IncomingMessage,
+  url: URL,
+  projectRoot: string,
+  remoteUser: string,
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_PROJECT_ROOT: projectRoot,
+    GIT_HTTP_EXPORT_ALL: '1',
+    REMOTE_USER: remoteUser,
+    REMOTE_ADDR: '127.0.0.1',
+    REQUEST_METHOD: req.method ?? 'GET',
+    PATH_INFO: decodeURIComponent(url.pathname),
+    QUERY_STRING: url.search.replace(/^\?/, ''),
+    CONTENT_TYPE: req.headers['content-type'] ?? '',
+    ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
+    ...(req.headers['content-encoding']
+      ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
+      : {}),
+    ...(req.headers['git-protocol']
+      ? { HTTP_GIT_PROTOCOL: String(req.headers['git-protocol']) }
+      : {}),
+  };
 }
