@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { httpBackendEnv } from '../../test/helpers/git-fixtures.ts';
+import { basicPassword, httpBackendEnv } from '../../test/helpers/git-fixtures.ts';
 
 export interface Traffic {
   requests: number;
@@ -104,12 +104,4 @@ export async function startGitServer(projectRoot: string, token: string): Promis
         server.close(() => resolve());
       }),
   };
-}
-
-function basicPassword(header: string | undefined): string | undefined {
-  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const i = decoded.indexOf(':');
-  return i < 0 ? undefined : decoded.slice(i + 1);
 }

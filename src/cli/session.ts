@@ -11,6 +11,7 @@ import type { Progress } from '../shared/progress.ts';
 import type { Deployer } from '../shared/deployer.ts';
 import type { RepoReader } from '../shared/repo-files.ts';
 import { loadStructuralConfig } from '../core/config-file.ts';
+import { appsWaitingForSyncWindows, rootApps } from '../config/stackswap-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
 import {
@@ -122,19 +123,12 @@ export class Session {
       this.argo = createArgoDeployer(this.io.env, this.redactor, {
         appNamespace: config.appNamespace,
         project: config.project,
-        appsOfApps: [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
+        appsOfApps: rootApps(config),
         degradedGraceMs: this.options.degradedGrace * 1000,
         crashGraceMs: this.options.crashGrace * 1000,
         retryWait: this.options.retryWait,
         waitForWindow: this.options.waitForWindow === true,
-        waitForWindowApps: [...config.stacks.values()]
-          .filter((s) => s.waitForWindow)
-          .flatMap((s) => [
-            s.apps.blue,
-            s.apps.green,
-            s.apps.ingress,
-            ...(s.rootApp ? [s.rootApp] : []),
-          ]),
+        waitForWindowApps: appsWaitingForSyncWindows(config),
         ...(progress
           ? {
               onProgress: (event) => {

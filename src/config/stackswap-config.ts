@@ -174,6 +174,18 @@ export interface ResolveProblem {
  * Substitutes the templates and validates what they produce (paths stay in the repo, names are
  * DNS labels, keys parse). Problems are returned with the key path they come from.
  */
+/** The app-of-apps of every stack (waited on with their children). */
+export function rootApps(config: StackswapConfig): string[] {
+  return [...config.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : []));
+}
+
+/** Every Argo CD app of the stacks with `argocd.waitForWindow`: they wait for a closed sync window. */
+export function appsWaitingForSyncWindows(config: StackswapConfig): string[] {
+  return [...config.stacks.values()]
+    .filter((s) => s.waitForWindow)
+    .flatMap((s) => [s.apps.blue, s.apps.green, s.apps.ingress, ...(s.rootApp ? [s.rootApp] : [])]);
+}
+
 export function resolveConfig(file: StackswapConfigFile): StackswapConfig | ResolveProblem[] {
   const problems: ResolveProblem[] = [];
   const stacks = new Map<string, StackConfig>();

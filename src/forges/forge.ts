@@ -237,6 +237,22 @@ export function planCommentSync(
 }
 
 /**
+ * After a create whose answer was lost: the id of `part` if the comments read again show it was
+ * made after all, else undefined (create it). Shared by both forges' sticky-comment sync.
+ */
+export function createdPartId(
+  key: string,
+  existing: ReadonlyArray<{ id: string; body: string }>,
+  bodies: readonly string[],
+  part: number,
+): string | undefined {
+  const again = planCommentSync(key, existing, bodies);
+  return again.creates.some((x) => x.part === part)
+    ? undefined
+    : [...again.edits, ...again.unchanged].find((x) => x.part === part)?.id;
+}
+
+/**
  * Creates something once. After an ambiguous failure (the forge may have acted: a 5xx, a
  * timeout), looks for what the create would have made before trying again, so a retry never
  * leaves two. `find` returns the existing id, or undefined.

@@ -20,6 +20,7 @@ import {
   type MergeOutcome,
   type MergeRequest,
   type OpenMergeRequestInput,
+  createdPartId,
 } from './forge.ts';
 import { createForgeFetch, type ForgeFetchOptions } from './http.ts';
 
@@ -277,12 +278,7 @@ export class GithubForge implements Forge {
               body: c.body,
             }),
           ),
-        async () => {
-          const again = planCommentSync(key, await this.allComments(project, number), bodies);
-          return again.creates.some((x) => x.part === c.part)
-            ? undefined
-            : [...again.edits, ...again.unchanged].find((x) => x.part === c.part)?.id;
-        },
+        async () => createdPartId(key, await this.allComments(project, number), bodies, c.part),
       );
       ids.set(
         c.part,

@@ -20,6 +20,7 @@ import {
   type MergeOutcome,
   type MergeRequest,
   type OpenMergeRequestInput,
+  createdPartId,
 } from './forge.ts';
 import {
   createForgeFetch,
@@ -244,12 +245,7 @@ export class GitlabForge implements Forge {
     for (const c of plan.creates) {
       const created = await createOnce(
         () => this.api.MergeRequestNotes.create(project, number, c.body),
-        async () => {
-          const again = planCommentSync(key, await this.allNotes(project, number), bodies);
-          return again.creates.some((x) => x.part === c.part)
-            ? undefined
-            : [...again.edits, ...again.unchanged].find((x) => x.part === c.part)?.id;
-        },
+        async () => createdPartId(key, await this.allNotes(project, number), bodies, c.part),
       );
       ids.set(
         c.part,

@@ -12,7 +12,11 @@ import { describeArgoEvent } from '../argocd/progress-text.ts';
 import type { Deployer } from '../shared/deployer.ts';
 import type { Progress } from '../shared/progress.ts';
 import type { Redactor } from '../shared/redact.ts';
-import type { StackswapConfig } from '../config/stackswap-config.ts';
+import {
+  appsWaitingForSyncWindows,
+  rootApps,
+  type StackswapConfig,
+} from '../config/stackswap-config.ts';
 
 export interface ArgoAccessOptions {
   degradedGraceMs?: number;
@@ -81,7 +85,7 @@ export class ArgoAccess {
     return new ArgoDeployer(
       this.client(stackswap),
       {
-        appsOfApps: [...stackswap.stacks.values()].flatMap((s) => (s.rootApp ? [s.rootApp] : [])),
+        appsOfApps: rootApps(stackswap),
         ...(this.options.degradedGraceMs !== undefined
           ? { degradedGraceMs: this.options.degradedGraceMs }
           : {}),
@@ -92,14 +96,7 @@ export class ArgoAccess {
           ? { pollIntervalMs: this.options.pollIntervalMs }
           : {}),
         // Stacks with `argocd.waitForWindow` wait for a closed sync window, as in the CLI.
-        waitForWindowApps: [...stackswap.stacks.values()]
-          .filter((s) => s.waitForWindow)
-          .flatMap((s) => [
-            s.apps.blue,
-            s.apps.green,
-            s.apps.ingress,
-            ...(s.rootApp ? [s.rootApp] : []),
-          ]),
+        waitForWindowApps: appsWaitingForSyncWindows(stackswap),
         ...(relay ? { onProgress: relay } : {}),
       },
       (text) => this.redactor.redact(text),

@@ -350,7 +350,8 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   };
 }
 
-function basicPassword(header: string | undefined): string | undefined {
+/** The password of an HTTP Basic `Authorization` header (undefined when there is none). */
+export function basicPassword(header: string | undefined): string | undefined {
   const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
   if (!m) return undefined;
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
