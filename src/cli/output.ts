@@ -46,6 +46,11 @@ export function progressRenderer(term: Terminal, format: OutputFormat): Progress
       }
       case 'info':
         write(term.isTTY ? `  ${event.message}` : `[stackswap] ${event.message}`);
+        return;
+      case 'event':
+        // Lifecycle events are for machines (notifications, hooks, --output json); the step
+        // lines already tell a person the same story.
+        if (format === 'json') write(JSON.stringify({ event: event.event }));
     }
   };
 }

@@ -1,7 +1,11 @@
 /**
  * Operations report progress as plain data events; the CLI renders them (TTY, CI sections,
- * JSON) and the HTTP service relays them. Nothing here knows how they are shown.
+ * JSON) and the HTTP service relays them. Nothing here knows how they are shown. Step lines
+ * and the lifecycle events of src/shared/events.ts travel in this one stream, so the SSE
+ * relay, the journal, notifications and hooks all see the same objects in the same order.
  */
+import type { StackEvent } from './events.ts';
+
 export type ProgressEvent =
   | { type: 'step-start'; step: string; title: string; at: number }
   | {
@@ -13,7 +17,8 @@ export type ProgressEvent =
       ok: boolean;
       detail?: string;
     }
-  | { type: 'info'; step?: string; message: string; at: number };
+  | { type: 'info'; step?: string; message: string; at: number }
+  | { type: 'event'; event: StackEvent; at: number };
 
 export type ProgressListener = (event: ProgressEvent) => void;
 
@@ -27,6 +32,8 @@ export interface StepTiming {
 
 export class Progress {
   readonly steps: StepTiming[] = [];
+  /** Lifecycle events emitted so far, in order (the operation result carries them). */
+  readonly events: StackEvent[] = [];
 
   constructor(
     private readonly listener: ProgressListener = () => {},
@@ -35,6 +42,14 @@ export class Progress {
 
   info(message: string, step?: string): void {
     this.listener({ type: 'info', message, at: this.now(), ...(step ? { step } : {}) });
+  }
+
+  /** Emits a lifecycle event; its id is `<operationId>.<n>`, n counting from 1 per operation. */
+  event(event: Omit<StackEvent, 'id'>): StackEvent {
+    const full: StackEvent = { id: `${event.operationId}.${this.events.length + 1}`, ...event };
+    this.events.push(full);
+    this.listener({ type: 'event', event: full, at: this.now() });
+    return full;
   }
 
   /** Runs `fn` as a named step; its return value may carry a one-line detail for the end line. */

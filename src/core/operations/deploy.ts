@@ -5,6 +5,7 @@
  */
 import { ConflictError } from '../../shared/errors.ts';
 import { commitMessage } from '../audit.ts';
+import { emitStackEvent } from '../events.ts';
 import { loadStructuralConfig, loadPlanFromRepo, stackOf } from '../config-file.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
 import type { Colour } from '../../config/names.ts';
@@ -87,6 +88,14 @@ export async function deploy(
   const stack = outcome.result;
   const preview = target!;
   const apps = await syncStep(ctx, stack.apps[preview], outcome.sha);
+  emitStackEvent(ctx, stack.name, 'deploy', {
+    type: 'deploy.finished',
+    live,
+    preview,
+    versions: { [preview]: versions },
+    commit: { sha: outcome.sha },
+    data: { committed: outcome.committed, replicas: stack.replicas },
+  });
   return operationResult(ctx, 'deploy', stack.name, outcome, {
     summary: `${stack.name}: ${preview} (preview) runs ${formatVersions(versions)}; ${live} stays live`,
     live,

@@ -212,6 +212,11 @@ export class ConfigRepo {
     return this.clone.branch;
   }
 
+  /** The remote as configured (never carries credentials: parseRemoteUrl refuses them). */
+  get remoteUrl(): string {
+    return this.options.url;
+  }
+
   private now(): number {
     return (this.options.retry?.now ?? Date.now)();
   }

@@ -38,7 +38,7 @@ export type StartEntry = z.infer<typeof StartEntry>;
 
 export const JournalEvent = z.object({
   seq: z.number().int(),
-  type: z.enum(['step-start', 'step-end', 'info']),
+  type: z.enum(['step-start', 'step-end', 'info', 'event']),
   data: z.record(z.string(), z.unknown()),
 });
 export type JournalEvent = z.infer<typeof JournalEvent>;

@@ -73,7 +73,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
         operationId: 'operationEvents',
         tags: ['operations'],
         summary:
-          'text/event-stream: step-start, step-end and info events, then the final result; past events are replayed first',
+          'text/event-stream: step-start, step-end, info and lifecycle (event) events, then the final result; past events are replayed first',
         security: [{ bearer: [] }],
         params: OperationParams,
         headers: z
