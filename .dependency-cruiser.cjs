@@ -30,9 +30,9 @@ module.exports = {
     {
       name: 'adapters-stay-below-the-core',
       comment:
-        'gitops, argocd, helm, forges and verify talk to the outside world; they use shared and config, never core, cli, server, demo or sandbox, nor each other (the core composes them).',
+        'gitops, argocd, helm, forges, verify, hooks and notify talk to the outside world; they use shared and config, never core, cli, server, demo or sandbox, nor each other (the core composes them).',
       severity: 'error',
-      from: { path: '^src/(gitops|argocd|helm|forges|verify)/' },
+      from: { path: '^src/(gitops|argocd|helm|forges|verify|hooks|notify)/' },
       to: { path: '^src/', pathNot: ['^src/(shared|config)/', '^src/$1/'] },
     },
     {

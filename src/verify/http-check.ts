@@ -7,7 +7,8 @@
 import { request, Agent, type Dispatcher } from 'undici';
 import type { CheckConfig } from '../config/verification-config.ts';
 import { compileCondition, ConditionError, type Condition } from './condition.ts';
-import { checkUrl, type HostPattern } from './hosts.ts';
+import { checkUrl, type HostPattern } from '../shared/hosts.ts';
+import { BodyTooLarge, readCapped } from '../shared/signed-post.ts';
 import { fillTemplate, type TemplateValues } from './template.ts';
 import type { VerifyClock } from './clock.ts';
 
@@ -177,22 +178,6 @@ async function attemptOnce(
     }
   }
   return done(true, `status ${status}, ${assertions.length} assertion(s) hold`, status);
-}
-
-class BodyTooLarge extends Error {}
-
-async function readCapped(body: AsyncIterable<Buffer>, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > max) {
-      (body as unknown as { destroy?: () => void }).destroy?.();
-      throw new BodyTooLarge(`the answer is larger than ${max} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function describe(e: unknown): string {

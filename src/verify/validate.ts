@@ -7,7 +7,7 @@
 import type { Colour } from '../config/names.ts';
 import type { StackConfig, StackVerification } from '../config/stackswap-config.ts';
 import { compileCondition, ConditionError, type ConditionKind } from './condition.ts';
-import { checkUrl, parseHostPattern, type HostPattern } from './hosts.ts';
+import { checkUrl, parseHostPattern, type HostPattern } from '../shared/hosts.ts';
 import { promqlProblem } from './promql.ts';
 import {
   fillTemplate,

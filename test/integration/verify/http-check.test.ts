@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckConfig } from '../../../src/config/verification-config.ts';
 import { systemClock } from '../../../src/verify/clock.ts';
 import { checkDispatcher, runCheck, type CheckTarget } from '../../../src/verify/http-check.ts';
-import { parseHostPattern, type HostPattern } from '../../../src/verify/hosts.ts';
+import { parseHostPattern, type HostPattern } from '../../../src/shared/hosts.ts';
 
 let server: http.Server;
 let base: string;

@@ -1,7 +1,7 @@
 /** CEL conditions, templates, host patterns and the PromQL grammar on their own. */
 import { describe, expect, it } from 'vitest';
 import { compileCondition, ConditionError } from '../../../src/verify/condition.ts';
-import { checkUrl, parseHostPattern, type HostPattern } from '../../../src/verify/hosts.ts';
+import { checkUrl, parseHostPattern, type HostPattern } from '../../../src/shared/hosts.ts';
 import { promqlProblem } from '../../../src/verify/promql.ts';
 import {
   fillTemplate,

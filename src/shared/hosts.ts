@@ -1,8 +1,8 @@
 /**
- * The SSRF guard for HTTP checks: a URL (after templating) is reached only when it is http or
+ * The SSRF guard for everything stackswap calls out to (HTTP checks, hooks, notifications): a URL (after templating) is reached only when it is http or
  * https, has no credentials, and its host (and port, when the pattern gives one) matches an
  * allowed pattern: an exact name, `*.suffix` (one or more labels), or an IP literal.
- * Redirects are never followed (see http-check.ts), so an allowed host cannot hand us on.
+ * Redirects are never followed by any caller, so an allowed host cannot hand us on.
  */
 export interface HostPattern {
   host: string;
@@ -19,7 +19,12 @@ export function parseHostPattern(text: string): HostPattern | string {
 
 export type UrlVerdict = { ok: true; url: URL } | { ok: false; reason: string };
 
-export function checkUrl(text: string, allowed: readonly HostPattern[]): UrlVerdict {
+export function checkUrl(
+  text: string,
+  allowed: readonly HostPattern[],
+  /** The setting that lists the allowed hosts, for the error message. */
+  listName = 'verification.allowedHosts',
+): UrlVerdict {
   let url: URL;
   try {
     url = new URL(text);
@@ -30,7 +35,7 @@ export function checkUrl(text: string, allowed: readonly HostPattern[]): UrlVerd
     return { ok: false, reason: `only http and https are allowed, not ${url.protocol}` };
   }
   if (url.username || url.password) {
-    return { ok: false, reason: 'credentials in a check URL are not allowed (use headers)' };
+    return { ok: false, reason: 'credentials in the URL are not allowed (use headers)' };
   }
   const host = url.hostname.toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -41,7 +46,7 @@ export function checkUrl(text: string, allowed: readonly HostPattern[]): UrlVerd
   if (!fits) {
     return {
       ok: false,
-      reason: `host ${url.host} is not in verification.allowedHosts (${allowed.map(show).join(', ') || 'none'})`,
+      reason: `host ${url.host} is not in ${listName} (${allowed.map(show).join(', ') || 'none'})`,
     };
   }
   return { ok: true, url };
