@@ -106,6 +106,7 @@ const nextVersion = () => `2.${version++}.0`;
 describe('protected main, GitLab fake (merge commits)', () => {
   let gitlab: FakeGitlab;
   beforeEach(async () => {
+    clock = Date.now();
     gitlab = await new FakeGitlab({
       tokens: [TOKEN],
       gitDir: sandbox.repoPath,
@@ -190,6 +191,25 @@ describe('protected main, GitLab fake (merge commits)', () => {
       created: true,
     });
     expect(git(sandbox.repoPath, 'show', `${merged}:apps/my-app/values-green.yaml`)).toContain(v);
+  });
+
+  it('a fast-forward merge (GitLab ff: merge_commit_sha null) syncs at the head that landed', async () => {
+    await gitlab.stop();
+    gitlab = await new FakeGitlab({
+      tokens: [TOKEN],
+      gitDir: sandbox.repoPath,
+      project: 'group/config',
+      mergeMethod: 'ff',
+    }).start();
+    setPromotion('fallback');
+    const before = head();
+    const r = await cli('deploy', '--set', `my-frontend=${nextVersion()}`);
+    expect(r.code, r.stderr).toBe(0);
+    const landed = head();
+    expect(gitlab.mr(1).mergeCommitSha).toBeNull();
+    expect(landed).toBe(gitlab.mr(1).sha);
+    expect(parents(landed)).toEqual([before]);
+    expectLiveAt(sandbox, 'my-app-green', landed);
   });
 
   it('always: no direct push is tried at all', async () => {
@@ -419,6 +439,94 @@ describe('waiting for the merge (in-process context, 50 ms polls)', () => {
       expect(error.message).toMatch(/merge request !1 was closed without being merged/);
       expect(head()).toBe(before);
       expect(sandbox.argocd.app('my-app-green')?.status?.sync?.revision).toBe(green);
+    } finally {
+      await gitlab.stop();
+    }
+  });
+  const gitlabTarget = (gitlab: FakeGitlab) => ({
+    forge: new GitlabForge({ url: gitlab.url, token: TOKEN }),
+    project: 'group/config',
+    pollMs: 50,
+  });
+
+  it('a merge the forge keeps refusing: exit 6 naming the MR; main untouched, branch kept', async () => {
+    setPromotion('fallback');
+    const gitlab = await new FakeGitlab({
+      tokens: [TOKEN],
+      gitDir: sandbox.repoPath,
+      project: 'group/config',
+    }).start();
+    try {
+      gitlab.fail({
+        method: 'PUT',
+        path: /merge_requests\/1\/merge$/,
+        response: { status: 405, body: { message: '405 Method Not Allowed' } },
+        times: 10,
+      });
+      const before = head();
+      const error = await deployVersion(context(gitlabTarget(gitlab)), nextVersion()).catch(
+        (e) => e,
+      );
+      expect(isStackswapError(error) && error.exitCode, String(error)).toBe(6);
+      expect(error.message).toMatch(/merge request !1: the forge refused the merge/);
+      expect(error.details).toMatchObject({ number: 1, branch: BRANCH });
+      expect(head()).toBe(before);
+      expect(branchExists(BRANCH)).toBe(true);
+    } finally {
+      await gitlab.stop();
+    }
+  });
+
+  it('an MR that conflicts with main: exit 3 with a hint to re-run', async () => {
+    setPromotion('fallback');
+    const gitlab = await new FakeGitlab({
+      tokens: [TOKEN],
+      gitDir: sandbox.repoPath,
+      project: 'group/config',
+      autoMerge: 'arm',
+    }).start();
+    try {
+      const running = deployVersion(context(gitlabTarget(gitlab)), nextVersion()).catch((e) => e);
+      await until(() => gitlab.mergeRequests.get(1)?.mergeWhenPipelineSucceeds === true);
+      gitlab.mr(1).mergeStatus = 'conflict';
+      const error = await running;
+      expect(isStackswapError(error) && error.exitCode, String(error)).toBe(3);
+      expect(error.message).toMatch(/merge request !1 cannot be merged: it conflicts with main/);
+      expect(error.hint).toMatch(/re-run the operation/);
+    } finally {
+      await gitlab.stop();
+    }
+  });
+
+  it('another change while the MR is open replaces its branch (lease) and reuses the MR', async () => {
+    setPromotion('fallback');
+    const gitlab = await new FakeGitlab({
+      tokens: [TOKEN],
+      gitDir: sandbox.repoPath,
+      project: 'group/config',
+      autoMerge: 'arm',
+    }).start();
+    try {
+      const first = await deployVersion(
+        context(gitlabTarget(gitlab), { timeoutMs: 300 }),
+        nextVersion(),
+      ).catch((e) => e);
+      expect(isStackswapError(first) && first.exitCode).toBe(4);
+      const firstHead = head(BRANCH);
+      const v = nextVersion();
+      const infos: string[] = [];
+      const second = deployVersion(context(gitlabTarget(gitlab), { infos }), v);
+      second.catch(() => {});
+      await until(() => infos.some((l) => l.startsWith('waiting for merge request !1')));
+      expect(head(BRANCH)).not.toBe(firstHead);
+      expect(infos).toContain(`pushed ${head(BRANCH).slice(0, 12)} to ${BRANCH}`);
+      await gitlab.releaseAutoMerge(1);
+      const result = await second;
+      expect(gitlab.callsTo('POST', /merge_requests$/)).toHaveLength(1);
+      expect(
+        git(sandbox.repoPath, 'show', `${result.sha}:apps/my-app/values-green.yaml`),
+      ).toContain(v);
+      expectLiveAt(sandbox, 'my-app-green', result.sha);
     } finally {
       await gitlab.stop();
     }
