@@ -46,8 +46,8 @@ export function mergeRequestBranch(stack: string, kind: string): string {
       ? 'all-stacks'
       : s
           .toLowerCase()
-          .replace(/[^a-z0-9._-]+/g, '-')
-          .replace(/^[-.]+|[-.]+$/g, '') || 'unnamed';
+          .replace(/[^a-z0-9-]+/g, '-')
+          .replace(/^-+|-+$/g, '') || 'unnamed';
   return `stackswap/${part(stack)}/${part(kind)}`;
 }
 
