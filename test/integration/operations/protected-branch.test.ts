@@ -212,6 +212,24 @@ describe('protected main, GitLab fake (merge commits)', () => {
     expectLiveAt(sandbox, 'my-app-green', landed);
   });
 
+  it('fallback is only for branch protection: another hook refusal stays exit 7, and no MR', async () => {
+    setPromotion('fallback');
+    const hook = path.join(sandbox.repoPath, 'hooks', 'pre-receive');
+    writeFileSync(hook, '#!/bin/sh\necho "policy: commit messages need a ticket id" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    try {
+      const before = head();
+      const r = await cli('deploy', '--set', `my-frontend=${nextVersion()}`);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toContain('policy: commit messages need a ticket id');
+      expect(head()).toBe(before);
+      expect(gitlab.callsTo('POST', /merge_requests$/)).toHaveLength(0);
+      expect(branchExists(BRANCH)).toBe(false);
+    } finally {
+      protect(true);
+    }
+  });
+
   it('always: no direct push is tried at all', async () => {
     setPromotion('always');
     const refusedBefore = refusedPushes().length;
