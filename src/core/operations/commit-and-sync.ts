@@ -85,8 +85,10 @@ async function viaMergeRequestOf(
 ): Promise<ViaMergeRequest> {
   const stack = trailers[Trailer.stack];
   if (!stack || stack === '*') return 'never';
-  const config = await loadStructuralConfig(tx);
-  return config.stacks.get(stack)?.viaMergeRequest ?? 'never';
+  // A stackswap.yaml that does not parse at the head (values set can be what repairs it) has
+  // no promotion setting to honour; every other operation has failed on it already.
+  const config = await loadStructuralConfig(tx).catch(() => undefined);
+  return config?.stacks.get(stack)?.viaMergeRequest ?? 'never';
 }
 
 export async function syncStep(
