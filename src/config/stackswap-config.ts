@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
+import { ViaMergeRequestSetting, type ViaMergeRequest } from './promotion-config.ts';
 
 const Template = z.string().min(1);
 
@@ -111,6 +112,11 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
+    // --- promotion (issue 12): how changes reach the branch; see promotion-config.ts
+    promotion: z
+      .object({ viaMergeRequest: ViaMergeRequestSetting.default('never') })
+      .strict()
+      .default({ viaMergeRequest: 'never' }),
   })
   .strict();
 
@@ -152,6 +158,8 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
+  viaMergeRequest: ViaMergeRequest;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -275,6 +283,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      viaMergeRequest: entry.promotion.viaMergeRequest,
     });
   }
   checkSharedLiveKeys(stacks, problems);
