@@ -37,7 +37,6 @@ const RejectedRelease = z
     by: z.string().min(1),
     reason: z.string(),
     date: z.string(),
-    operationId: z.string().optional(),
   })
   .strict();
 export type RejectedRelease = z.infer<typeof RejectedRelease>;
@@ -144,7 +143,6 @@ export async function rejectionEdit(
     by: entry.actor.requestedBy,
     reason: oneLine(entry.reason),
     date: new Date(entry.now).toISOString(),
-    operationId: entry.actor.operationId,
   };
   const rejected = [...existing, record].slice(-MAX_REJECTED);
   const text =

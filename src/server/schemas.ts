@@ -221,6 +221,18 @@ export const DryRunResult = z.object({
   subject: z.string().optional(),
   trailers: z.record(z.string(), z.string()).optional(),
   files: z.array(FileDiff),
+  steps: z
+    .array(
+      z.object({
+        subject: z.string(),
+        trailers: z.record(z.string(), z.string()),
+        files: z.array(FileDiff),
+      }),
+    )
+    .optional()
+    .describe(
+      'a swap with weighted steps: each commit in order, its diff against the one before (files above: the net change; subject and trailers: the last commit)',
+    ),
 });
 export type DryRunResult = z.infer<typeof DryRunResult>;
 
@@ -284,7 +296,6 @@ export const StackStatus = z.object({
         by: z.string(),
         reason: z.string(),
         date: z.string(),
-        operationId: z.string().optional(),
       }),
     )
     .optional()

@@ -49,6 +49,12 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx, request.force));
     if (gated) return gated;
   }
+  // A dry run of a weighted swap plans each step's commit, then the flip (swap-plan.ts).
+  if (ctx.plan && request.verify !== false) {
+    const { planSteppedSwap } = await import('./swap-plan.ts');
+    const planned = await planSteppedSwap(ctx, request, swapPreconditions(ctx, request.force));
+    if (planned) return planned;
+  }
   let target = request.to;
   let from: Colour | undefined;
   const onNotice = valuesNotices(ctx);
