@@ -5,7 +5,7 @@
  */
 import type { DryRunResult, OperationView, StackStatus } from '../schemas.ts';
 import { hasScope, type Identity, type Scope } from '../auth/tokens.ts';
-import { href, html, type Html } from './html.ts';
+import { href, html, raw, type Html } from './html.ts';
 
 export interface PageContext {
   identity?: Identity;
@@ -315,14 +315,26 @@ function colourColumn(status: StackStatus, colour: Colour): Html {
   </section>`;
 }
 
+/** A unified diff, one span per line (added, removed), newlines kept: it sits in a <pre>. */
+function diffLines(diff: string): Html {
+  const lines = diff.replace(/\n$/, '').split('\n');
+  return raw(
+    lines
+      .map((line) => {
+        const cls = line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : 'ctx';
+        return html`<span class="${cls}">${line}</span>`.text;
+      })
+      .join('\n'),
+  );
+}
+
 function diffBlock(result: DryRunResult): Html {
   return html`${result.subject && html`<p>commit: <strong>${result.subject}</strong> on <code>${short(result.baseSha)}</code></p>`}
   ${result.files.map(
     (f) =>
       html`<details open>
         <summary><code>${f.file}</code>${f.created ? ' (new)' : ''}</summary>
-        <pre class="diff">
-${f.diff.split('\n').map((line) => html`<span class="${line.startsWith('+') ? 'add' : line.startsWith('-') ? 'del' : ''}">${line}</span> `)}</pre>
+        <pre class="diff">${diffLines(f.diff)}</pre>
       </details>`,
   )}`;
 }

@@ -177,7 +177,13 @@ describe('the dashboard in Chromium', () => {
     expect(state.steps.length).toBeGreaterThanOrEqual(2);
     for (const line of state.steps) expect(line).toMatch(/✓ .+ \d+\.\d s/);
     expect(await page.getByTestId('state').textContent()).toBe('succeeded');
+    // The lifecycle event sent to hooks and notifications arrived in the stream too.
+    expect(await page.locator('#events li[data-event="deploy.finished"]').count()).toBe(1);
     expect(commitCount(sandbox.repoPath)).toBe(before + 1);
+    // Loaded afresh, the finished operation is rendered by the server alone.
+    await page.reload();
+    expect(await page.getByTestId('result').textContent()).toContain('succeeded');
+    expect(await page.locator('#events li[data-event="deploy.finished"]').count()).toBe(1);
   });
 
   it('swap: nothing changes until the confirmation; then green is live', async () => {
@@ -267,7 +273,12 @@ describe('the dashboard in Chromium', () => {
   it('a read-only user sees everything and can press nothing; the server refuses the forged press', async () => {
     const reader = await browser.newContext();
     const p = await reader.newPage();
-    await signIn(p, TOKENS.read);
+    // The link `npm start -- --keep` prints: the token in the fragment fills the field (and
+    // leaves the address bar); the fragment never reaches the server.
+    await p.goto(`${base}/ui/sign-in#token=${TOKENS.read}`);
+    expect(await p.inputValue('input[name="token"]')).toBe(TOKENS.read);
+    expect(new URL(p.url()).hash).toBe('');
+    await Promise.all([p.waitForURL(`${base}/ui/stacks`), p.click('#sign-in button')]);
     await p.goto(`${base}/ui/stacks/${STACK}`);
     expect(await p.getByTestId('colour-green').textContent()).toContain('live green');
     expect(await p.getByTestId('plan').textContent()).toContain('Release plan');
