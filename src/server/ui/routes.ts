@@ -74,6 +74,7 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
 };
 
 const FORM_LIMIT = 16 * 1024;
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[?::1\]?)(:\d+)?$/;
 const STACK_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -201,7 +202,18 @@ export async function registerUiRoutes(
 
     ui.get('/ui/sign-in', (request, reply) => {
       if (sessionOf(request)) return reply.code(303).header('location', '/ui/stacks').send();
-      return page(reply, 200, signInPage(ctxOf(undefined)));
+      // A browser keeps a Secure cookie only from https or loopback: say so instead of looping.
+      const insecure = request.protocol !== 'https' && !LOOPBACK.test(request.hostname);
+      return page(
+        reply,
+        200,
+        signInPage(
+          ctxOf(undefined),
+          insecure
+            ? 'This page was served over plain http: browsers keep the session cookie only over https (or on localhost). Put the service behind TLS to sign in.'
+            : undefined,
+        ),
+      );
     });
 
     ui.post('/ui/sign-in', (request, reply) => {

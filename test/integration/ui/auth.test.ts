@@ -186,6 +186,18 @@ describe('dashboard auth matrix', () => {
     });
   }
 
+  it('over plain http on a non-loopback host, the sign-in page says why no session will stick', async () => {
+    const remote = await s.app.inject({
+      url: '/ui/sign-in',
+      headers: { host: 'dash.example.com' },
+    });
+    expect(remote.body).toContain('only over https (or on localhost)');
+    for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']) {
+      const local = await s.app.inject({ url: '/ui/sign-in', headers: { host } });
+      expect(local.body, host).not.toContain('only over https');
+    }
+  });
+
   it('a session keeps no token in the page, and no credential reaches a log line', async () => {
     for (const scope of SCOPES) {
       const page = await s.app.inject({

@@ -163,6 +163,20 @@ describe('the dashboard in Chromium', () => {
     // The page as the server rendered it: the operation was still running.
     expect(await response.text()).toContain('data-state="running"');
     await page.evaluate('window.sameDocument = true');
+    // While it runs: the overview names it, and a swap is refused with the service's own 409.
+    const busy = (await page.evaluate(`(async () => {
+      const csrf = document.querySelector('input[name="csrf"]').value;
+      const overview = await (await fetch('/ui/stacks')).text();
+      const res = await fetch('/ui/stacks/${STACK}/actions/swap', {
+        method: 'POST',
+        body: new URLSearchParams({ csrf }),
+      });
+      return { overview, status: res.status, text: await res.text() };
+    })()`)) as { overview: string; status: number; text: string };
+    expect(busy.overview).toContain('running:');
+    expect(busy.status).toBe(409);
+    expect(busy.text).toContain('The service answered 409');
+    expect(busy.text).toContain('&quot;code&quot;: &quot;stack-busy&quot;');
     const result = page.getByTestId('result');
     await result.waitFor({ timeout: 60_000 });
     expect(await result.textContent()).toContain('succeeded');
