@@ -132,6 +132,10 @@ export async function registerUiRoutes(
 
   await app.register(async (ui) => {
     registerSecurityHeaders(ui, UI_SECURITY_HEADERS);
+    // Pages, not API: kept out of the OpenAPI document at /docs.
+    ui.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, hide: true };
+    });
     ui.addContentTypeParser(
       'application/x-www-form-urlencoded',
       { parseAs: 'string', bodyLimit: FORM_LIMIT },

@@ -186,6 +186,12 @@ describe('dashboard auth matrix', () => {
     });
   }
 
+  it('the pages stay out of the OpenAPI document', async () => {
+    const doc = (await s.app.inject({ url: '/docs/json' })).json() as { paths: object };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/ui'))).toEqual([]);
+    expect(Object.keys(doc.paths)).toContain('/v1/stacks');
+  });
+
   it('over plain http on a non-loopback host, the sign-in page says why no session will stick', async () => {
     const remote = await s.app.inject({
       url: '/ui/sign-in',
