@@ -38,9 +38,7 @@ const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 beforeAll(async () => {
   const executablePath = requireBinary(CHROMIUM);
-  // The stand-in keeps a changed app Progressing for 3 s: a deploy is still running when its
-  // page first loads, so its progress can only arrive through the stream.
-  sandbox = await startSandbox({ argocd: { progressingMs: 3_000, pollIntervalMs: 0 } });
+  sandbox = await startSandbox({ argocd: { progressingMs: 150, pollIntervalMs: 0 } });
   for (const app of ['my-app-blue', 'my-app-green', 'ingress']) {
     const r = await runCli(['app', 'sync', app], { env: sandbox.env });
     expect(r.code, r.stderr).toBe(0);
@@ -156,6 +154,9 @@ describe('the dashboard in Chromium', () => {
     expect(await review.locator('pre.diff').count()).toBeGreaterThan(0);
     const before = commitCount(sandbox.repoPath);
 
+    // The stand-in holds every sync operation Running until released: the deploy is still
+    // running when its page loads and while the test looks at it, whatever the machine's speed.
+    sandbox.argocd.setFaults({ stallOperations: true });
     const [response] = await Promise.all([
       page.waitForResponse((r) => /\/ui\/operations\/[0-9a-f-]{36}$/.test(r.url())),
       page.click('button[data-confirm="deploy"]'),
@@ -177,6 +178,11 @@ describe('the dashboard in Chromium', () => {
     expect(busy.status).toBe(409);
     expect(busy.text).toContain('The service answered 409');
     expect(busy.text).toContain('&quot;code&quot;: &quot;stack-busy&quot;');
+    // The commit step's line arrives from the stream while the sync is held.
+    await page.locator('#steps li[data-live][data-step="commit"]').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('result').count()).toBe(0);
+    expect(await page.getByTestId('state').textContent()).toBe('running');
+    sandbox.argocd.setFaults({ stallOperations: false });
     const result = page.getByTestId('result');
     await result.waitFor({ timeout: 60_000 });
     expect(await result.textContent()).toContain('succeeded');
