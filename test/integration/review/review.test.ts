@@ -153,11 +153,11 @@ describe('reviewMergeRequest on GitLab', () => {
     const notesAfter = fake.notesOf(mr.iid);
     expect(notesAfter).toHaveLength(1);
     expect(notesAfter[0]!.id).toBe(notes[0]!.id);
-    expect(notesAfter[0]!.body).toContain('`releases/my-app.yaml:4` `components.my-frontend`');
+    expect(notesAfter[0]!.body).toContain('`releases/my-app.yaml:3` `components.my-frontend`');
     expect(notesAfter[0]!.body).toContain('not a valid OCI image tag');
     const statuses = fake.statusesOf(bad, 'stackswap/my-app');
     expect(statuses.map((s) => s.status)).toEqual(['pending', 'failed']);
-    expect(statuses[1]!.description).toMatch(/^releases\/my-app\.yaml:4 components\.my-frontend: /);
+    expect(statuses[1]!.description).toMatch(/^releases\/my-app\.yaml:3 components\.my-frontend: /);
     expect(fake.callsTo('POST', /\/notes$/)).toHaveLength(1);
     expect(fake.callsTo('PUT', /\/notes\/\d+$/)).toHaveLength(1);
   });
