@@ -75,15 +75,20 @@ export function planCommentTarget(
     '--project',
     'CI_PROJECT_ID or CI_PROJECT_PATH',
   );
+  // A merged-results pipeline runs for a merge commit GitLab made: the MR head is then
+  // CI_MERGE_REQUEST_SOURCE_BRANCH_SHA.
+  const headVar = env.CI_MERGE_REQUEST_SOURCE_BRANCH_SHA
+    ? 'CI_MERGE_REQUEST_SOURCE_BRANCH_SHA'
+    : 'CI_COMMIT_SHA';
   const headSha = required(
-    opts.headSha ?? env.CI_COMMIT_SHA,
+    opts.headSha ?? env[headVar],
     'the merge request head',
     '--head-sha',
     'CI_COMMIT_SHA',
   );
   const baseRaw = opts.baseSha ?? env.CI_MERGE_REQUEST_DIFF_BASE_SHA;
   for (const [name, value] of [
-    [opts.headSha !== undefined ? '--head-sha' : 'CI_COMMIT_SHA', headSha],
+    [opts.headSha !== undefined ? '--head-sha' : headVar, headSha],
     [opts.baseSha !== undefined ? '--base-sha' : 'CI_MERGE_REQUEST_DIFF_BASE_SHA', baseRaw],
   ] as const) {
     if (value && !SHA.test(value)) {
