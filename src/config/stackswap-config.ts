@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
+import { HOOK_POINTS, HooksConfig, type StackHooks } from './hooks-config.ts';
+import { checkUrl, parseHostPattern, type HostPattern } from '../shared/hosts.ts';
 
 const Template = z.string().min(1);
 
@@ -111,6 +113,8 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
+    // --- lifecycle hooks (issue 13): HTTP endpoints that can veto; see hooks-config.ts
+    hooks: HooksConfig.optional(),
   })
   .strict();
 
@@ -152,6 +156,8 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** Lifecycle hooks (absent: none), with their allowed hosts parsed. */
+  hooks?: (StackHooks & { allowed: HostPattern[] }) | undefined;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -275,6 +281,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      hooks: resolveHooks(entry.hooks, problems, at),
     });
   }
   checkSharedLiveKeys(stacks, problems);
@@ -303,6 +310,30 @@ function resolveVerification(
     });
   }
   return { ...block, weightKey: keyPath(block.weightKey, ['weightKey']) };
+}
+
+// --- lifecycle hooks (issue 13)
+function resolveHooks(
+  block: StackHooks | undefined,
+  problems: ResolveProblem[],
+  at: (...key: (string | number)[]) => (string | number)[],
+): (StackHooks & { allowed: HostPattern[] }) | undefined {
+  if (!block) return undefined;
+  const allowed: HostPattern[] = [];
+  block.allowedHosts.forEach((text, i) => {
+    const parsed = parseHostPattern(text);
+    if (typeof parsed === 'string')
+      problems.push({ key: at('hooks', 'allowedHosts', i), message: parsed });
+    else allowed.push(parsed);
+  });
+  for (const point of HOOK_POINTS) {
+    block[point].forEach((hook, i) => {
+      const verdict = checkUrl(hook.url, allowed, 'hooks.allowedHosts');
+      if (!verdict.ok)
+        problems.push({ key: at('hooks', point, i, 'url'), message: verdict.reason });
+    });
+  }
+  return { ...block, allowed };
 }
 
 /** Two stacks writing the same live key would swap each other. */

@@ -44,6 +44,12 @@ export const DeployBody = z
       'the complete release plan (every component); default: the release plan in the config repo',
     ),
     overrides: Versions.optional().describe('versions on top of the plan (like --set)'),
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -65,6 +71,12 @@ export const SwapBody = z
       .boolean()
       .optional()
       .describe("false: flip at once without the stack's verification gates"),
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -77,6 +89,12 @@ export type RevertBody = z.infer<typeof RevertBody>;
 export const ScaleDownBody = z
   .object({
     force: z.boolean().default(false).describe('skip the retention window'),
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })

@@ -30,6 +30,8 @@ export const ExitCode = {
   rollbackFailed: 10,
   /** Verification was interrupted before it reached a verdict: the release is not verified. */
   verificationInterrupted: 11,
+  /** A lifecycle hook vetoed the operation (or timed out with onTimeout: fail); nothing half-done. */
+  hookVetoed: 12,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -61,6 +63,8 @@ export type ErrorCode =
   | 'rollback-failed'
   /** A gate was interrupted before its verdict: never reported as passed. */
   | 'verification-interrupted'
+  /** A lifecycle hook answered fail (or timed out with onTimeout: fail): the operation stopped. */
+  | 'hook-vetoed'
   | 'internal';
 
 export interface ErrorOptions {
@@ -93,6 +97,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'verification-failed': ExitCode.verification,
   'rollback-failed': ExitCode.rollbackFailed,
   'verification-interrupted': ExitCode.verificationInterrupted,
+  'hook-vetoed': ExitCode.hookVetoed,
   internal: ExitCode.failure,
 };
 
@@ -116,6 +121,7 @@ const HTTP_BY_CODE: Record<ErrorCode, number> = {
   'verification-failed': 422,
   'rollback-failed': 500,
   'verification-interrupted': 503,
+  'hook-vetoed': 422,
   internal: 500,
 };
 

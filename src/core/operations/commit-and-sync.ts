@@ -13,6 +13,7 @@ import type { OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
 import { setOrCreateValue, type ValuesNotice } from '../../gitops/values-edit.ts';
 import { isStackswapError } from '../../shared/errors.ts';
+import { hookTrailers } from '../audit.ts';
 
 export interface CommitOutcome<T> {
   sha: string;
@@ -40,15 +41,31 @@ export async function commitStep<T>(
       (r) => `planned on ${r.sha.slice(0, 12)}; nothing committed (dry run)`,
     );
   }
-  return ctx.progress.step(
+  const ledger = ctx.hookLedger;
+  // Hook verdicts given since the last commit go into this one's trailers (the commit they
+  // gate), and a --no-hooks skip into every commit of the operation.
+  const withHooks: typeof attempt = ledger
+    ? async (tx) => {
+        const plan = await attempt(tx);
+        if (plan.kind !== 'commit') return plan;
+        const trailers = hookTrailers(ledger);
+        return {
+          ...plan,
+          message: { ...plan.message, trailers: { ...trailers, ...plan.message.trailers } },
+        };
+      }
+    : attempt;
+  const outcome = await ctx.progress.step(
     'commit',
     title,
-    () => ctx.repo.transact(attempt, ctx.signal ? { signal: ctx.signal } : {}),
+    () => ctx.repo.transact(withHooks, ctx.signal ? { signal: ctx.signal } : {}),
     (r) =>
       r.committed
         ? `pushed ${r.sha.slice(0, 12)}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
         : `already in the desired state at ${r.sha.slice(0, 12)}; nothing to commit`,
   );
+  if (ledger && outcome.committed) ledger.unrecorded = [];
+  return outcome;
 }
 
 export async function syncStep(

@@ -3,6 +3,9 @@ import type { AppStatus, Deployer } from '../../shared/deployer.ts';
 import type { Progress, StepTiming } from '../../shared/progress.ts';
 import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
 import type { VerifyEnvironment } from '../../verify/runtime.ts';
+import type { StackEvent } from '../../shared/events.ts';
+import type { HookEnvironment } from '../../hooks/runner.ts';
+import type { HookResult } from '../../hooks/contract.ts';
 
 /** Receives the plan an operation made instead of committing it (see `OperationContext.plan`). */
 export type PlanSink = (planned: PlanOutcome<unknown>) => void;
@@ -22,6 +25,20 @@ export interface OperationContext {
   plan?: PlanSink;
   /** Verification gates: Prometheus and ingress URLs from the environment, a clock (issue 11). */
   verify?: VerifyEnvironment;
+  /**
+   * Lifecycle hooks (issue 13): how to call them and wait for pending ones. Absent: a stack
+   * that declares hooks refuses to run (hooks are never skipped by omission).
+   */
+  hooks?: HookEnvironment;
+  /** Hook results not yet written into a commit's trailers (see commit-and-sync.ts). */
+  hookLedger?: HookLedger;
+}
+
+/** Per operation: hook verdicts waiting for the next commit, and a --no-hooks skip. */
+export interface HookLedger {
+  unrecorded: HookResult[];
+  /** `--no-hooks by <who>`: on every commit of the operation. */
+  skipped?: string;
 }
 
 export interface OperationResult {
@@ -39,4 +56,6 @@ export interface OperationResult {
   apps: AppStatus[];
   steps: StepTiming[];
   details?: Record<string, unknown>;
+  /** The lifecycle events the operation emitted, in order (src/shared/events.ts). */
+  events?: StackEvent[];
 }

@@ -27,6 +27,9 @@ import { runGate, select, type GateEvent, type GateVerdict } from '../../verify/
 import { allowedHostPatterns, templateValues, type ColourVersions } from '../../verify/validate.ts';
 import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
 import { fmt } from '../../verify/analysis.ts';
+import { hasHooks } from '../hook-gate.ts';
+import { emitStackEvent, versionSets } from '../events.ts';
+import { afterSwapGate, beforeTrafficGates, swapEvent } from './swap-lifecycle.ts';
 
 export interface GatedSwapRequest {
   stack: string;
@@ -61,7 +64,7 @@ export async function gatedSwap(
 ): Promise<OperationResult | undefined> {
   const v = stack.verification;
   const weights = request.steps ?? v?.steps.weights ?? [];
-  if (!v && weights.length === 0) return undefined;
+  if (!v && weights.length === 0 && !hasHooks(stack)) return undefined;
   const weightKey = v?.weightKey ?? DEFAULT_VERIFICATION_WEIGHT_KEY;
   const runtime = v ? verifyRuntime(v, ctx.verify) : undefined;
   const verdicts: GateVerdict[] = [];
@@ -97,6 +100,15 @@ export async function gatedSwap(
         verdicts,
       });
     }
+    // Hooks (issue 13): afterTestTraffic and beforeSwap, before any user traffic.
+    const view = { live, target, versions };
+    await beforeTrafficGates(
+      ctx,
+      stack,
+      view,
+      resolved.baseSha,
+      verdicts[0] && summarise(verdicts[0]),
+    );
 
     for (const weight of weights.filter((w) => w < 100)) {
       const step = await commitStep(
@@ -123,6 +135,11 @@ export async function gatedSwap(
         },
       );
       await syncStep(ctx, stack.apps.ingress, step.sha);
+      swapEvent(ctx, stack, view, {
+        type: 'traffic.step',
+        commit: { sha: step.sha },
+        data: { weight, to: target },
+      });
       if (!v) continue;
       const verdict = await gate(`step ${weight}% on ${target}`, 'steps', target);
       verdicts.push(verdict);
@@ -153,6 +170,13 @@ export async function gatedSwap(
           };
         },
         howToMove: `stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0'`,
+      });
+      swapEvent(ctx, stack, view, {
+        type: 'traffic.step',
+        automatic: true,
+        reason: verdict.reason,
+        commit: { sha: aborted },
+        data: { weight: 0, to: target, stoppedAt: weight },
       });
       throw verificationFailed(verdict, stack, verdicts, {
         stopped: `the swap to ${target} was stopped at ${weight}%: the weight is back to 0 (commit ${aborted.slice(0, 12)}), all traffic on ${live}`,
@@ -187,6 +211,15 @@ export async function gatedSwap(
       };
     });
     const apps = await syncStep(ctx, stack.apps.ingress, flip.sha);
+    if (flip.committed) {
+      swapEvent(ctx, stack, view, {
+        type: 'swap.finished',
+        live: target,
+        commit: { sha: flip.sha },
+        data: { from: live, to: target },
+      });
+      await afterSwapGate(ctx, stack, view, flip.sha);
+    }
 
     if (v && v.postSwap.window > 0) {
       const post = await gate(`post-swap window on ${target}`, 'postSwap', target);
@@ -232,6 +265,13 @@ export async function gatedSwap(
           },
           howToMove: `stackswap swap --stack ${stack.name} --to ${live}`,
         });
+        swapEvent(ctx, stack, view, {
+          type: 'revert.finished',
+          automatic: true,
+          reason: post.reason,
+          commit: { sha: reverted },
+          data: { from: target, to: live, undoes: flip.sha, trigger: 'post-swap verification' },
+        });
         throw verificationFailed(post, stack, verdicts, {
           stopped: `${target} was reverted automatically: ${live} is live again (commit ${reverted.slice(0, 12)})`,
           rolledBackSha: reverted,
@@ -276,7 +316,7 @@ export function runPhase(
   const checks = select(v.checks, selection.checks);
   const analysis = select(v.analysis, selection.analysis);
   const window = request.kind === 'postSwap' ? v.postSwap.window : 0;
-  return ctx.progress.step(
+  const verdict = ctx.progress.step(
     'verify',
     `${request.phase}: ${checks.length} check(s), ${analysis.length} metric(s)${window ? ` for ${window / 1000}s` : ''}`,
     () =>
@@ -324,6 +364,20 @@ export function runPhase(
           : 'passed'
         : `${verdict.result}: ${verdict.reason}`,
   );
+  // Each verdict is a lifecycle event (issue 13); the live colour is the one not under test,
+  // except in the post-swap window.
+  return verdict.then((d) => {
+    const live = request.kind === 'postSwap' ? request.colour : otherColour(request.colour);
+    emitStackEvent(ctx, stack.name, 'swap', {
+      type: 'verification.result',
+      live,
+      preview: otherColour(live),
+      versions: versionSets(request.versions),
+      ...(d.result === 'passed' ? {} : { reason: d.reason }),
+      data: { ...summarise(d), kind: request.kind, colour: request.colour },
+    });
+    return d;
+  });
 }
 
 function stopUnlessPassed(
