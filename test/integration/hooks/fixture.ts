@@ -14,7 +14,7 @@ export interface HookDecl {
   point: string;
   name: string;
   url: string;
-  extra?: Record<string, string>;
+  extra?: Record<string, string | number>;
 }
 
 export function hooksYaml(
