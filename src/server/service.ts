@@ -43,6 +43,8 @@ import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
 import { FileHookStore } from '../hooks/file-store.ts';
 import type { HookEnvironment } from '../hooks/runner.ts';
+import type { PendingHookStore } from '../hooks/pending.ts';
+import { PgHookStore } from './store/hook-callbacks.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
 
@@ -152,9 +154,11 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     redactor,
   });
   const { journal, shared } = store;
-  // Pending lifecycle hooks (issue 13), next to the journal. NOTE: with PostgreSQL this is
-  // still the file of this replica; a callback must reach the replica that asked.
-  const hookCallbacks = await FileHookStore.open(dataDir, now());
+  // Pending lifecycle hooks (issue 13): beside the journal, in the same place (PostgreSQL's
+  // table for several replicas, so a callback may reach any of them; else a file).
+  const hookCallbacks: PendingHookStore = cliEnv.STACKSWAP_DATABASE_URL
+    ? new PgHookStore(cliEnv.STACKSWAP_DATABASE_URL)
+    : await FileHookStore.open(dataDir, now());
   const publicUrl = (serveEnv.STACKSWAP_PUBLIC_URL ?? '').replace(/\/+$/, '');
   const operations = new OperationManager({
     journal,
