@@ -60,6 +60,11 @@ export interface PendingHookStore {
   close(): Promise<void>;
 }
 
+/** What a verdict is about (see the module comment). */
+export function gateKey(stack: string, point: string, hook: string, sha: string): string {
+  return `${stack}/${point}/${hook}@${sha}`;
+}
+
 export function tokenDigest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }

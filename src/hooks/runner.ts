@@ -19,7 +19,7 @@ import type { HostPattern } from '../shared/hosts.ts';
 import { StackswapError } from '../shared/errors.ts';
 import { callHook, pollStatus, type CallOptions } from './call.ts';
 import type { HookResult } from './contract.ts';
-import { tokenDigest, type PendingHookStore, type PendingRecord } from './pending.ts';
+import { gateKey, tokenDigest, type PendingHookStore, type PendingRecord } from './pending.ts';
 
 export interface HookClock {
   now(): number;
@@ -94,7 +94,7 @@ export async function runHook(
 ): Promise<HookResult> {
   const clock = env.clock ?? realHookClock;
   const started = clock.now();
-  const gate = `${run.stack}/${run.point}/${hook.name}@${run.sha}`;
+  const gate = gateKey(run.stack, run.point, hook.name, run.sha);
   const secret = env.secret(hook.secretEnv);
   const base = { point: run.point, name: hook.name };
   const finish = (

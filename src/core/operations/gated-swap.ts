@@ -29,7 +29,7 @@ import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
 import { fmt } from '../../verify/analysis.ts';
 import { hasHooks } from '../hook-gate.ts';
 import { emitStackEvent, versionSets } from '../events.ts';
-import { afterSwapGate, beforeTrafficGates, swapEvent } from './swap-lifecycle.ts';
+import { afterSwapGate, beforeTrafficGates, resumeAfterSwap, swapEvent } from './swap-lifecycle.ts';
 
 export interface GatedSwapRequest {
   stack: string;
@@ -77,7 +77,11 @@ export async function gatedSwap(
       result: await preconditions(tx, stack, request.to, true),
     }));
     const resolution = resolved.plan.result;
-    if (resolution === 'already-live') return undefined; // plain swap reports the no-op
+    if (resolution === 'already-live') {
+      // An afterSwap hook cut off by a restart is resumed, never left open (issue 13).
+      await resumeAfterSwap(ctx, stack, resolved.baseSha);
+      return undefined; // plain swap reports the no-op
+    }
     const { target, live, versions } = resolution;
     const deadline = (runtime?.clock.now() ?? ctx.now()) + ctx.timeoutMs;
     const gate = (phase: string, kind: 'preSwap' | 'steps' | 'postSwap', colourUnderTest: Colour) =>

@@ -112,6 +112,38 @@ export async function afterSwapGate(
   }
 }
 
+/**
+ * A swap re-run that finds the target live already: if an afterSwap hook of the flip is still
+ * open in the pending store (the service restarted while it waited), it is resumed now, and a
+ * fail reverts as it would have. Without an open one nothing is asked (plain no-op).
+ */
+export async function resumeAfterSwap(
+  ctx: OperationContext,
+  stack: StackConfig,
+  headSha: string,
+): Promise<void> {
+  const pending = ctx.hooks?.pending;
+  const hooks = stack.hooks?.afterSwap ?? [];
+  if (ctx.plan || ctx.hooks?.skip || pending?.kind !== 'callback' || hooks.length === 0) return;
+  const { gateKey } = await import('../../hooks/pending.ts');
+  const open = await Promise.all(
+    hooks.map((h) => pending.store.openFor(gateKey(stack.name, 'afterSwap', h.name, headSha))),
+  );
+  if (!open.some(Boolean)) return;
+  const state = await readStackState(ctx.repo, stack);
+  ctx.progress.info('resuming the afterSwap hooks of the swap that made it live', 'hooks');
+  await afterSwapGate(
+    ctx,
+    stack,
+    {
+      live: state.preview,
+      target: state.live,
+      versions: { blue: state.colours.blue.versions, green: state.colours.green.versions },
+    },
+    headSha,
+  );
+}
+
 async function revertAfterVeto(
   ctx: OperationContext,
   stack: StackConfig,

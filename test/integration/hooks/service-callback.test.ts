@@ -296,4 +296,35 @@ describe('the service restarting while a pending hook waits', () => {
     expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain('shopLive: blue');
     expect(asked()).toHaveLength(1);
   });
+
+  it('an afterSwap hook cut off by the restart is resumed by the re-run; its fail reverts', async () => {
+    const { r, asked } = await pendingReceiver();
+    const { bare } = repoWithHooks(
+      hooksYaml([{ point: 'afterSwap', name: 'prod-smoke', url: `${r.url}/hook` }]),
+    );
+    const dataDir = tempDir('data');
+    const first = await service(bare, dataDir);
+    await deployed(first);
+    await startSwap(first);
+    await until(() => asked().length === 1, 'the hook request');
+    await first.service.shutdown({ graceMs: 100, settleMs: 2000 });
+    expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain('shopLive: green');
+
+    const second = await service(bare, dataDir);
+    const { executionId, callbackToken } = asked()[0]!;
+    const verdict = await callback(second, executionId, {
+      result: 'fail',
+      message: 'checkout errors up',
+      token: callbackToken,
+    });
+    expect(verdict.statusCode, verdict.body).toBe(200);
+    const rerun = await waitForOperation(second.app, await startSwap(second));
+    expect(rerun.state).toBe('failed');
+    expect(JSON.stringify(rerun.error)).toContain('checkout errors up');
+    expect(readAtHead(bare, 'apps/ingress/values.yaml')).toContain('shopLive: blue');
+    const message = git(bare, 'log', '-1', '--format=%B', 'main');
+    expect(message).toMatch(/^revert shop: live green -> blue \(afterSwap hook vetoed/);
+    expect(message).toContain('Stackswap-Hooks: afterSwap/prod-smoke=fail');
+    expect(asked()).toHaveLength(1);
+  });
 });
