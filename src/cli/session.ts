@@ -34,6 +34,8 @@ export interface GlobalOptions {
   requestedBy?: string;
   reason?: string;
   sync: boolean;
+  /** false: --no-hooks (admins only, see hooks.admins). */
+  hooks?: boolean;
   wait: boolean;
   timeout: number;
   degradedGrace: number;
@@ -145,10 +147,22 @@ export class Session {
 
   async operationContext(progress: Progress): Promise<OperationContext> {
     const repo = await this.openRepo();
+    const requestedBy = requesterFrom(this.options.requestedBy, this.env);
     return {
       repo,
+      // Hooks in CI (issue 13): secrets from the environment, pending hooks polled at their
+      // status URL (a CLI cannot take callbacks). --no-hooks is checked against hooks.admins.
+      hooks: {
+        secret: (name) => {
+          const value = this.io.env[name];
+          if (value) this.redactor.add(value);
+          return value || undefined;
+        },
+        pending: { kind: 'poll' },
+        ...(this.options.hooks === false ? { skip: { by: requestedBy, admin: false } } : {}),
+      },
       actor: {
-        requestedBy: requesterFrom(this.options.requestedBy, this.env),
+        requestedBy,
         operationId: randomUUID(),
         ...(this.options.reason ? { reason: this.options.reason } : {}),
       },

@@ -11,6 +11,8 @@ import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
 import { ViaMergeRequestSetting, type ViaMergeRequest } from './promotion-config.ts';
+import { HOOK_POINTS, HooksConfig, type StackHooks } from './hooks-config.ts';
+import { checkUrl, parseHostPattern, type HostPattern } from '../shared/hosts.ts';
 
 const Template = z.string().min(1);
 
@@ -117,6 +119,8 @@ const StackEntry = z
       .object({ viaMergeRequest: ViaMergeRequestSetting.default('never') })
       .strict()
       .default({ viaMergeRequest: 'never' }),
+    // --- lifecycle hooks (issue 13): HTTP endpoints that can veto; see hooks-config.ts
+    hooks: HooksConfig.optional(),
   })
   .strict();
 
@@ -160,6 +164,8 @@ export interface StackConfig {
   autoScaleDown: boolean;
   /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
   viaMergeRequest: ViaMergeRequest;
+  /** Lifecycle hooks (absent: none), with their allowed hosts parsed. */
+  hooks?: (StackHooks & { allowed: HostPattern[] }) | undefined;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -284,6 +290,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
       ),
       waitForWindow: entry.argocd.waitForWindow,
       viaMergeRequest: entry.promotion.viaMergeRequest,
+      hooks: resolveHooks(entry.hooks, problems, at),
     });
   }
   checkSharedLiveKeys(stacks, problems);
@@ -312,6 +319,30 @@ function resolveVerification(
     });
   }
   return { ...block, weightKey: keyPath(block.weightKey, ['weightKey']) };
+}
+
+// --- lifecycle hooks (issue 13)
+function resolveHooks(
+  block: StackHooks | undefined,
+  problems: ResolveProblem[],
+  at: (...key: (string | number)[]) => (string | number)[],
+): (StackHooks & { allowed: HostPattern[] }) | undefined {
+  if (!block) return undefined;
+  const allowed: HostPattern[] = [];
+  block.allowedHosts.forEach((text, i) => {
+    const parsed = parseHostPattern(text);
+    if (typeof parsed === 'string')
+      problems.push({ key: at('hooks', 'allowedHosts', i), message: parsed });
+    else allowed.push(parsed);
+  });
+  for (const point of HOOK_POINTS) {
+    block[point].forEach((hook, i) => {
+      const verdict = checkUrl(hook.url, allowed, 'hooks.allowedHosts');
+      if (!verdict.ok)
+        problems.push({ key: at('hooks', point, i, 'url'), message: verdict.reason });
+    });
+  }
+  return { ...block, allowed };
 }
 
 /** Two stacks writing the same live key would swap each other. */

@@ -24,6 +24,7 @@ import {
   registerSecurityHeaders,
 } from './security-headers.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerHookRoutes } from './routes/hooks.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerSlackRoutes } from './routes/slack.ts';
 import { registerStackRoutes } from './routes/stacks.ts';
@@ -125,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerStackRoutes(app, deps);
   registerOperationRoutes(app, deps, limits);
+  registerHookRoutes(app, deps);
   await registerSlackRoutes(app, deps, limits);
   await registerUiRoutes(app, deps);
   return app;

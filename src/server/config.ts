@@ -46,6 +46,11 @@ const ServeEnvironment = z.object({
   STACKSWAP_LOCK_LEASE_SECONDS: Seconds.optional(),
   /** How often stacks with retention.autoScaleDown are checked for a due scale-down; 60. */
   STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS: Seconds.optional(),
+  /**
+   * The service's URL as hooks reach it (e.g. https://stackswap.example.com): pending hooks
+   * report to <it>/v1/hooks/<id>/result. Unset: pending hooks must give a statusUrl to poll.
+   */
+  STACKSWAP_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   STACKSWAP_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional(),
@@ -131,6 +136,8 @@ export const SERVICE_ENVIRONMENT: Readonly<
   // Not in the chart yet: it gains them with the forge URL and token variables (mr-service).
   STACKSWAP_FORGE: 'none',
   STACKSWAP_FORGE_PROJECT: 'none',
+  // Not in the chart yet (issue 13): set it in the chart's extra env to take hook callbacks.
+  STACKSWAP_PUBLIC_URL: 'none',
 };
 
 export function readServeEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): ServeEnvironment {

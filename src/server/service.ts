@@ -41,6 +41,10 @@ import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
 import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
+import { FileHookStore } from '../hooks/file-store.ts';
+import type { HookEnvironment } from '../hooks/runner.ts';
+import type { PendingHookStore } from '../hooks/pending.ts';
+import { PgHookStore } from './store/hook-callbacks.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
 import { forgeForConfigRepo } from '../forges/for-repo.ts';
@@ -61,6 +65,8 @@ export interface ServiceOptions {
   gitRetry?: RetryOptions;
   /** Seconds; overrides STACKSWAP_TIMEOUT. */
   timeoutSeconds?: number;
+  /** Lifecycle hook tuning (tests: a faster poll of the pending store). */
+  hooks?: Partial<Pick<HookEnvironment, 'clock'>> & { pendingPollMs?: number };
 }
 
 export interface Service {
@@ -153,6 +159,12 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     redactor,
   });
   const { journal, shared } = store;
+  // Pending lifecycle hooks (issue 13): beside the journal, in the same place (PostgreSQL's
+  // table for several replicas, so a callback may reach any of them; else a file).
+  const hookCallbacks: PendingHookStore = cliEnv.STACKSWAP_DATABASE_URL
+    ? new PgHookStore(cliEnv.STACKSWAP_DATABASE_URL)
+    : await FileHookStore.open(dataDir, now());
+  const publicUrl = (serveEnv.STACKSWAP_PUBLIC_URL ?? '').replace(/\/+$/, '');
   const operations = new OperationManager({
     journal,
     ...(shared ? { shared } : {}),
@@ -165,7 +177,26 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       const repo = await writer.get();
       const config = await loadConfig(repo);
       const reason = reasonOf(kind, request.body);
+      const skipHooks = (request.body as { hooks?: unknown } | undefined)?.hooks === false;
       const ctx: OperationContext = {
+        // The route let `"hooks": false` through only for admin tokens.
+        hooks: {
+          secret: (name) => {
+            const value = options.env[name];
+            if (value) redactor.add(value);
+            return value || undefined;
+          },
+          pending: publicUrl
+            ? {
+                kind: 'callback',
+                store: hookCallbacks,
+                callbackUrl: (id) => `${publicUrl}/v1/hooks/${id}/result`,
+                ...(options.hooks?.pendingPollMs ? { pollMs: options.hooks.pendingPollMs } : {}),
+              }
+            : { kind: 'poll' },
+          ...(options.hooks?.clock ? { clock: options.hooks.clock } : {}),
+          ...(skipHooks ? { skip: { by: requestedBy, admin: true } } : {}),
+        },
         repo,
         actor: { requestedBy, operationId: id, ...(reason ? { reason } : {}) },
         progress,
@@ -224,6 +255,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     status,
     metrics,
     now,
+    hookCallbacks,
     dryRun: async (input) =>
       dryRun({
         ...input,
@@ -314,6 +346,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         clearInterval(scheduleTimer);
         await app.close();
         await journal.close();
+        await hookCallbacks.close();
         logger.info('stopped');
       })()),
   };

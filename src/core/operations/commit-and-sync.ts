@@ -15,7 +15,7 @@ import { setOrCreateValue, type ValuesNotice } from '../../gitops/values-edit.ts
 import { isStackswapError } from '../../shared/errors.ts';
 import { isProtectedBranchRejection } from '../../gitops/git/classify.ts';
 import type { ViaMergeRequest } from '../../config/promotion-config.ts';
-import { Trailer } from '../audit.ts';
+import { hookTrailers, Trailer } from '../audit.ts';
 import { loadStructuralConfig } from '../config-file.ts';
 import { landViaMergeRequest } from './via-merge-request.ts';
 
@@ -43,28 +43,42 @@ export async function commitStep<T>(
       (r) => `planned on ${r.sha.slice(0, 12)}; nothing committed (dry run)`,
     );
   }
+  const ledger = ctx.hookLedger;
+  // Hook verdicts given since the last commit go into this one's trailers (the commit they
+  // gate), and a --no-hooks skip into every commit of the operation.
+  const withHooks: typeof attempt = ledger
+    ? async (tx) => {
+        const plan = await attempt(tx);
+        if (plan.kind !== 'commit') return plan;
+        const trailers = hookTrailers(ledger);
+        return {
+          ...plan,
+          message: { ...plan.message, trailers: { ...trailers, ...plan.message.trailers } },
+        };
+      }
+    : attempt;
   // The stack's promotion.viaMergeRequest, read from the same snapshot as the attempt.
   let route: ViaMergeRequest = 'never';
   const routed = async (tx: Transaction): Promise<Plan<T>> => {
-    const plan = await attempt(tx);
+    const plan = await withHooks(tx);
     route = plan.kind === 'commit' ? await viaMergeRequestOf(tx, plan.message.trailers) : 'never';
     if (route === 'always') throw new ThroughMergeRequest();
     return plan;
   };
-  return ctx.progress.step(
+  const outcome = await ctx.progress.step(
     'commit',
     title,
     async (): Promise<CommitOutcome<T>> => {
       try {
         return await ctx.repo.transact(routed, ctx.signal ? { signal: ctx.signal } : {});
       } catch (e) {
-        if (e instanceof ThroughMergeRequest) return landViaMergeRequest(ctx, attempt, 'always');
+        if (e instanceof ThroughMergeRequest) return landViaMergeRequest(ctx, withHooks, 'always');
         if (route === 'fallback' && isProtectedBranchRejection(e)) {
           ctx.progress.info(
             `branch protection refused the push to ${ctx.repo.branch}; landing the change through a merge request`,
             'commit',
           );
-          return landViaMergeRequest(ctx, attempt, 'protected');
+          return landViaMergeRequest(ctx, withHooks, 'protected');
         }
         throw e;
       }
@@ -76,6 +90,8 @@ export async function commitStep<T>(
           ? `pushed ${r.sha.slice(0, 12)}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
           : `already in the desired state at ${r.sha.slice(0, 12)}; nothing to commit`,
   );
+  if (ledger && outcome.committed) ledger.unrecorded = [];
+  return outcome;
 }
 
 /** `promotion.viaMergeRequest` of the stack a commit is for (`never` for all-stack edits). */

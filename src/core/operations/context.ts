@@ -4,6 +4,9 @@ import type { Progress, StepTiming } from '../../shared/progress.ts';
 import type { ConfigRepo, PlanOutcome } from '../../gitops/git/repo.ts';
 import type { VerifyEnvironment } from '../../verify/runtime.ts';
 import type { Forge } from '../../forges/forge.ts';
+import type { StackEvent } from '../../shared/events.ts';
+import type { HookEnvironment } from '../../hooks/runner.ts';
+import type { HookResult } from '../../hooks/contract.ts';
 
 /** Receives the plan an operation made instead of committing it (see `OperationContext.plan`). */
 export type PlanSink = (planned: PlanOutcome<unknown>) => void;
@@ -28,6 +31,13 @@ export interface OperationContext {
    * stack's `promotion.viaMergeRequest` says so (issue 12). Absent: no forge is configured.
    */
   forge?: ForgeTarget;
+  /**
+   * Lifecycle hooks (issue 13): how to call them and wait for pending ones. Absent: a stack
+   * that declares hooks refuses to run (hooks are never skipped by omission).
+   */
+  hooks?: HookEnvironment;
+  /** Hook results not yet written into a commit's trailers (see commit-and-sync.ts). */
+  hookLedger?: HookLedger;
 }
 
 /** What an operation's commit step did. */
@@ -64,6 +74,13 @@ export interface ForgeTarget {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/** Per operation: hook verdicts waiting for the next commit, and a --no-hooks skip. */
+export interface HookLedger {
+  unrecorded: HookResult[];
+  /** `--no-hooks by <who>`: on every commit of the operation. */
+  skipped?: string;
+}
+
 export interface OperationResult {
   operation: OperationKind;
   stack: string;
@@ -79,4 +96,6 @@ export interface OperationResult {
   apps: AppStatus[];
   steps: StepTiming[];
   details?: Record<string, unknown>;
+  /** The lifecycle events the operation emitted, in order (src/shared/events.ts). */
+  events?: StackEvent[];
 }
