@@ -10,6 +10,11 @@ import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
+import {
+  NotificationsConfig,
+  resolveNotifications,
+  type NotificationTarget,
+} from './notifications-config.ts';
 
 const Template = z.string().min(1);
 
@@ -111,6 +116,8 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
+    // --- notifications (issue 13): Slack and signed webhooks per event type; notifications-config.ts
+    notifications: NotificationsConfig.optional(),
   })
   .strict();
 
@@ -152,6 +159,8 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** Where the stack's events are sent (issue 13); absent: nowhere. */
+  notifications?: NotificationTarget[];
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -275,6 +284,9 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      ...(entry.notifications
+        ? { notifications: resolveNotifications(entry.notifications, problems, at) }
+        : {}),
     });
   }
   checkSharedLiveKeys(stacks, problems);
