@@ -86,9 +86,10 @@ export class FileOutbox extends MemoryOutbox implements OutboxStore {
     return added;
   }
 
+  /** Durable first: a reader never sees a state the file does not hold. */
   override async update(key: string, update: OutboxUpdate): Promise<void> {
-    await super.update(key, update);
     await this.write([JSON.stringify({ t: 'update', key, ...update })]);
+    await super.update(key, update);
   }
 
   override async close(): Promise<void> {

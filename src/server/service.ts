@@ -37,6 +37,7 @@ import { Journal, type JournaledOperation } from './operations/journal.ts';
 import type { JournalWriter, SharedOperations } from './operations/store.ts';
 import { PostgresStore } from './store/postgres.ts';
 import { OperationManager } from './operations/manager.ts';
+import { openNotifications, type NotifyTuning } from './notifications.ts';
 import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
 import { RepoSource } from './repo-source.ts';
@@ -60,6 +61,8 @@ export interface ServiceOptions {
   gitRetry?: RetryOptions;
   /** Seconds; overrides STACKSWAP_TIMEOUT. */
   timeoutSeconds?: number;
+  /** Notification retry clock and policy (tests). */
+  notify?: NotifyTuning;
 }
 
 export interface Service {
@@ -148,8 +151,19 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     redactor,
   });
   const { journal, shared } = store;
+  const notifications = await openNotifications({
+    env: options.env,
+    dataDir,
+    databaseUrl: cliEnv.STACKSWAP_DATABASE_URL,
+    replica: `${os.hostname()}/${process.pid}`,
+    redactor,
+    metrics,
+    logger,
+    ...(options.notify ? { tuning: options.notify } : {}),
+  });
   const operations = new OperationManager({
     journal,
+    notifications: notifications.hooks,
     ...(shared ? { shared } : {}),
     redactor,
     metrics,
@@ -159,6 +173,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
       const repo = await writer.get();
       const config = await loadConfig(repo);
+      notifications.targetsFor(id, config.stacks.get(stack)?.notifications);
       const reason = reasonOf(kind, request.body);
       const ctx: OperationContext = {
         repo,
@@ -189,6 +204,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       } catch (e) {
         if (isStackswapError(e)) observeVerification(metrics, stack, e.details);
         throw e;
+      } finally {
+        notifications.forget(id);
       }
     },
   });
@@ -299,6 +316,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         clearInterval(sweeper);
         clearInterval(scheduleTimer);
         await app.close();
+        await notifications.close();
         await journal.close();
         logger.info('stopped');
       })()),

@@ -151,10 +151,15 @@ export class InstantClock implements NotifyClock {
 }
 
 /** Polls until `check` holds (behaviour, not speed: generous bound). */
-export async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
+export async function until(
+  check: () => boolean,
+  what: string | (() => string),
+  timeoutMs = 10_000,
+) {
   const started = Date.now();
   while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
