@@ -37,8 +37,8 @@ export const realClock: NotifyClock = {
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
+      // Not unref'd: a CLI waiting out a backoff must stay alive (drain bounds the wait).
       const timer = setTimeout(done, ms);
-      timer.unref?.();
       function done() {
         signal.removeEventListener('abort', done);
         clearTimeout(timer);
