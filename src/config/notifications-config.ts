@@ -25,12 +25,11 @@ import { ResourceName } from './names.ts';
 
 export const NOTIFY_ENV_PREFIX = 'STACKSWAP_NOTIFY_';
 
-const EnvName = z
-  .string()
-  .regex(
-    /^STACKSWAP_NOTIFY_[A-Z0-9_]+$/,
-    `the name of an environment variable starting with ${NOTIFY_ENV_PREFIX} (upper case, digits, _)`,
-  );
+/** `what`: the field's meaning, for the message when it is missing or not such a name. */
+const envName = (what: string) => {
+  const message = `${what}: the name of an environment variable starting with ${NOTIFY_ENV_PREFIX} (upper case, digits, _); URLs and secrets are never written in stackswap.yaml`;
+  return z.string({ error: message }).regex(/^STACKSWAP_NOTIFY_[A-Z0-9_]+$/, message);
+};
 
 /** What a notification is sent for when `on` is left out: outcomes, not every step. */
 export const DEFAULT_NOTIFY_ON: readonly StackEventType[] = [
@@ -45,12 +44,12 @@ const EventSelector = z.union([z.literal('*'), z.enum(STACK_EVENT_TYPES)], {
   error: `an event type (${STACK_EVENT_TYPES.join(', ')}) or "*"`,
 });
 
-const Slack = z.object({ urlEnv: EnvName }).strict();
+const Slack = z.object({ urlEnv: envName('urlEnv (the incoming-webhook URL)') }).strict();
 const Webhook = z
   .object({
-    urlEnv: EnvName,
+    urlEnv: envName('urlEnv (the webhook URL)'),
     /** The HMAC-SHA256 key the receiver checks (X-Stackswap-Signature-256). Required. */
-    secretEnv: EnvName,
+    secretEnv: envName('secretEnv (the signing secret)'),
   })
   .strict();
 
