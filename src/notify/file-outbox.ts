@@ -43,8 +43,12 @@ export class FileOutbox extends MemoryOutbox implements OutboxStore {
   private flushing: Promise<void> | undefined;
   private handle: FileHandle | undefined;
   private closed = false;
+  private settledSinceTrim = 0;
 
-  private constructor(readonly path: string) {
+  private constructor(
+    readonly path: string,
+    private readonly keepSettled: number,
+  ) {
     super();
   }
 
@@ -54,7 +58,8 @@ export class FileOutbox extends MemoryOutbox implements OutboxStore {
   ): Promise<{ outbox: FileOutbox; load: FileOutboxLoad }> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, OUTBOX_FILE);
-    const outbox = new FileOutbox(file);
+    const keep = options.keepSettled ?? 5000;
+    const outbox = new FileOutbox(file, keep);
     const handle = await open(file, 'a+', 0o600);
     let text: string;
     try {
@@ -63,7 +68,6 @@ export class FileOutbox extends MemoryOutbox implements OutboxStore {
       await handle.close();
     }
     const load = outbox.replay(text);
-    const keep = options.keepSettled ?? 5000;
     const lines = text.split('\n').filter((l) => l.trim() !== '').length;
     const settled = [...outbox.entries.values()].filter((e) => e.state !== 'pending');
     if (settled.length > keep) {
@@ -90,6 +94,19 @@ export class FileOutbox extends MemoryOutbox implements OutboxStore {
   override async update(key: string, update: OutboxUpdate): Promise<void> {
     await this.write([JSON.stringify({ t: 'update', key, ...update })]);
     await super.update(key, update);
+    if (update.state !== 'pending' && ++this.settledSinceTrim > this.keepSettled) this.trim();
+  }
+
+  /** A long-running service keeps the newest `keepSettled` settled entries in memory. */
+  private trim(): void {
+    this.settledSinceTrim = 0;
+    let settled = [...this.entries.values()].filter((e) => e.state !== 'pending').length;
+    for (const [key, entry] of this.entries) {
+      if (settled <= this.keepSettled) break;
+      if (entry.state === 'pending') continue;
+      this.entries.delete(key);
+      settled--;
+    }
   }
 
   override async close(): Promise<void> {

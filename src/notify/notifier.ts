@@ -103,7 +103,7 @@ export class Notifier {
   private readonly policy: RetryPolicy;
   private readonly random: () => number;
   private idle: (() => void)[] = [];
-  /** Entries settled in this process, for the CLI's summary. */
+  /** Entries settled in this process, for the CLI's summary (the newest 1000). */
   readonly settled: OutboxEntry[] = [];
 
   constructor(private readonly options: NotifierOptions) {
@@ -260,7 +260,10 @@ export class Notifier {
     entry.state = settled.state;
     entry.settledAt = settled.settledAt;
     await this.persist(entry);
+    // From here the store's key is the dedup (memory stays bounded in a long-running service).
+    this.seen.delete(entry.key);
     this.settled.push(entry);
+    if (this.settled.length > 1000) this.settled.shift();
     this.options.onSettled?.(entry);
   }
 
