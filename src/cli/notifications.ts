@@ -38,6 +38,8 @@ export class CliNotifications {
         const targets = await this.targetsOf(event.stack);
         if (targets.length === 0) return;
         const notifier = await this.ensureNotifier();
+        const { registerTargetSecrets } = await import('../notify/deliver.ts');
+        registerTargetSecrets(targets, this.options.env, this.options.redactor);
         await notifier.publish(event, targets);
       })
       .catch((e: unknown) => {

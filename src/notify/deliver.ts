@@ -117,6 +117,19 @@ export function parseRetryAfter(
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Registers the URLs and secrets of `targets` with the redactor, as soon as they are known. */
+export function registerTargetSecrets(
+  targets: readonly { urlEnv: string; secretEnv?: string | undefined }[],
+  env: NodeJS.ProcessEnv,
+  redactor: Redactor,
+): void {
+  for (const t of targets) {
+    const url = env[t.urlEnv];
+    if (url) registerUrl(redactor, url);
+    if (t.secretEnv) redactor.add(env[t.secretEnv]);
+  }
+}
+
 function registerUrl(redactor: Redactor, url: string): void {
   redactor.add(url);
   try {

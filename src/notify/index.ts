@@ -18,6 +18,12 @@ export {
   type OutboxUpdate,
 } from './outbox.ts';
 export { FileOutbox, OUTBOX_FILE } from './file-outbox.ts';
-export { attemptDelivery, parseRetryAfter, payloadFor, type AttemptOutcome } from './deliver.ts';
+export {
+  attemptDelivery,
+  parseRetryAfter,
+  payloadFor,
+  registerTargetSecrets,
+  type AttemptOutcome,
+} from './deliver.ts';
 export { slackMessage, headline, type SlackMessage } from './slack-message.ts';
 export { describeUndelivered } from './summary.ts';

@@ -16,6 +16,7 @@ import type { Redactor } from '../shared/redact.ts';
 import type { NotificationTarget } from '../config/notifications-config.ts';
 import { FileOutbox } from '../notify/file-outbox.ts';
 import { Notifier, type NotifierOptions } from '../notify/notifier.ts';
+import { registerTargetSecrets } from '../notify/deliver.ts';
 import { deliveryView, type OutboxStore } from '../notify/outbox.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { OperationView } from './schemas.ts';
@@ -145,7 +146,9 @@ export async function openNotifications(options: {
       },
     },
     targetsFor: (operationId, list) => {
-      if (list && list.length > 0) targets.set(operationId, list);
+      if (!list || list.length === 0) return;
+      registerTargetSecrets(list, options.env, options.redactor);
+      targets.set(operationId, list);
     },
     forget: (operationId) => targets.delete(operationId),
     async close() {
