@@ -14,6 +14,7 @@ import { loadStructuralConfig } from '../core/config-file.ts';
 import { appsWaitingForSyncWindows, rootApps } from '../config/stackswap-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
+import { forgeForConfigRepo } from '../forges/for-repo.ts';
 import {
   defaultCacheDir,
   locateConfigRepo,
@@ -178,6 +179,18 @@ export class Session {
           : {}),
         ...(this.env.STACKSWAP_INGRESS_URL ? { ingressUrl: this.env.STACKSWAP_INGRESS_URL } : {}),
       },
+      ...this.forgeTarget(repo),
     };
+  }
+
+  /** The forge for merge-request promotion (issue 12), when one is configured or inferable. */
+  private forgeTarget(repo: ConfigRepo): Pick<OperationContext, 'forge'> {
+    const forge = forgeForConfigRepo(
+      repo.remoteUrl,
+      { forge: this.env.STACKSWAP_FORGE, project: this.env.STACKSWAP_FORGE_PROJECT },
+      this.io.env,
+      this.redactor,
+    );
+    return forge ? { forge } : {};
   }
 }

@@ -15,6 +15,7 @@ import {
   resolveNotifications,
   type NotificationTarget,
 } from './notifications-config.ts';
+import { ViaMergeRequestSetting, type ViaMergeRequest } from './promotion-config.ts';
 
 const Template = z.string().min(1);
 
@@ -118,6 +119,11 @@ const StackEntry = z
     verification: VerificationConfig.optional(),
     // --- notifications (issue 13): Slack and signed webhooks per event type; notifications-config.ts
     notifications: NotificationsConfig.optional(),
+    // --- promotion (issue 12): how changes reach the branch; see promotion-config.ts
+    promotion: z
+      .object({ viaMergeRequest: ViaMergeRequestSetting.default('never') })
+      .strict()
+      .default({ viaMergeRequest: 'never' }),
   })
   .strict();
 
@@ -161,6 +167,8 @@ export interface StackConfig {
   autoScaleDown: boolean;
   /** Where the stack's events are sent (issue 13); absent: nowhere. */
   notifications?: NotificationTarget[];
+  /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
+  viaMergeRequest: ViaMergeRequest;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -287,6 +295,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
       ...(entry.notifications
         ? { notifications: resolveNotifications(entry.notifications, problems, at) }
         : {}),
+      viaMergeRequest: entry.promotion.viaMergeRequest,
     });
   }
   checkSharedLiveKeys(stacks, problems);

@@ -127,6 +127,10 @@ export const SERVICE_ENVIRONMENT: Readonly<
   USER: 'none',
   XDG_CACHE_HOME: 'none',
   XDG_STATE_HOME: 'none',
+  // Merge-request promotion (issue 12): which forge and project; usually read from the repo URL.
+  // Not in the chart yet: it gains them with the forge URL and token variables (mr-service).
+  STACKSWAP_FORGE: 'none',
+  STACKSWAP_FORGE_PROJECT: 'none',
 };
 
 export function readServeEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): ServeEnvironment {

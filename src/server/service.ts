@@ -44,6 +44,7 @@ import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
+import { forgeForConfigRepo } from '../forges/for-repo.ts';
 
 export interface ServiceOptions {
   env: NodeJS.ProcessEnv;
@@ -79,6 +80,10 @@ export interface Service {
   scheduler: ScaleDownScheduler;
   /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
   shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
+}
+
+function withForge(forge: OperationContext['forge']): Pick<OperationContext, 'forge'> {
+  return forge ? { forge } : {};
 }
 
 export async function createService(options: ServiceOptions): Promise<Service> {
@@ -190,6 +195,15 @@ export async function createService(options: ServiceOptions): Promise<Service> {
             : {}),
           ...(cliEnv.STACKSWAP_INGRESS_URL ? { ingressUrl: cliEnv.STACKSWAP_INGRESS_URL } : {}),
         },
+        // Merge-request promotion (issue 12): the same forge lookup as the CLI's.
+        ...withForge(
+          forgeForConfigRepo(
+            repo.remoteUrl,
+            { forge: cliEnv.STACKSWAP_FORGE, project: cliEnv.STACKSWAP_FORGE_PROJECT },
+            options.env,
+            redactor,
+          ),
+        ),
       };
       // Verification gates run inside the operation (the post-swap window too), in the
       // background of the 202; their verdicts feed the metrics (issue 11).

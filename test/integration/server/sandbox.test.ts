@@ -15,7 +15,7 @@ import { JOURNAL_FILE } from '../../../src/server/operations/journal.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount, git } from '../../helpers/config-repo.ts';
 import { bearer, LogCapture, tempDir, tokensJson } from './helpers.ts';
-import { readEvents, skeleton, type SseEvent } from './sse.ts';
+import { lifecycleTypes, readEvents, skeleton, type SseEvent } from './sse.ts';
 
 let sandbox: Sandbox;
 let service: Service;
@@ -105,6 +105,7 @@ describe('a release through the API', () => {
     expect(stream.contentType).toMatch(/^text\/event-stream/);
     streams.deploy = stream.events;
     expect(skeleton(stream.events)).toEqual(EXPECTED);
+    expect(lifecycleTypes(stream.events)).toContain('deploy.finished');
     // Every step end carries its timing; ids increase; Argo CD notes belong to the sync step.
     const ends = stream.events.filter((e) => e.event === 'step-end');
     for (const e of ends)
@@ -271,11 +272,16 @@ describe('a restart on the same data dir', () => {
   });
 
   it('re-running the interrupted request is safe: the stack is already in that state', async () => {
-    const res = await post(
-      '/v1/stacks/my-app/deploy',
-      { versions: { 'my-frontend': '1.1.0', 'my-backend': '1.1.0' } },
-      bearer('deploy'),
-    );
+    const body = { versions: { 'my-frontend': '1.1.0', 'my-backend': '1.1.0' } };
+    // The revert above rejected this release (src/core/rejected.ts): refused without force.
+    const refused = await post('/v1/stacks/my-app/deploy', body, bearer('deploy'));
+    const refusedOp = ((await refused.json()) as { operation: { id: string } }).operation;
+    const refusal = await follow(refusedOp.id);
+    expect(refusal.events.at(-1)!.data).toMatchObject({
+      state: 'failed',
+      error: { code: 'release-rejected' },
+    });
+    const res = await post('/v1/stacks/my-app/deploy', { ...body, force: true }, bearer('deploy'));
     expect(res.status).toBe(202);
     const { operation } = (await res.json()) as { operation: { id: string } };
     const stream = await follow(operation.id);
