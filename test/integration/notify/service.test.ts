@@ -19,13 +19,14 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
+// deploy.finished is the operation's second event (deploy.started is the first).
 function repoWithNotifications(): string {
   const files = configRepoFiles([{ name: 'shop' }]);
   files['stackswap.yaml'] +=
     '    notifications:\n' +
     '      - name: audit\n' +
     '        webhook: { urlEnv: STACKSWAP_NOTIFY_AUDIT_URL, secretEnv: STACKSWAP_NOTIFY_AUDIT_SECRET }\n' +
-    "        on: ['*']\n" +
+    '        on: [deploy.finished]\n' +
     '      - name: team-slack\n' +
     '        slack: { urlEnv: STACKSWAP_NOTIFY_SLACK_URL }\n' +
     '        on: [deploy.finished]\n';
@@ -84,7 +85,7 @@ describe('service notifications', () => {
     }
     expect(op.notifications).toEqual([
       {
-        eventId: `${id}.1`,
+        eventId: `${id}.2`,
         eventType: 'deploy.finished',
         target: 'audit',
         kind: 'webhook',
@@ -92,7 +93,7 @@ describe('service notifications', () => {
         attempts: 1,
       },
       {
-        eventId: `${id}.1`,
+        eventId: `${id}.2`,
         eventType: 'deploy.finished',
         target: 'team-slack',
         kind: 'slack',
@@ -186,7 +187,7 @@ describe('service notifications', () => {
       ['team-slack', 'delivered', 2],
     ]);
     // One event, two attempts per target, the same delivery id each time (receivers dedupe).
-    expect(new Set(audit.received.map((r) => r.deliveryId))).toEqual(new Set([`${id}.1`]));
+    expect(new Set(audit.received.map((r) => r.deliveryId))).toEqual(new Set([`${id}.2`]));
     expect(audit.received.map((r) => r.status)).toEqual([503, 200]);
     expect(slack.received.map((r) => r.status)).toEqual([500, 200]);
   });
