@@ -29,6 +29,20 @@ const ServeEnvironment = z.object({
   /** JSON: [{name, sha256, scopes}]. */
   STACKSWAP_TOKENS: z.string().min(1).optional(),
   STACKSWAP_SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** GitLab webhooks: the hook's secret token, compared with X-Gitlab-Token. */
+  STACKSWAP_GITLAB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** GitHub webhooks: the hook's secret, the key of X-Hub-Signature-256. */
+  STACKSWAP_GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * The config repo's project on the forge ("group/sub/project" or "owner/repo"): webhooks for
+   * any other project are ignored. Default: the path of STACKSWAP_REPO's https URL.
+   */
+  STACKSWAP_FORGE_PROJECT: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'group/project or owner/repo')
+    .optional(),
+  /** The service's address as the forge's users reach it: commit status links point there. */
+  STACKSWAP_PUBLIC_URL: z.string().url().optional(),
   /** How long an operation waits for Argo CD (default 600). */
   STACKSWAP_TIMEOUT: Seconds.optional(),
   /** How long stack status is served from memory (default 5). */
@@ -94,6 +108,15 @@ export const SERVICE_ENVIRONMENT: Readonly<
   STACKSWAP_DATA_DIR: 'value',
   STACKSWAP_TOKENS_FILE: 'value',
   STACKSWAP_SLACK_SIGNING_SECRET: 'secret',
+  // The forges (issue 12): MR comments, statuses, merges, and their webhooks.
+  STACKSWAP_GITLAB_URL: 'value',
+  STACKSWAP_GITLAB_TOKEN: 'secret',
+  STACKSWAP_GITLAB_WEBHOOK_SECRET: 'secret',
+  STACKSWAP_GITHUB_API_URL: 'value',
+  STACKSWAP_GITHUB_TOKEN: 'secret',
+  STACKSWAP_GITHUB_WEBHOOK_SECRET: 'secret',
+  STACKSWAP_FORGE_PROJECT: 'value',
+  STACKSWAP_PUBLIC_URL: 'value',
   STACKSWAP_TIMEOUT: 'value',
   STACKSWAP_STATUS_CACHE_SECONDS: 'value',
   STACKSWAP_SHUTDOWN_GRACE_SECONDS: 'value',
@@ -132,6 +155,8 @@ export const SERVICE_ENVIRONMENT: Readonly<
 export function readServeEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): ServeEnvironment {
   // Register before validating, so no message below can carry the secret.
   redactor.add(env.STACKSWAP_SLACK_SIGNING_SECRET);
+  redactor.add(env.STACKSWAP_GITLAB_WEBHOOK_SECRET);
+  redactor.add(env.STACKSWAP_GITHUB_WEBHOOK_SECRET);
   const parsed = ServeEnvironment.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

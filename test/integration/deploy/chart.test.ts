@@ -81,6 +81,12 @@ const VALUE_SETS: Record<string, Values> = {
       project: 'platform',
     },
     slack: { enabled: true },
+    forges: {
+      project: 'platform/config',
+      publicUrl: 'https://stackswap.example.com',
+      gitlab: { enabled: true },
+      github: { enabled: true },
+    },
     verification: {
       prometheusUrl: 'http://prometheus-operated.monitoring.svc:9090',
       ingressUrl: 'http://istio-ingressgateway.istio-system.svc',
