@@ -111,6 +111,14 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
+    /** How a release moves on (issue 12). */
+    promotion: z
+      .object({
+        /** After a merge request's deploy into the preview, the service swaps (with verification). */
+        autoSwap: z.boolean().default(false),
+      })
+      .strict()
+      .default({ autoSwap: false }),
   })
   .strict();
 
@@ -152,6 +160,8 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** `promotion.autoSwap`: a merge request's deploy is followed by a verified swap (the service). */
+  autoSwap?: boolean;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -275,6 +285,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      autoSwap: entry.promotion.autoSwap,
     });
   }
   checkSharedLiveKeys(stacks, problems);

@@ -14,7 +14,9 @@ export type OperationKind =
   /** A weighted step of a swap: previewWeight moved (issue 11). */
   | 'swap-step'
   /** A weighted swap stopped by verification: previewWeight back to 0. */
-  | 'swap-abort';
+  | 'swap-abort'
+  /** A merge request's plan review (issue 12): comments and statuses, never a commit. */
+  | 'review';
 
 export const Trailer = {
   operation: 'Stackswap-Operation',

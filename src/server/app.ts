@@ -27,6 +27,7 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerSlackRoutes } from './routes/slack.ts';
 import { registerStackRoutes } from './routes/stacks.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { DEFAULT_LIMITS, type AppDeps } from './app-deps.ts';
 export { DEFAULT_LIMITS, type AppDeps, type Limits } from './app-deps.ts';
 
@@ -125,5 +126,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerStackRoutes(app, deps);
   registerOperationRoutes(app, deps, limits);
   await registerSlackRoutes(app, deps, limits);
+  await registerWebhookRoutes(app, deps, limits);
   return app;
 }

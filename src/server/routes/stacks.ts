@@ -31,7 +31,7 @@ const errors = {
   429: ErrorResponse,
 };
 
-const OPERATIONS: Record<OperationKind, { scope: Scope; summary: string }> = {
+const OPERATIONS: Record<Exclude<OperationKind, 'review'>, { scope: Scope; summary: string }> = {
   deploy: {
     scope: 'deploy',
     summary: 'deploy a release plan (or versions) into the preview colour; live is never touched',
@@ -98,8 +98,8 @@ export function registerStackRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   for (const [kind, { scope, summary }] of Object.entries(OPERATIONS) as [
-    OperationKind,
-    (typeof OPERATIONS)[OperationKind],
+    keyof typeof OPERATIONS,
+    (typeof OPERATIONS)[keyof typeof OPERATIONS],
   ][]) {
     r.post(
       `/v1/stacks/:stack/${kind}`,
@@ -151,7 +151,7 @@ function sendJson(reply: FastifyReply, json: string) {
 
 async function operate(
   deps: AppDeps,
-  kind: OperationKind,
+  kind: keyof typeof OPERATIONS,
   request: FastifyRequest,
   reply: FastifyReply,
 ) {

@@ -27,6 +27,7 @@ import {
 } from '../operations/store.ts';
 import type { OperationState } from '../schemas.ts';
 import { migrate, type MigrationRun } from './migrations.ts';
+import type { DeliveryTable } from '../webhooks/deliveries.ts';
 
 /** Advisory lock class of stack guards ('stkl'); the object key is hashtext(stack). */
 const STACK_LOCK_CLASS = 0x73746b6c;
@@ -71,7 +72,7 @@ const EventRow = z.object({
 const COLUMNS =
   'id, stack, kind, requested_by, created_at, request, idempotency_scope, idempotency_key, idempotency_fingerprint, state, finished_at, result, error, interrupted';
 
-export class PostgresStore implements JournalWriter, SharedOperations {
+export class PostgresStore implements JournalWriter, SharedOperations, DeliveryTable {
   private readonly pool: pg.Pool;
   private migrated: Promise<MigrationRun> | undefined;
   private readonly chains = new Map<string, Promise<void>>();
@@ -226,6 +227,28 @@ export class PostgresStore implements JournalWriter, SharedOperations {
     } else {
       await this.writeStart(entry);
     }
+  }
+
+  // --- webhook deliveries ---------------------------------------------------------------
+
+  /** True when the delivery id is new (now recorded); false when any replica saw it. */
+  async recordDelivery(source: string, id: string): Promise<boolean> {
+    await this.ensureMigrated();
+    const res = await this.pool.query(
+      `INSERT INTO stackswap_webhook_deliveries (source, delivery_id) VALUES ($1, $2)
+       ON CONFLICT DO NOTHING`,
+      [source, id],
+    );
+    return res.rowCount === 1;
+  }
+
+  /** Forgets a delivery whose work could not be started, so a redelivery runs it. */
+  async forgetDelivery(source: string, id: string): Promise<void> {
+    await this.ensureMigrated();
+    await this.pool.query(
+      'DELETE FROM stackswap_webhook_deliveries WHERE source = $1 AND delivery_id = $2',
+      [source, id],
+    );
   }
 
   // --- the stack guard ------------------------------------------------------------------
