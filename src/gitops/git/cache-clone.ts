@@ -233,6 +233,36 @@ export class CacheClone {
     }
   }
 
+  /**
+   * Fetches one commit the branch does not reach into `localRef`: a ref such as a merge
+   * request's head (`refs/merge-requests/<iid>/head`, `refs/pull/<n>/head`) or a SHA (servers
+   * allow fetching a reachable SHA with protocol v2). Depth 1, small blobs along. Returns it.
+   */
+  async fetchCommit(what: string, localRef: string, signal?: AbortSignal): Promise<string> {
+    try {
+      await this.git(
+        'fetch',
+        [
+          'fetch',
+          '--no-tags',
+          '--no-recurse-submodules',
+          '--no-write-fetch-head',
+          '--depth=1',
+          `--filter=blob:limit=${WARM_FETCH_BLOB_LIMIT}`,
+          'origin',
+          `+${what}:${localRef}`,
+        ],
+        signal,
+      );
+    } catch (e) {
+      const error = this.remoteFailureOr(e, 'fetch', signal);
+      throw isStackswapError(error) ? error : this.internal('fetch', error);
+    }
+    return (
+      await this.git('rev-parse', ['rev-parse', '--verify', `${localRef}^{commit}`], signal)
+    ).trim();
+  }
+
   /** Whether the clone's history stops somewhere (a `shallow` file lists the boundary). */
   async isShallow(): Promise<boolean> {
     const text = await readFile(path.join(this.workdir, 'shallow'), 'utf8').catch(() => '');

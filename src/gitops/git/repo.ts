@@ -9,17 +9,23 @@
  * the seam dry runs use.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { StackswapError, ValidationError, isStackswapError } from '../../shared/errors.ts';
+import {
+  ConflictError,
+  StackswapError,
+  ValidationError,
+  isStackswapError,
+} from '../../shared/errors.ts';
+import type { RepoReader } from '../../shared/repo-files.ts';
 import type { Redactor } from '../../shared/redact.ts';
 import { backoffDelay } from './backoff.ts';
 import { CacheClone, cancelled, type RepoLogger } from './cache-clone.ts';
 import { formatCommitMessage, type CommitInfo, type CommitMessage } from './commit-message.ts';
 import { assertAskpassHelperUsable, buildGitEnv, preparePrivateHome } from './git-factory.ts';
 import { allowedProtocols, parseRemoteUrl } from './remote-url.ts';
-import { Snapshot, type LogOptions } from './snapshot.ts';
+import { DEFAULT_MAX_READ_BYTES, Snapshot, type LogOptions } from './snapshot.ts';
 import { writeFiles } from './tree-writer.ts';
 import { assertBranchName, assertIdentity, assertRepoPath } from './validate.ts';
 
@@ -344,6 +350,135 @@ export class ConfigRepo {
     } catch (e) {
       throw this.clone.publicError(e, signal);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Other commits: a merge request's head and its base, for reviews (src/core/review).
+
+  /**
+   * Makes a commit the branch may not reach readable from the cache: `what` is a merge
+   * request's head ref (`refs/merge-requests/<iid>/head` on GitLab, `refs/pull/<n>/head` on
+   * GitHub), a branch ref, or a SHA. A commit already in the cache is not fetched again.
+   * Returns its SHA; with `expectSha`, a ref that points elsewhere (the MR moved on) is a
+   * ConflictError.
+   */
+  async fetchCommit(
+    what: string,
+    options: { expectSha?: string; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    const isSha = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(what);
+    if (
+      !isSha &&
+      !/^refs\/(?:merge-requests\/\d+\/head|pull\/\d+\/head|heads\/[A-Za-z0-9._/-]+)$/.test(what)
+    ) {
+      throw new ValidationError(
+        `cannot fetch ${JSON.stringify(what)}: expected a commit SHA, refs/merge-requests/<iid>/head, refs/pull/<n>/head or refs/heads/<branch>`,
+      );
+    }
+    const known = async (sha: string) =>
+      (
+        await this.clone
+          .objects()
+          .info(sha)
+          .catch(() => undefined)
+      )?.type === 'commit';
+    if (isSha && (await known(what))) return what;
+    if (!isSha && options.expectSha && (await known(options.expectSha))) {
+      // The head is here already (e.g. pushed to a branch we fetched); no round trip.
+      return options.expectSha;
+    }
+    const localRef = isSha
+      ? `refs/stackswap/fetched/${what}`
+      : `refs/stackswap/fetched/${what.slice('refs/'.length)}`;
+    const sha = await this.clone.exclusive(() =>
+      this.clone.fetchCommit(what, localRef, options.signal),
+    );
+    if (isSha && sha !== what) {
+      throw new StackswapError('internal', `fetched ${what} but the cache has ${sha}`);
+    }
+    if (options.expectSha && sha !== options.expectSha) {
+      throw new ConflictError(
+        `${what} points at ${sha.slice(0, 12)}, not ${options.expectSha.slice(0, 12)}: the merge request moved on`,
+        { hint: 'review the new head' },
+      );
+    }
+    return sha;
+  }
+
+  /** A reader pinned to `sha` (in the cache: the branch head, or fetched with fetchCommit). */
+  readerAt(sha: string): RepoReader {
+    const snapshot = this.snapshot(sha);
+    return {
+      headSha: sha,
+      readFile: (file) => snapshot.readFile(file),
+      fileExists: (file) => snapshot.fileExists(file),
+    };
+  }
+
+  /**
+   * Writes the tree of `sha` into `dir` as plain files, for tools that need a directory (helm
+   * template). Symlinks and submodules are left out (and listed), never followed; so are files
+   * over `maxBytes` (default 4 MiB). `under` limits it to some directories.
+   */
+  async exportTree(
+    sha: string,
+    dir: string,
+    options: { under?: readonly string[]; maxBytes?: number } = {},
+  ): Promise<{ files: number; skipped: string[] }> {
+    const snapshot = this.snapshot(sha);
+    const maxBytes = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    const skipped: string[] = [];
+    let files = 0;
+    const walk = async (tree: string, prefix: string): Promise<void> => {
+      for (const entry of await snapshot.readTree(tree)) {
+        const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (
+          options.under &&
+          !options.under.some(
+            (u) => rel === u || rel.startsWith(`${u}/`) || u.startsWith(`${rel}/`),
+          )
+        ) {
+          continue;
+        }
+        if (entry.type === 'tree') {
+          await walk(entry.oid, rel);
+        } else if (entry.type === 'blob' && (entry.mode === '100644' || entry.mode === '100755')) {
+          const object = await this.clone.objects().contents(entry.oid);
+          if (!object)
+            throw new StackswapError('internal', `the cache repo lacks ${rel} at ${sha}`);
+          if (object.body.length > maxBytes) {
+            skipped.push(rel);
+            continue;
+          }
+          const target = path.join(dir, ...rel.split('/'));
+          await mkdir(path.dirname(target), { recursive: true });
+          await writeFile(target, object.body, { mode: entry.mode === '100755' ? 0o755 : 0o644 });
+          files++;
+        } else {
+          skipped.push(rel);
+        }
+      }
+    };
+    try {
+      await walk(await snapshot.tree(), '');
+    } catch (e) {
+      throw this.clone.publicError(e);
+    }
+    return { files, skipped };
+  }
+
+  /** Repo paths that differ between two commits in the cache (renames as both paths). */
+  async changedPaths(from: string, to: string): Promise<string[]> {
+    const out = await this.clone.gitRun()('diff-tree', [
+      'diff-tree',
+      '-r',
+      '-z',
+      '--name-only',
+      '--no-renames',
+      from,
+      to,
+    ]);
+    return out.split('\0').filter(Boolean);
   }
 
   // ---------------------------------------------------------------------------------------
