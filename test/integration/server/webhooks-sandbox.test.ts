@@ -117,17 +117,72 @@ const live = () =>
 describe.each([
   ['gitlab', '1.1.0'],
   ['github', '1.2.0'],
-] as const)('%s: a release plan through a merge request', (forge, version) => {
+] as const)('%s: a release plan through a merge request', (forge, firstVersion) => {
   let number: number;
+  let version: string = firstVersion;
 
-  it('the merge deploys into the preview colour, then swaps with verification; the MR is told at each step', async () => {
-    const branch = `release-${version}`;
-    pushBranch(sandbox.repoPath, branch, { 'releases/my-app.yaml': plan(version) });
+  let branch: string;
+  let commentId: string;
+  const comments = () =>
+    forge === 'gitlab'
+      ? gitlab.notesOf(number).map((n) => ({ id: String(n.id), body: n.body }))
+      : github.commentsOf(number).map((c) => ({ id: String(c.id), body: c.body }));
+  const statuses = (sha: string) =>
+    forge === 'gitlab'
+      ? gitlab.statusesOf(sha, 'stackswap/my-app').map((s) => [s.status, s.targetUrl])
+      : github.statusesOf(sha, 'stackswap/my-app').map((s) => [s.state, s.targetUrl]);
+  const reviews = async () => (await operations()).filter((o) => o.kind === 'review');
+
+  it('an opened MR: one comment with the values and manifest diff, pending then success', async () => {
+    branch = `release-${version}`;
+    const head = pushBranch(sandbox.repoPath, branch, { 'releases/my-app.yaml': plan(version) });
+    const before = (await reviews()).length;
     number =
       forge === 'gitlab'
         ? (await gitlab.addMergeRequest({ sourceBranch: branch })).iid
         : (await github.addPullRequest({ head: branch })).number;
     await settle();
+    const [review] = await reviews();
+    expect((await reviews()).length).toBe(before + 1);
+    expect(review).toMatchObject({ kind: 'review', stack: 'my-app', state: 'succeeded' });
+    const link = `https://stackswap.example.com/v1/operations/${review!.id}`;
+    const plans = comments().filter((c) => c.body.startsWith('<!-- stackswap:plan:my-app -->'));
+    expect(plans).toHaveLength(1);
+    commentId = plans[0]!.id;
+    expect(plans[0]!.body).toContain('### Values');
+    expect(plans[0]!.body).toContain(`+    tag: '${version}'`);
+    expect(plans[0]!.body).toContain('### Rendered manifests');
+    expect(plans[0]!.body).toMatch(
+      new RegExp(`\\+\\s+image: .*my-frontend:${version.replace(/\./g, '\\.')}`),
+    );
+    expect(statuses(head)).toEqual([
+      ['pending', link],
+      ['success', link],
+    ]);
+  }, 180_000);
+
+  it('a push to the MR edits that same comment', async () => {
+    const next = version.replace(/\.0$/, '.1');
+    const head = pushBranch(
+      sandbox.repoPath,
+      branch,
+      {
+        'releases/my-app.yaml': plan(next),
+      },
+      branch,
+    );
+    if (forge === 'gitlab') await gitlab.pushToMergeRequest(number);
+    else await github.pushToPullRequest(number);
+    await settle();
+    const plans = comments().filter((c) => c.body.startsWith('<!-- stackswap:plan:my-app -->'));
+    expect(plans.map((c) => c.id)).toEqual([commentId]);
+    expect(plans[0]!.body).toContain(`+    tag: '${next}'`);
+    expect(plans[0]!.body).not.toContain(`+    tag: '${version}'`);
+    expect(statuses(head).map(([state]) => state)).toEqual(['pending', 'success']);
+    version = next;
+  }, 180_000);
+
+  it('the merge deploys into the preview colour, then swaps with verification; the MR is told at each step', async () => {
     const wasLive = live();
     const preview = wasLive === 'blue' ? 'green' : 'blue';
     const before = (await operations()).filter((o) => o.kind !== 'review').length;
