@@ -94,24 +94,35 @@ export function table(rows: readonly (readonly string[])[]): string {
  * A dry run as text: the commit it was planned on, the message the commit would carry, one
  * unified diff per file (`git apply`-able), and a last line saying nothing was committed.
  */
-export function describeDryRun({ report, message }: DryRun): string {
+export function describeDryRun({ report, message, messages }: DryRun): string {
   const lines = [
     `dry run: ${report.kind} of stack ${report.stack}`,
     `base commit: ${report.baseSha}`,
   ];
-  if (!message) {
+  if (report.steps && messages && messages.length > 1) {
+    // A weighted swap: each commit in order, with its message and its diff.
+    report.steps.forEach((step, i) => {
+      lines.push(`commit ${i + 1} of ${report.steps!.length}:`, ...messageLines(messages[i]!), '');
+      for (const file of step.files) lines.push(file.diff.replace(/\n$/, ''));
+      lines.push('');
+    });
+  } else if (!message) {
     lines.push('already in the desired state: the real run would commit nothing');
   } else {
-    const body = message.body?.trim();
-    const text = [
-      message.subject,
-      ...(body ? ['', body] : []),
-      '',
-      ...Object.entries(message.trailers).map(([key, value]) => `${key}: ${value}`),
-    ];
-    lines.push('commit message:', ...text.map((line) => (line ? `    ${line}` : '')), '');
+    lines.push('commit message:', ...messageLines(message), '');
     for (const file of report.files) lines.push(file.diff.replace(/\n$/, ''));
   }
   lines.push('nothing committed (dry run)');
   return `${lines.join('\n')}\n`;
+}
+
+function messageLines(message: NonNullable<DryRun['message']>): string[] {
+  const body = message.body?.trim();
+  const text = [
+    message.subject,
+    ...(body ? ['', body] : []),
+    '',
+    ...Object.entries(message.trailers).map(([key, value]) => `${key}: ${value}`),
+  ];
+  return text.map((line) => (line ? `    ${line}` : ''));
 }

@@ -42,6 +42,7 @@ import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { parseSteps, registerVerifyCommand } from './verify-command.ts';
+import { withInterrupt } from './interrupt.ts';
 
 /** The command implementations, loaded when an action runs (see the module comment). */
 const runtime = () => import('./runtime.ts');
@@ -175,6 +176,7 @@ function buildProgram(
     kind: PlannedKind,
     dryRun: boolean | undefined,
     fn: (rt: Runtime, ctx: OperationContext, stack: string) => Promise<OperationResult>,
+    options: { interruptible?: boolean } = {},
   ) => {
     const [rt, s] = await Promise.all([runtime(), session()]);
     const format = s.options.output;
@@ -186,7 +188,11 @@ function buildProgram(
       setExit(ExitCode.ok);
       return;
     }
-    const result = await fn(rt, ctx, stack);
+    // Operations that run verification turn Ctrl-C/SIGTERM into an interrupted verdict
+    // (exit 11) with traffic left safe (./interrupt.ts); the others keep Node's default.
+    const result = options.interruptible
+      ? await withInterrupt(io.stderr, (signal) => fn(rt, { ...ctx, signal }, stack))
+      : await fn(rt, ctx, stack);
     printResult(
       io,
       format,
@@ -233,7 +239,8 @@ function buildProgram(
     .option('--plan <file>', "a release plan file (default: the stack's plan in the config repo)")
     .option('--set <component=version>', 'override one component (repeatable)', collect, [])
     .addOption(dryRunOption())
-    .action(async (opts: { plan?: string; set: string[]; dryRun?: boolean }) => {
+    .option('--force', FORCE_HELP)
+    .action(async (opts: { plan?: string; set: string[]; dryRun?: boolean; force?: boolean }) => {
       const overrides = (await runtime()).parseSetPairs(opts.set);
       await operate('deploy', opts.dryRun, async (rt, ctx, stackName) => {
         let plan: DeployRequest['plan'] = { source: 'repo' };
@@ -246,7 +253,12 @@ function buildProgram(
             file: opts.plan,
           };
         }
-        return rt.deploy(ctx, { stack: stackName, plan, overrides });
+        return rt.deploy(ctx, {
+          stack: stackName,
+          plan,
+          overrides,
+          ...(opts.force ? { force: true } : {}),
+        });
       });
     });
 
@@ -266,17 +278,31 @@ function buildProgram(
       parseSteps,
     )
     .option('--no-verify', "flip at once, without the stack's verification gates")
-    .action(async (opts: { to?: string; dryRun?: boolean; steps?: number[]; verify: boolean }) => {
-      const to = opts.to === undefined ? undefined : (await runtime()).Colour.parse(opts.to);
-      await operate('swap', opts.dryRun, (rt, ctx, stack) =>
-        rt.swap(ctx, {
-          stack,
-          ...(to ? { to } : {}),
-          ...(opts.steps ? { steps: opts.steps } : {}),
-          ...(opts.verify ? {} : { verify: false }),
-        }),
-      );
-    });
+    .option('--force', FORCE_HELP)
+    .action(
+      async (opts: {
+        to?: string;
+        dryRun?: boolean;
+        steps?: number[];
+        verify: boolean;
+        force?: boolean;
+      }) => {
+        const to = opts.to === undefined ? undefined : (await runtime()).Colour.parse(opts.to);
+        await operate(
+          'swap',
+          opts.dryRun,
+          (rt, ctx, stack) =>
+            rt.swap(ctx, {
+              stack,
+              ...(to ? { to } : {}),
+              ...(opts.steps ? { steps: opts.steps } : {}),
+              ...(opts.verify ? {} : { verify: false }),
+              ...(opts.force ? { force: true } : {}),
+            }),
+          { interruptible: true },
+        );
+      },
+    );
 
   registerVerifyCommand(program, io, session, setExit);
 
@@ -329,7 +355,10 @@ function buildProgram(
           e.operation,
           e.stack,
           e.requestedBy ?? '',
-          e.subject,
+          // A verification stop or revert says why, with the figures (metric, value, condition).
+          e.verification?.reason && e.verification.result !== 'passed'
+            ? `${e.subject}: ${e.verification.reason}`
+            : e.subject,
         ]),
       ];
       printResult(
@@ -416,6 +445,9 @@ function buildProgram(
   return program;
 }
 
+const FORCE_HELP =
+  'go ahead even when this version set was rejected (reverted or stopped by verification; see status)';
+
 function describeState(report: StackReport): string {
   const rows = [['colour', 'role', 'namespace', 'replicas', 'versions']];
   for (const colour of [report.live, report.preview]) {
@@ -445,6 +477,24 @@ function describeState(report: StackReport): string {
       ? [
           '',
           `last verification stop: ${stopped.operation} ${stopped.sha.slice(0, 12)} at ${stopped.verification.phase ?? '?'}: ${stopped.verification.reason ?? stopped.verification.result}`,
+        ]
+      : []),
+    // Version sets deploy and swap refuse without --force (src/core/rejected.ts), newest first.
+    ...(report.rejected.length > 0
+      ? [
+          '',
+          'rejected releases (deploy and swap refuse them without --force):',
+          ...[...report.rejected]
+            .reverse()
+            .slice(0, 5)
+            .map(
+              (r) =>
+                `  ${Object.entries(r.versions)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(
+                    ' ',
+                  )}: ${r.operation} at ${r.at.slice(0, 12)} by ${r.by} on ${r.date}: ${r.reason}`,
+            ),
         ]
       : []),
   ].join('\n');

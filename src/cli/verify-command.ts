@@ -5,6 +5,7 @@ import { Progress } from '../shared/progress.ts';
 import { printResult, progressRenderer } from './output.ts';
 import type { Session } from './session.ts';
 import type { CliIo } from './io.ts';
+import { withInterrupt } from './interrupt.ts';
 
 export function registerVerifyCommand(
   program: Command,
@@ -27,24 +28,15 @@ export function registerVerifyCommand(
       const s = await session();
       const format = s.options.output;
       const ctx = await s.operationContext(new Progress(progressRenderer(io, format), io.now));
-      const controller = new AbortController();
-      const stop = () => controller.abort(new Error('interrupted'));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        const result = await verifyColour(
-          { ...ctx, signal: controller.signal },
-          {
-            stack: await s.stackName(ctx.repo),
-            ...(opts.colour ? { colour: Colour.parse(opts.colour) } : {}),
-          },
-        );
-        printResult(io, format, result, result.summary);
-        setExit(ExitCode.ok);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+      const stack = await s.stackName(ctx.repo);
+      const result = await withInterrupt(io.stderr, (signal) =>
+        verifyColour(
+          { ...ctx, signal },
+          { stack, ...(opts.colour ? { colour: Colour.parse(opts.colour) } : {}) },
+        ),
+      );
+      printResult(io, format, result, result.summary);
+      setExit(ExitCode.ok);
     });
 }
 

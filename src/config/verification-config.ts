@@ -93,6 +93,19 @@ const Analysis = z
     consecutiveErrorLimit: z.number().int().min(0).max(100).default(2),
     /** An empty result or NaN: inconclusive (default), fail, or pass. */
     onNoData: z.enum(['inconclusive', 'fail', 'pass']).default('inconclusive'),
+    /**
+     * Evidence needed before a measurement is judged (Kayenta's minimum data points, Flagger's
+     * request-count guard): `query` (PromQL, templated like `query`) counts the requests the
+     * colour answered in the window; fewer than `count` (or no data) makes the measurement
+     * inconclusive, neither passed nor failed, so an idle preview cannot pass by accident.
+     */
+    minRequests: z
+      .object({
+        count: z.number().int().min(1).max(1_000_000_000),
+        query: z.string().min(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((a) => a.successCondition !== undefined || a.failureCondition !== undefined, {

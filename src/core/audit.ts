@@ -15,6 +15,8 @@ export type OperationKind =
   | 'swap-step'
   /** A weighted swap stopped by verification: previewWeight back to 0. */
   | 'swap-abort'
+  /** A swap stopped by pre-swap verification: only the rejected-release record is committed. */
+  | 'swap-stop'
   /** A merge request's plan review (issue 12): comments and statuses, never a commit. */
   | 'review';
 
@@ -36,6 +38,8 @@ export const Trailer = {
   verificationValue: 'Stackswap-Verification-Value',
   verificationCondition: 'Stackswap-Verification-Condition',
   verificationReason: 'Stackswap-Verification-Reason',
+  // rejected releases (issue 12 item 6, src/core/rejected.ts): the version set recorded
+  rejected: 'Stackswap-Rejected',
 } as const;
 
 type ExtraTrailer = Exclude<
@@ -89,6 +93,8 @@ export interface HistoryEntry {
   reason?: string;
   /** previewWeight set by a weighted step or abort. */
   weight?: number;
+  /** The version set this commit recorded as rejected (a revert or a verification stop). */
+  rejected?: Record<string, string>;
   /** Present on commits made by a verification verdict (a stop or an automatic revert). */
   verification?: {
     result: string;
@@ -110,6 +116,7 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
     if (!operation || !commitStack || (stack && commitStack !== stack)) continue;
     const colour = (v: string | undefined) => (v === 'blue' || v === 'green' ? v : undefined);
     const versions = t(Trailer.versions);
+    const rejected = t(Trailer.rejected);
     entries.push({
       sha: commit.sha,
       date: commit.date,
@@ -121,11 +128,8 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
       colour: colour(t(Trailer.colour)),
       from: colour(t(Trailer.from)),
       to: colour(t(Trailer.to)),
-      versions: versions
-        ? Object.fromEntries(
-            versions.split(',').map((pair) => pair.split('=', 2) as [string, string]),
-          )
-        : undefined,
+      versions: versions ? parseVersions(versions) : undefined,
+      rejected: rejected ? parseVersions(rejected) : undefined,
       reason: t(Trailer.reason),
       weight: t(Trailer.weight) === undefined ? undefined : Number(t(Trailer.weight)),
       verification: verificationOf(t),
@@ -134,6 +138,10 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
   return entries.map(
     (e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as HistoryEntry,
   );
+}
+
+function parseVersions(text: string): Record<string, string> {
+  return Object.fromEntries(text.split(',').map((pair) => pair.split('=', 2) as [string, string]));
 }
 
 function verificationOf(t: (key: string) => string | undefined): HistoryEntry['verification'] {

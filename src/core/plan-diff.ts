@@ -34,12 +34,26 @@ export interface DryRunReport {
   subject?: string;
   trailers?: Record<string, string>;
   files: FileDiff[];
+  /**
+   * An operation that makes several commits (a swap with weighted steps): each commit in order,
+   * its diff against the one before. The fields above then describe the whole: `files` the net
+   * change from `baseSha` to the end, `subject` and `trailers` those of the last commit.
+   */
+  steps?: PlannedCommit[];
+}
+
+export interface PlannedCommit {
+  subject: string;
+  trailers: Record<string, string>;
+  files: FileDiff[];
 }
 
 export interface DryRun {
   report: DryRunReport;
   /** The full message the commit would carry (subject, body, trailers); absent with no commit. */
   message?: CommitMessage;
+  /** Every commit of a several-commit plan, with its full message (see `DryRunReport.steps`). */
+  messages?: CommitMessage[];
 }
 
 /**
@@ -51,15 +65,70 @@ export async function planOperation(
   meta: { kind: PlannedKind; stack: string },
   operation: (ctx: OperationContext) => Promise<OperationResult>,
 ): Promise<DryRun> {
-  let captured: PlanOutcome<unknown> | undefined;
+  const captured: PlanOutcome<unknown>[] = [];
   await operation({
     ...ctx,
     plan: (planned) => {
-      captured = planned;
+      captured.push(planned);
     },
   });
-  if (!captured) throw new Error('dry run: the operation finished without planning a commit');
-  return diffPlan(captured, meta);
+  if (captured.length === 0) {
+    throw new Error('dry run: the operation finished without planning a commit');
+  }
+  return captured.length === 1 ? diffPlan(captured[0]!, meta) : diffPlans(captured, meta);
+}
+
+/**
+ * Several planned commits (all made on the same head, each writing whole files): commit k is
+ * diffed against the content commits 1..k-1 left, the whole against `baseSha`.
+ */
+export function diffPlans(
+  outcomes: readonly PlanOutcome<unknown>[],
+  meta: { kind: PlannedKind; stack: string },
+): DryRun {
+  const base: Record<string, string | null> = {};
+  const current: Record<string, string | null> = {};
+  const steps: PlannedCommit[] = [];
+  const messages: CommitMessage[] = [];
+  for (const { plan, previous } of outcomes) {
+    if (plan.kind !== 'commit') continue;
+    const files: FileDiff[] = [];
+    for (const [file, content] of Object.entries(plan.files)) {
+      if (!(file in base)) base[file] = current[file] = previous[file] ?? null;
+      const before = current[file] ?? null;
+      if (before === content) continue;
+      const created = before === null;
+      files.push({ file, created, diff: unifiedDiff(file, before ?? '', content, created) });
+      current[file] = content;
+    }
+    if (files.length === 0) continue;
+    steps.push({ subject: plan.message.subject, trailers: { ...plan.message.trailers }, files });
+    messages.push(plan.message);
+  }
+  const net: FileDiff[] = [];
+  for (const [file, before] of Object.entries(base)) {
+    const after = current[file] ?? null;
+    if (after === null || after === before) continue;
+    net.push({
+      file,
+      created: before === null,
+      diff: unifiedDiff(file, before ?? '', after, before === null),
+    });
+  }
+  const message = messages.at(-1);
+  return {
+    report: {
+      dryRun: true,
+      stack: meta.stack,
+      kind: meta.kind,
+      baseSha: outcomes[0]!.baseSha,
+      wouldCommit: message !== undefined,
+      ...(message ? { subject: message.subject, trailers: { ...message.trailers } } : {}),
+      files: net,
+      ...(steps.length > 0 ? { steps } : {}),
+    },
+    ...(message ? { message, messages } : {}),
+  };
 }
 
 /** The files a plan changes, as unified diffs against the commit it was made on. */

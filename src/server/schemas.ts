@@ -36,6 +36,13 @@ const DryRun = z
   .default(false)
   .describe('plan only: answer the exact values diff, commit nothing (200 instead of 202)');
 
+const Force = z
+  .boolean()
+  .optional()
+  .describe(
+    'true: go ahead with a version set recorded as rejected (reverted or stopped by verification); without it such a set is refused with 412 release-rejected',
+  );
+
 export const StackParams = z.object({ stack: ResourceName });
 
 export const DeployBody = z
@@ -44,6 +51,7 @@ export const DeployBody = z
       'the complete release plan (every component); default: the release plan in the config repo',
     ),
     overrides: Versions.optional().describe('versions on top of the plan (like --set)'),
+    force: Force,
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -65,6 +73,7 @@ export const SwapBody = z
       .boolean()
       .optional()
       .describe("false: flip at once without the stack's verification gates"),
+    force: Force,
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -228,6 +237,18 @@ export const DryRunResult = z.object({
   subject: z.string().optional(),
   trailers: z.record(z.string(), z.string()).optional(),
   files: z.array(FileDiff),
+  steps: z
+    .array(
+      z.object({
+        subject: z.string(),
+        trailers: z.record(z.string(), z.string()),
+        files: z.array(FileDiff),
+      }),
+    )
+    .optional()
+    .describe(
+      'a swap with weighted steps: each commit in order, its diff against the one before (files above: the net change; subject and trailers: the last commit)',
+    ),
 });
 export type DryRunResult = z.infer<typeof DryRunResult>;
 
@@ -253,6 +274,10 @@ const HistoryEntry = z.object({
   to: Colour.optional(),
   versions: z.record(z.string(), z.string()).optional(),
   reason: z.string().optional(),
+  rejected: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('the version set this commit recorded as rejected'),
   // verification (issue 11): a weighted step's weight; why a release was stopped or reverted
   weight: z.number().optional(),
   verification: z
@@ -278,6 +303,19 @@ export const StackStatus = z.object({
     .describe('percent of the default route per colour'),
   apps: z.array(z.union([AppStatus, z.object({ app: z.string(), error: z.string() })])),
   lastPromotions: z.array(HistoryEntry),
+  rejected: z
+    .array(
+      z.object({
+        versions: z.record(z.string(), z.string()),
+        at: z.string(),
+        operation: z.string(),
+        by: z.string(),
+        reason: z.string(),
+        date: z.string(),
+      }),
+    )
+    .optional()
+    .describe('version sets deploy and swap refuse without force: true (oldest first)'),
   runningOperation: z.string().optional().describe('id of the operation running on this stack'),
   observedAt: z.string().describe('when git and Argo CD were read (the state is cached briefly)'),
 });

@@ -61,6 +61,8 @@ export type ErrorCode =
   | 'rollback-failed'
   /** A gate was interrupted before its verdict: never reported as passed. */
   | 'verification-interrupted'
+  /** deploy/swap of a version set recorded as rejected (src/core/rejected.ts), without force. */
+  | 'release-rejected'
   | 'internal';
 
 export interface ErrorOptions {
@@ -93,6 +95,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'verification-failed': ExitCode.verification,
   'rollback-failed': ExitCode.rollbackFailed,
   'verification-interrupted': ExitCode.verificationInterrupted,
+  'release-rejected': ExitCode.precondition,
   internal: ExitCode.failure,
 };
 
@@ -116,6 +119,7 @@ const HTTP_BY_CODE: Record<ErrorCode, number> = {
   'verification-failed': 422,
   'rollback-failed': 500,
   'verification-interrupted': 503,
+  'release-rejected': 412,
   internal: 500,
 };
 

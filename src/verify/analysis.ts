@@ -128,6 +128,10 @@ export async function runMetric(
       return { ...base, phase, detail: `no data: ${outcome.why} (onNoData: ${metric.onNoData})` };
     }
     const result = outcome.value;
+    if (metric.minRequests) {
+      const short = await tooFewRequests(metric.minRequests);
+      if (short) return { ...base, value: result, ...short };
+    }
     const judged = judge(result);
     if (judged.phase !== 'successful' || !compare || !liveQuery)
       return { ...base, value: result, ...judged };
@@ -169,6 +173,25 @@ export async function runMetric(
         detail: conditionFailure(compare.source, e),
       };
     }
+  }
+
+  /** Fewer requests in the window than `minRequests.count`: inconclusive (or error). */
+  async function tooFewRequests(
+    min: NonNullable<AnalysisConfig['minRequests']>,
+  ): Promise<Pick<Measurement, 'phase' | 'detail'> | undefined> {
+    const counted = await options.client.query(
+      fillTemplate(min.query, options.values, promqlString),
+      options.signal ? { signal: options.signal } : {},
+    );
+    if (counted.kind === 'error') {
+      return { phase: 'error', detail: `request count: ${counted.message} (failing closed)` };
+    }
+    const requests = counted.kind === 'value' ? counted.value : 0;
+    if (requests >= min.count) return undefined;
+    return {
+      phase: 'inconclusive',
+      detail: `only ${fmt(requests)} request(s) in the window, fewer than minRequests ${min.count}: not enough evidence to judge`,
+    };
   }
 
   function judge(result: number): Pick<Measurement, 'phase' | 'condition' | 'detail'> {

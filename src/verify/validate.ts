@@ -98,6 +98,18 @@ export function verificationProblems(stack: StackConfig): VerificationProblem[] 
       const problem = promqlProblem(filled);
       if (problem) problems.push({ key: at('analysis', i, 'query'), message: problem.message });
     }
+    const minRequests = metric.minRequests;
+    if (minRequests && template(minRequests.query, at('analysis', i, 'minRequests', 'query'))) {
+      const filled = fillTemplate(
+        minRequests.query,
+        sampleValues(stack, 'blue', metric.component),
+        promqlString,
+      );
+      const problem = promqlProblem(filled);
+      if (problem) {
+        problems.push({ key: at('analysis', i, 'minRequests', 'query'), message: problem.message });
+      }
+    }
     condition(metric.successCondition, 'metric', at('analysis', i, 'successCondition'));
     condition(metric.failureCondition, 'metric', at('analysis', i, 'failureCondition'));
     condition(metric.compare, 'compare', at('analysis', i, 'compare'));

@@ -69,7 +69,9 @@ describe('blue/green cycle on the sandbox', () => {
   });
 
   it('scale-down takes the idle colour to zero after the retention window', async () => {
-    expect((await cli('swap')).code).toBe(0);
+    // The revert rejected green's release (src/core/rejected.ts): swapping back takes --force.
+    expect((await cli('swap')).code).toBe(6);
+    expect((await cli('swap', '--force')).code).toBe(0);
     clock += 31 * 60_000;
     const r = await cli('scale-down');
     expect(r.code, r.stderr).toBe(0);

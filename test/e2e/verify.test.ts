@@ -92,8 +92,15 @@ describe('verification gates on the sandbox with a real Prometheus', () => {
     expect(swap.stderr).toMatch(
       /verification failed at pre-swap on green: check deep-health: status 500/,
     );
-    expect(swap.stderr).toMatch(/stopped before any user traffic; nothing was committed/);
-    expect(head()).toBe(before);
+    expect(swap.stderr).toMatch(
+      /stopped before any user traffic; no traffic moved; the release is recorded as rejected/,
+    );
+    // Only the rejected-release record is committed (a swap-stop); traffic never moved.
+    expect(git(sandbox.repoPath, 'rev-parse', 'main~1')).toBe(before);
+    expect(headTrailers()).toMatch(/^Stackswap-Operation: swap-stop$/m);
+    expect(git(sandbox.repoPath, 'diff', '--name-only', before, 'main')).toBe(
+      '.stackswap/rejected/my-app.yaml',
+    );
     expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
   });
 
@@ -170,12 +177,18 @@ describe('verification gates on the sandbox with a real Prometheus', () => {
     expect(ingressValues()).toMatch(/^ {2}live: green$/m);
     expect(headTrailers()).toMatch(/^Stackswap-Operation: revert$/m);
     expect(headTrailers()).toMatch(/^Stackswap-Verification-Phase: post-swap window on blue$/m);
+    expect(headTrailers()).toMatch(/^Stackswap-Rejected: my-frontend=1\.4\.0,my-backend=1\.4\.0$/m);
     expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 0, 'my-app-green': 100 });
     sandbox.traffic!.pool.setFaults([]);
   });
 
   it('fails closed when Prometheus is down, and says so', async () => {
-    const swap = await cli(['swap'], { STACKSWAP_PROMETHEUS_URL: 'http://127.0.0.1:9/' });
+    // 1.4.0 was rejected by the automatic revert above: without --force it is refused (exit 6).
+    const refused = await cli(['swap'], { STACKSWAP_PROMETHEUS_URL: 'http://127.0.0.1:9/' });
+    expect(refused.code, refused.stderr).toBe(6);
+    const swap = await cli(['swap', '--force'], {
+      STACKSWAP_PROMETHEUS_URL: 'http://127.0.0.1:9/',
+    });
     expect(swap.code, swap.stderr).toBe(9);
     expect(swap.stderr).toMatch(
       /Prometheus at http:\/\/127.0.0.1:9 is unreachable.*failing closed/,

@@ -8,6 +8,7 @@ import { commitMessage } from '../audit.ts';
 import { emitStackEvent } from '../events.ts';
 import { loadStructuralConfig, loadPlanFromRepo, stackOf } from '../config-file.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
+import { refuseRejected } from '../rejected.ts';
 import type { Colour } from '../../config/names.ts';
 import { checkPlanAgainstStack, type Versions } from '../../config/release-plan.ts';
 import type { StackConfig } from '../../config/stackswap-config.ts';
@@ -26,6 +27,11 @@ export interface DeployRequest {
   /** Where the versions come from; `overrides` (--set) apply on top of the file or repo plan. */
   plan: { source: 'repo' } | { source: 'versions'; versions: Versions; file?: string };
   overrides?: Record<string, string>;
+  /**
+   * true: deploy even a version set recorded as rejected (src/core/rejected.ts; CLI --force).
+   * Default false: such a set is refused with `release-rejected` (exit 6, HTTP 412).
+   */
+  force?: boolean;
 }
 
 export async function deploy(
@@ -53,6 +59,7 @@ export async function deploy(
       }
       live = state.live;
       versions = await resolveVersions(tx, stack, request);
+      await refuseRejected(tx, stack.name, versions, { force: request.force, action: 'deploy' });
       const file = stack.colourValuesFile[target];
       const source = await tx.readFile(file);
       const updated = editValues(

@@ -27,6 +27,7 @@ import { runGate, select, type GateEvent, type GateVerdict } from '../../verify/
 import { allowedHostPatterns, templateValues, type ColourVersions } from '../../verify/validate.ts';
 import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
 import { fmt } from '../../verify/analysis.ts';
+import { rejectionEdit } from '../rejected.ts';
 
 export interface GatedSwapRequest {
   stack: string;
@@ -91,14 +92,21 @@ export async function gatedSwap(
     if (v) {
       const pre = await gate(`pre-swap on ${target}`, 'preSwap', target);
       verdicts.push(pre);
+      // A stop before any traffic commits only the rejected-release record (src/core/rejected.ts),
+      // so that it shows in history and status and automation does not retry the same set.
+      const recorded =
+        pre.result === 'failed' || pre.result === 'inconclusive'
+          ? await recordStop(ctx, stack, pre, { at: resolved.baseSha, target, live, versions })
+          : '';
       stopUnlessPassed(pre, {
-        stopped: `the swap to ${target} was stopped before any user traffic; nothing was committed`,
+        stopped: `the swap to ${target} was stopped before any user traffic; ${recorded}`,
         stack,
         verdicts,
       });
     }
 
     for (const weight of weights.filter((w) => w < 100)) {
+      const phase = `step ${weight}% on ${target}`;
       const step = await commitStep(
         ctx,
         `swap ${stack.name}: ${weight}% to ${target}`,
@@ -122,38 +130,77 @@ export async function gatedSwap(
           };
         },
       );
-      await syncStep(ctx, stack.apps.ingress, step.sha);
-      if (!v) continue;
-      const verdict = await gate(`step ${weight}% on ${target}`, 'steps', target);
+      let verdict: GateVerdict | undefined;
+      try {
+        await syncStep(ctx, stack.apps.ingress, step.sha);
+      } catch (e) {
+        // Interrupted while the step synced: stopped like a gate that was interrupted.
+        if (!ctx.signal?.aborted) throw e;
+        const at = runtime?.clock.now() ?? ctx.now();
+        verdict = {
+          phase,
+          result: 'interrupted',
+          reason: `${phase} was interrupted before it finished: not verified`,
+          checks: [],
+          metrics: [],
+          startedAt: at,
+          endedAt: at,
+        };
+      }
+      if (!v && !verdict) continue;
+      verdict ??= await gate(phase, 'steps', target);
       verdicts.push(verdict);
       if (verdict.result === 'passed') continue;
-      if (verdict.result === 'interrupted') {
-        throw interrupted(verdict, stack, verdicts, {
-          where: `${weight}% of traffic is on ${target}`,
-          hint: `set it back with: stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0', or continue with: stackswap swap --stack ${stack.name}`,
-        });
-      }
-      // Failed, or inconclusive held to the timeout: the weight goes back to 0 in one commit.
+      // Failed, inconclusive held to the timeout, or interrupted (Ctrl-C, shutdown: an unverified
+      // share of users is not left on it): the weight goes back to 0 in one commit. Only a
+      // verdict rejects the release; an interruption does not.
+      const stoppedBy = verdict.result === 'interrupted' ? 'an interruption' : 'verification';
       const aborted = await rollBack(ctx, stack, verdict, verdicts, {
         title: `swap ${stack.name}: stop at ${weight}%, weight back to 0`,
         badColour: target,
         attempt: async (tx) => {
           const source = await tx.readFile(stack.liveFile);
+          const rejection =
+            verdict.result === 'interrupted'
+              ? undefined
+              : await rejectionEdit(tx, stack.name, {
+                  versions: versions[target],
+                  at: step.sha,
+                  operation: 'swap-abort',
+                  actor: ctx.actor,
+                  reason: `${verdict.phase}: ${verdict.reason ?? verdict.result}`,
+                  now: ctx.now(),
+                });
           return {
             kind: 'commit',
-            files: { [stack.liveFile]: editValues(source, stack.liveFile, [[weightKey, 0]]) },
+            files: {
+              [stack.liveFile]: editValues(source, stack.liveFile, [[weightKey, 0]]),
+              ...rejection,
+            },
             message: commitMessage(
-              `swap ${stack.name}: stopped at ${weight}% by verification, weight back to 0`,
+              `swap ${stack.name}: stopped at ${weight}% by ${stoppedBy}, weight back to 0`,
               'swap-abort',
               stack.name,
               ctx.actor,
-              { from: live, to: target, weight: '0', ...verificationTrailers(verdict) },
+              {
+                from: live,
+                to: target,
+                weight: '0',
+                ...verificationTrailers(verdict),
+                ...(rejection ? { rejected: formatVersions(versions[target]) } : {}),
+              },
             ),
             result: undefined,
           };
         },
         howToMove: `stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0'`,
       });
+      if (verdict.result === 'interrupted') {
+        throw interrupted(verdict, stack, verdicts, {
+          where: `the weight is back to 0 (commit ${aborted.slice(0, 12)}), all traffic on ${live}`,
+          hint: `run the swap again: stackswap swap --stack ${stack.name}`,
+        });
+      }
       throw verificationFailed(verdict, stack, verdicts, {
         stopped: `the swap to ${target} was stopped at ${weight}%: the weight is back to 0 (commit ${aborted.slice(0, 12)}), all traffic on ${live}`,
         rolledBackSha: aborted,
@@ -210,10 +257,19 @@ export async function gatedSwap(
             const state = await readStackState(tx, stack);
             if (state.live === live) return { kind: 'noop', result: undefined };
             const source = await tx.readFile(stack.liveFile);
+            const rejection = await rejectionEdit(tx, stack.name, {
+              versions: state.colours[target].versions,
+              at: flip.sha,
+              operation: 'revert',
+              actor: ctx.actor,
+              reason: `${post.phase}: ${post.reason ?? post.result}`,
+              now: ctx.now(),
+            });
             return {
               kind: 'commit',
               files: {
                 [stack.liveFile]: editValues(source, stack.liveFile, [[stack.liveKey, live]]),
+                ...rejection,
               },
               message: commitMessage(
                 `revert ${stack.name}: live ${target} -> ${live} (post-swap verification failed; undoes ${flip.sha.slice(0, 12)})`,
@@ -225,6 +281,9 @@ export async function gatedSwap(
                   to: live,
                   versions: formatVersions(state.colours[live].versions),
                   ...verificationTrailers(post),
+                  ...(rejection
+                    ? { rejected: formatVersions(state.colours[target].versions) }
+                    : {}),
                 },
               ),
               result: undefined,
@@ -451,4 +510,61 @@ async function hasKey(tx: Transaction, stack: StackConfig, key: string[]): Promi
   return new RegExp(`^\\s*${key.at(-1)!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'm').test(
     source,
   );
+}
+
+/**
+ * Commits the rejected-release record of a swap stopped before any traffic (kind `swap-stop`,
+ * with the verification trailers): only `.stackswap/rejected/<stack>.yaml` changes, nothing
+ * Argo CD renders, so nothing is synced. Returns what the error message says about it; a
+ * record that cannot be pushed does not hide the verdict (still exit 9, traffic untouched).
+ */
+async function recordStop(
+  ctx: OperationContext,
+  stack: StackConfig,
+  verdict: GateVerdict,
+  context: { at: string; target: Colour; live: Colour; versions: Record<Colour, ColourVersions> },
+): Promise<string> {
+  const recordCtx: OperationContext = { ...ctx };
+  delete recordCtx.signal;
+  const versions = context.versions[context.target];
+  try {
+    const outcome = await commitStep(
+      recordCtx,
+      `swap ${stack.name}: record the stop (release rejected)`,
+      async (tx) => {
+        const rejection = await rejectionEdit(tx, stack.name, {
+          versions,
+          at: context.at,
+          operation: 'swap-stop',
+          actor: ctx.actor,
+          reason: `${verdict.phase}: ${verdict.reason ?? verdict.result}`,
+          now: ctx.now(),
+        });
+        if (!rejection) return { kind: 'noop', result: undefined };
+        return {
+          kind: 'commit',
+          files: rejection,
+          message: commitMessage(
+            `swap ${stack.name}: stopped before any traffic by verification; ${formatVersions(versions)} rejected`,
+            'swap-stop',
+            stack.name,
+            ctx.actor,
+            {
+              from: context.live,
+              to: context.target,
+              versions: formatVersions(versions),
+              rejected: formatVersions(versions),
+              ...verificationTrailers(verdict),
+            },
+          ),
+          result: undefined,
+        };
+      },
+    );
+    return outcome.committed
+      ? `no traffic moved; the release is recorded as rejected (commit ${outcome.sha.slice(0, 12)})`
+      : 'no traffic moved; the release was already recorded as rejected';
+  } catch (e) {
+    return `no traffic moved; the stop could not be recorded in git (${isStackswapError(e) ? e.message : String(e)})`;
+  }
 }

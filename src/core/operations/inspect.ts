@@ -5,10 +5,13 @@ import { loadStructuralConfig, stackOf } from '../config-file.ts';
 import { readStackState, type StackState } from '../stack-state.ts';
 import type { ConfigRepo } from '../../gitops/git/repo.ts';
 import { HISTORY_DEPTH } from './revert.ts';
+import { readRejected, type RejectedRelease } from '../rejected.ts';
 
 export interface StackReport extends StackState {
   apps: Record<string, AppStatus | { app: string; error: string }>;
   lastPromotions: HistoryEntry[];
+  /** Version sets deploy and swap refuse without force (src/core/rejected.ts), oldest first. */
+  rejected: RejectedRelease[];
 }
 
 export async function inspectStack(
@@ -42,7 +45,8 @@ export async function inspectStack(
     for (const s of statuses) apps[s.app] = s;
   }
   const lastPromotions = (await history(repo, stack.name)).slice(0, options.historyLimit ?? 5);
-  return { ...state, apps, lastPromotions };
+  const rejected = await readRejected(repo, stack.name);
+  return { ...state, apps, lastPromotions, rejected };
 }
 
 export async function history(

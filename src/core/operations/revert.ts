@@ -7,6 +7,7 @@ import { PreconditionError } from '../../shared/errors.ts';
 import { commitMessage, historyFromCommits, lastLiveChange } from '../audit.ts';
 import { loadStructuralConfig, stackOf } from '../config-file.ts';
 import { formatVersions, readStackState } from '../stack-state.ts';
+import { rejectionEdit } from '../rejected.ts';
 import { otherColour, type Colour } from '../../config/names.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
@@ -48,6 +49,16 @@ export async function revert(
       });
     }
     const source = await tx.readFile(stack.liveFile);
+    // The release reverted from is rejected (src/core/rejected.ts), in this same commit.
+    const rejectedVersions = state.colours[state.live].versions;
+    const rejection = await rejectionEdit(tx, stack.name, {
+      versions: rejectedVersions,
+      at: last.sha,
+      operation: 'revert',
+      actor: ctx.actor,
+      reason: ctx.actor.reason ?? `reverted by hand (undoes ${last.sha.slice(0, 12)})`,
+      now: ctx.now(),
+    });
     return {
       kind: 'commit',
       files: {
@@ -55,13 +66,19 @@ export async function revert(
           file: stack.liveFile,
           onNotice,
         }),
+        ...rejection,
       },
       message: commitMessage(
         `revert ${stack.name}: live ${state.live} -> ${target} (undoes ${last.sha.slice(0, 12)})`,
         'revert',
         stack.name,
         ctx.actor,
-        { from: state.live, to: target, versions: formatVersions(colour.versions) },
+        {
+          from: state.live,
+          to: target,
+          versions: formatVersions(colour.versions),
+          ...(rejection ? { rejected: formatVersions(rejectedVersions) } : {}),
+        },
       ),
       result: stack,
     };

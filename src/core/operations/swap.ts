@@ -22,6 +22,7 @@ import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
 import type { SwapPreconditions } from './gated-swap.ts';
+import { refuseRejected } from '../rejected.ts';
 
 export interface SwapRequest {
   stack: string;
@@ -30,6 +31,11 @@ export interface SwapRequest {
   steps?: number[];
   /** false (`--no-verify`): flip at once without the stack's verification gates. */
   verify?: boolean;
+  /**
+   * true: swap to a version set recorded as rejected (src/core/rejected.ts; CLI --force).
+   * Default false: refused with `release-rejected` (exit 6, HTTP 412).
+   */
+  force?: boolean;
 }
 
 export async function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
@@ -40,8 +46,14 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     // Loaded on use: the gates pull in the HTTP and Prometheus clients, which a deploy or a
     // git-only run never needs (CLI start-up stays light).
     const { gatedSwap } = await import('./gated-swap.ts');
-    const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx));
+    const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx, request.force));
     if (gated) return gated;
+  }
+  // A dry run of a weighted swap plans each step's commit, then the flip (swap-plan.ts).
+  if (ctx.plan && request.verify !== false) {
+    const { planSteppedSwap } = await import('./swap-plan.ts');
+    const planned = await planSteppedSwap(ctx, request, swapPreconditions(ctx, request.force));
+    if (planned) return planned;
   }
   let target = request.to;
   let from: Colour | undefined;
@@ -52,7 +64,7 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
     target ??= await defaultTarget(tx, stack, state);
     from = state.live;
     if (state.live === target) return { kind: 'noop', result: stack };
-    await checkSwappable(ctx, tx, stack, state, target);
+    await checkSwappable(ctx, tx, stack, state, target, request.force);
     const source = await tx.readFile(stack.liveFile);
     return {
       kind: 'commit',
@@ -90,7 +102,7 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
 }
 
 /** The swap preconditions for gated-swap.ts: target resolution and checkSwappable. */
-function swapPreconditions(ctx: OperationContext): SwapPreconditions {
+function swapPreconditions(ctx: OperationContext, force: boolean | undefined): SwapPreconditions {
   return async (tx, stack, to, checkArgo) => {
     const state = await readStackState(tx, stack);
     const target = to ?? (await defaultTarget(tx, stack, state));
@@ -101,6 +113,7 @@ function swapPreconditions(ctx: OperationContext): SwapPreconditions {
       stack,
       state,
       target,
+      force,
     );
     return {
       target,
@@ -141,6 +154,7 @@ async function checkSwappable(
   stack: StackConfig,
   state: StackState,
   target: Colour,
+  force: boolean | undefined,
 ): Promise<void> {
   const colour = state.colours[target];
   if (colour.replicas === 0) {
@@ -157,6 +171,7 @@ async function checkSwappable(
       );
     }
   }
+  await refuseRejected(tx, stack.name, colour.versions, { force, action: 'swap to' });
   if (ctx.deployer) {
     const app = await ctx.deployer.appStatus(colour.app, {
       refresh: true,

@@ -41,7 +41,12 @@ export function callCore(
       const plan: DeployRequest['plan'] = b.versions
         ? { source: 'versions', versions: b.versions }
         : { source: 'repo' };
-      return deploy(ctx, { stack, plan, overrides: b.overrides ?? {} });
+      return deploy(ctx, {
+        stack,
+        plan,
+        overrides: b.overrides ?? {},
+        ...(b.force ? { force: true } : {}),
+      });
     }
     case 'swap': {
       const b = SwapBody.parse(body ?? {});
@@ -50,6 +55,7 @@ export function callCore(
         ...(b.to ? { to: b.to } : {}),
         ...(b.steps ? { steps: b.steps } : {}),
         ...(b.verify === false ? { verify: false } : {}),
+        ...(b.force ? { force: true } : {}),
       });
     }
     case 'revert':

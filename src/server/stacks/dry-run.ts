@@ -1,6 +1,9 @@
 /**
  * Dry runs over HTTP: the operation runs in plan mode on the service's synced clone and the plan
- * is diffed by the core (src/core/plan-diff.ts, the same code the CLI's --dry-run uses).
+ * is diffed by the core (src/core/plan-diff.ts, the same code the CLI's --dry-run uses). A swap
+ * with weighted steps (`steps`, or the stack's verification.steps) answers every commit the
+ * real run makes in `steps` (each step's weight, then the flip), not a plain flip; a rejected
+ * release is refused (412 release-rejected) unless `force: true`, as in the real run.
  */
 import { randomUUID } from 'node:crypto';
 import type { Deployer } from '../../shared/deployer.ts';

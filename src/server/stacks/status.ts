@@ -239,6 +239,7 @@ function toStatus(
           },
     ),
     lastPromotions: report.lastPromotions,
+    rejected: report.rejected,
     observedAt,
   };
 }

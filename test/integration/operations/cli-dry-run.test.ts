@@ -117,7 +117,9 @@ describe('--dry-run shows exactly what the real run commits', () => {
     const revert = await dryRunThenRun('revert');
     expect(revert.files[0]!.diff).toContain('+  shopLive: blue   # edited by stackswap');
 
-    await cli('swap');
+    // The revert rejected green's release: swapping back to it takes --force.
+    expect((await cli('swap')).code).toBe(6);
+    expect((await cli('swap', '--force')).code).toBe(0);
     clock += 31 * 60_000;
     const scaleDown = await dryRunThenRun('scale-down');
     expect(scaleDown.files.map((f) => f.file)).toEqual(['apps/shop/values-blue.yaml']);

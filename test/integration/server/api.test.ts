@@ -198,7 +198,8 @@ describe('idempotency', () => {
 
 describe('validation and hardening', () => {
   it('unknown fields, wrong types and reserved component names are 400 with issue paths', async () => {
-    const unknown = await post('/v1/stacks/shop/swap', { force: true });
+    // (`force` is a field since rejected releases: see src/core/rejected.ts.)
+    const unknown = await post('/v1/stacks/shop/swap', { forced: true });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().error.code).toBe('validation');
     const wrongType = await post('/v1/stacks/shop/deploy', { versions: { web: 1 } });

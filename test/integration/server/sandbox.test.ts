@@ -271,11 +271,16 @@ describe('a restart on the same data dir', () => {
   });
 
   it('re-running the interrupted request is safe: the stack is already in that state', async () => {
-    const res = await post(
-      '/v1/stacks/my-app/deploy',
-      { versions: { 'my-frontend': '1.1.0', 'my-backend': '1.1.0' } },
-      bearer('deploy'),
-    );
+    const body = { versions: { 'my-frontend': '1.1.0', 'my-backend': '1.1.0' } };
+    // The revert above rejected this release (src/core/rejected.ts): refused without force.
+    const refused = await post('/v1/stacks/my-app/deploy', body, bearer('deploy'));
+    const refusedOp = ((await refused.json()) as { operation: { id: string } }).operation;
+    const refusal = await follow(refusedOp.id);
+    expect(refusal.events.at(-1)!.data).toMatchObject({
+      state: 'failed',
+      error: { code: 'release-rejected' },
+    });
+    const res = await post('/v1/stacks/my-app/deploy', { ...body, force: true }, bearer('deploy'));
     expect(res.status).toBe(202);
     const { operation } = (await res.json()) as { operation: { id: string } };
     const stream = await follow(operation.id);

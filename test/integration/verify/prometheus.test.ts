@@ -362,3 +362,74 @@ describe('gates on a real Prometheus: no data, hold, interruption', () => {
     expect(verdict.metrics[0]!.measurements).toHaveLength(2);
   });
 });
+
+describe('a minimum request count on a real Prometheus (minRequests)', () => {
+  // Blue keeps its steady traffic for the whole file and answers no error.
+  const blueValues = {
+    namespace: 'my-app-blue',
+    colour: 'blue',
+    stack: 'my-app',
+    component: 'my-frontend',
+    version: '',
+  };
+  const errorRate = (count: number, namespace = '{namespace}') =>
+    metric({
+      name: 'error-rate',
+      query: ERROR_RATE('{namespace}'),
+      successCondition: 'result < 0.02',
+      count: 1,
+      minRequests: {
+        count,
+        query: `sum(increase(http_requests_total{namespace="${namespace}",component="{component}"}[5s]))`,
+      },
+    });
+
+  it('judges a measurement once the colour answered enough requests in the window', async () => {
+    const verdict = await gate({
+      analysis: [errorRate(1)],
+      values: blueValues,
+      onInconclusive: 'fail',
+    });
+    expect(verdict.result, verdict.reason).toBe('passed');
+    expect(verdict.metrics[0]!.measurements[0]).toMatchObject({ phase: 'successful', value: 0 });
+  });
+
+  it('makes a measurement that would pass inconclusive when too few requests were seen', async () => {
+    const verdict = await gate({
+      analysis: [errorRate(1_000_000_000)],
+      values: blueValues,
+      onInconclusive: 'fail',
+    });
+    expect(verdict.result).toBe('inconclusive');
+    const m = verdict.metrics[0]!.measurements[0]!;
+    expect(m).toMatchObject({ phase: 'inconclusive', value: 0 });
+    // The real count of the window is reported, with the minimum it fell short of.
+    const seen = Number(/only (\d+(?:\.\d+)?) request\(s\)/.exec(m.detail)?.[1]);
+    expect(seen).toBeGreaterThan(0);
+    expect(m.detail).toMatch(/fewer than minRequests 1000000000: not enough evidence to judge/);
+  });
+
+  it('counts an idle colour (no series at all) as zero requests: inconclusive, and held', async () => {
+    const verdict = await gate({
+      analysis: [errorRate(1, 'idle-namespace')],
+      values: blueValues,
+      deadline: systemClock.now() + 1000,
+    });
+    expect(verdict).toMatchObject({ result: 'inconclusive', held: true });
+    expect(verdict.reason).toMatch(/only 0 request\(s\) in the window, fewer than minRequests 1/);
+  });
+
+  it('fails closed when the request count query errors', async () => {
+    const verdict = await gate({
+      analysis: [
+        metric({
+          consecutiveErrorLimit: 0,
+          minRequests: { count: 1, query: 'http_requests_total' },
+        }),
+      ],
+      values: blueValues,
+    });
+    expect(verdict.result).toBe('failed');
+    expect(verdict.reason).toMatch(/request count: .*series where one number is expected/);
+  });
+});

@@ -59,6 +59,34 @@ describe('verification config', () => {
     });
   });
 
+  it('checks minRequests: its PromQL and template variables, and a whole count of at least 1', () => {
+    const withMin = (count: string, query: string) =>
+      withVerification(
+        GOOD.replace(
+          '    successCondition: result < 0.02\n',
+          `    successCondition: result < 0.02\n    minRequests:\n      count: ${count}\n      query: '${query}'\n`,
+        ),
+      );
+    const good = parseConfig(
+      withMin('50', 'sum(increase(http_requests_total{namespace="{namespace}"}[1m]))'),
+    );
+    expect(good.stacks.get('my-app')!.verification!.analysis[0]!.minRequests).toEqual({
+      count: 50,
+      query: 'sum(increase(http_requests_total{namespace="{namespace}"}[1m]))',
+    });
+    const bad = validationError(() =>
+      parseConfig(withMin('50', 'sum(increase(http_requests_total[1m])')),
+    );
+    expect(bad.message).toMatch(/^PromQL syntax error/);
+    expect(bad.where?.key).toBe('stacks.my-app.verification.analysis.0.minRequests.query');
+    const unknown = validationError(() =>
+      parseConfig(withMin('50', 'sum(increase(http_requests_total{ns="{nmespace}"}[1m]))')),
+    );
+    expect(unknown.message).toMatch(/unknown template variable \{nmespace\}/);
+    const zero = validationError(() => parseConfig(withMin('0', 'vector(1)')));
+    expect(zero.where?.key).toBe('stacks.my-app.verification.analysis.0.minRequests.count');
+  });
+
   it('refuses an unknown template variable', () => {
     const e = validationError(() =>
       parseConfig(withVerification(GOOD.replace('{namespace}"', '{namespce}"'))),
