@@ -225,6 +225,13 @@ describe('refusals: nothing runs', () => {
     expect(svc.logs.text).toContain('webhook ignored');
   });
 
+  it('a body over the limit (5 MiB) is 413 without being read whole', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024, 0x20);
+    const res = await post('gitlab', big, gitlabHeaders());
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.code).toBe('payload-too-large');
+  });
+
   it("GitHub's form encoding (payload=…) is read, signed over the form body", async () => {
     const json = fixture('github-pull_request.closed-unmerged.json').toString();
     const form = `payload=${encodeURIComponent(json)}`;
@@ -351,6 +358,30 @@ describe('two MRs merged in quick succession for one stack (GitHub)', () => {
       expect(comments).toHaveLength(1);
       expect(comments[0]!.body).toContain('✅ done');
     }
+  });
+});
+
+describe('a rejected release (reverted before) is not deployed by a merge', () => {
+  it('the deploy is refused (release-rejected), nothing swaps, and the MR says why', async () => {
+    const rejected = `stack: shop\nrejected:\n  - versions: { web: 6.6.6, api: 6.6.6 }\n    at: ${'a'.repeat(40)}\n    operation: revert\n    by: test\n    reason: it broke checkout\n    date: 2026-01-01T00:00:00Z\n`;
+    pushBranch(bare, 'main', { '.stackswap/rejected/shop.yaml': rejected });
+    pushBranch(bare, 'shop-bad', { 'releases/shop.yaml': planFile('shop', '6.6.6') });
+    const mr = await gitlab.addMergeRequest({ sourceBranch: 'shop-bad' });
+    await settle();
+    const before = (await operations()).length;
+    const head = git(bare, 'rev-parse', 'main');
+    await squashMerge({ gitlab: gitlab.apiUrl }, mr.iid);
+    await settle();
+    const ops = await operations();
+    expect(ops.length).toBe(before + 1);
+    expect(ops[0]).toMatchObject({ kind: 'deploy', stack: 'shop', state: 'failed' });
+    expect(ops[0]!.error.code).toBe('release-rejected');
+    // Only the merge itself landed: no deploy commit, no swap.
+    expect(git(bare, 'rev-list', '--count', `${head}..main`)).toBe('1');
+    const note = gitlab.notesOf(mr.iid).find((n) => n.body.includes('stackswap:merge:shop'))!;
+    expect(note.body).toContain('Deploy into the preview colour**: ❌ failed');
+    expect(note.body).toContain('release-rejected');
+    expect(note.body).not.toContain('Swap with verification');
   });
 });
 
