@@ -432,5 +432,9 @@ describe('the forge failing', () => {
     expect(github.callsTo('POST', /\/issues\/\d+\/comments$/).some((c) => c.status === 429)).toBe(
       true,
     );
+    // The hung edit was given up (the per-call timeout), and a later edit carried the state.
+    const edits = github.callsTo('PATCH', /\/issues\/comments\//);
+    expect(edits.some((c) => c.status !== 200)).toBe(true);
+    expect(edits.at(-1)!.status).toBe(200);
   });
 });
