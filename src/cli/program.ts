@@ -40,6 +40,7 @@ import { parsePositiveInt, type CliIo } from './io.ts';
 export type { CliIo } from './io.ts';
 import { registerAppCommands } from './app-commands.ts';
 import { registerSandboxCommands } from './sandbox-commands.ts';
+import { registerPlanCommentCommand } from './plan-comment-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { parseSteps, registerVerifyCommand } from './verify-command.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -410,6 +411,8 @@ function buildProgram(
         checked.map((c) => `ok ${c.file} (${c.stack})`).join('\n') || 'no plans',
       );
     });
+
+  registerPlanCommentCommand(plan, session, io);
 
   const values = program.command('values').description('edit values files in the config repo');
   values

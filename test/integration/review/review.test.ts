@@ -179,6 +179,61 @@ describe('reviewMergeRequest on GitLab', () => {
   });
 });
 
+describe('a change to stackswap.yaml', () => {
+  it('shows the verification change; a broken config fails naming stackswap.yaml and the line', async () => {
+    const files = exampleFiles();
+    const repo = createBareRepo(files);
+    const config = files['stackswap.yaml']!;
+    const changed = config.replace(
+      'successCondition: result < 0.02',
+      'successCondition: result < 0.05',
+    );
+    expect(changed).not.toBe(config);
+    pushBranch(repo, 'looser', { 'stackswap.yaml': changed });
+    const fake = await new FakeGitlab({ gitDir: repo.bare }).start();
+    stops.push(() => fake.stop());
+    const forge = new GitlabForge({ url: fake.url, token: 'test-token' });
+    const cache = await openRepo(repo);
+    const mr = await fake.addMergeRequest({ sourceBranch: 'looser' });
+    const r = await reviewMergeRequest({
+      forge,
+      repo: cache,
+      project: 'group/config',
+      number: mr.iid,
+    });
+    expect(r.outcome).toBe('reviewed');
+    if (r.outcome !== 'reviewed') return;
+    const [stack] = r.review.stacks;
+    expect(stack!.verdict).toBe('success');
+    expect(stack!.verificationDiff).toContain('-    successCondition: result < 0.02');
+    expect(stack!.verificationDiff).toContain('+    successCondition: result < 0.05');
+    expect(fake.notesOf(mr.iid)[0]!.body).toContain('verification config diff');
+
+    // A condition that does not parse: the same code as plan validate names the place.
+    const broken = config.replace(
+      'successCondition: result < 0.02',
+      'successCondition: result <<< 0.02',
+    );
+    pushBranch(repo, 'looser', { 'stackswap.yaml': broken });
+    await fake.pushToMergeRequest(mr.iid);
+    const r2 = await reviewMergeRequest({
+      forge,
+      repo: cache,
+      project: 'group/config',
+      number: mr.iid,
+    });
+    if (r2.outcome !== 'reviewed') throw new Error('not reviewed');
+    const [bad] = r2.review.stacks;
+    expect(bad!.verdict).toBe('failed');
+    expect(bad!.problems[0]).toMatchObject({
+      file: 'stackswap.yaml',
+      key: expect.stringContaining('stacks.my-app.verification.analysis.0.successCondition'),
+      line: expect.any(Number),
+    });
+    expect(fake.notesOf(mr.iid)).toHaveLength(1);
+  });
+});
+
 describe('reviewMergeRequest on GitHub', () => {
   it('reads a head that lives only on refs/pull/<n>/head; an unknown component fails', async () => {
     const repo = createBareRepo(exampleFiles());
