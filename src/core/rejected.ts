@@ -135,7 +135,13 @@ export async function rejectionEdit(
 ): Promise<Record<string, string> | undefined> {
   const versions = completeVersions(entry.versions);
   if (Object.keys(versions).length === 0) return undefined;
-  const existing = (await readRejected(repo, stack)).filter((r) => !sameSet(r.versions, versions));
+  // A broken record (hand-edited) never blocks a revert or a stop: it is replaced, and git
+  // keeps the old content.
+  const recorded = await readRejected(repo, stack).catch((e: unknown) => {
+    if (e instanceof ValidationError) return [];
+    throw e;
+  });
+  const existing = recorded.filter((r) => !sameSet(r.versions, versions));
   const record: RejectedRelease = {
     versions,
     at: entry.at,
