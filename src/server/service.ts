@@ -53,7 +53,7 @@ import {
   SharedDeliveryStore,
   type DeliveryStore,
 } from './webhooks/deliveries.ts';
-import { WebhookProcessor } from './webhooks/processor.ts';
+import { pendingEvent, WebhookProcessor } from './webhooks/processor.ts';
 import { WebhookReceiver } from './webhooks/receiver.ts';
 import { runReview, type ReviewExecutor } from './webhooks/review.ts';
 
@@ -261,6 +261,27 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     processor: webhooks,
     logger,
   });
+
+  // Deliveries accepted before a stop whose work never finished: taken up again (idempotent).
+  const pending = await store.deliveries.pending().catch((e: unknown) => {
+    logger.warn({ error: describeError(e, redactor) }, 'pending webhook deliveries not read');
+    return [];
+  });
+  for (const p of pending) {
+    const event = pendingEvent(p.event);
+    if (!event) continue;
+    webhooks.submit(
+      event,
+      () => store.deliveries.release(p.source, p.id),
+      () => store.deliveries.done(p.source, p.id),
+    );
+  }
+  if (pending.length > 0) {
+    logger.info(
+      { deliveries: pending.map((p) => `${p.source}:${p.id}`) },
+      'webhook deliveries accepted before the restart are taken up again',
+    );
+  }
 
   const app = await buildApp({
     webhooks: { receiver },

@@ -232,14 +232,34 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
   // --- webhook deliveries ---------------------------------------------------------------
 
   /** True when the delivery id is new (now recorded); false when any replica saw it. */
-  async recordDelivery(source: string, id: string): Promise<boolean> {
+  async recordDelivery(source: string, id: string, event?: unknown): Promise<boolean> {
     await this.ensureMigrated();
     const res = await this.pool.query(
-      `INSERT INTO stackswap_webhook_deliveries (source, delivery_id) VALUES ($1, $2)
+      `INSERT INTO stackswap_webhook_deliveries (source, delivery_id, event) VALUES ($1, $2, $3)
        ON CONFLICT DO NOTHING`,
-      [source, id],
+      [source, id, event === undefined ? null : JSON.stringify(event)],
     );
     return res.rowCount === 1;
+  }
+
+  /** The delivery's work is over. */
+  async finishDelivery(source: string, id: string): Promise<void> {
+    await this.ensureMigrated();
+    await this.pool.query(
+      `UPDATE stackswap_webhook_deliveries SET done_at = now()
+       WHERE source = $1 AND delivery_id = $2 AND done_at IS NULL`,
+      [source, id],
+    );
+  }
+
+  /** Accepted deliveries (by any replica) whose work never finished, oldest first. */
+  async pendingDeliveries(): Promise<Array<{ source: string; id: string; event: unknown }>> {
+    await this.ensureMigrated();
+    const res = await this.pool.query<{ source: string; delivery_id: string; event: unknown }>(
+      `SELECT source, delivery_id, event FROM stackswap_webhook_deliveries
+       WHERE event IS NOT NULL AND done_at IS NULL ORDER BY received_at LIMIT 1000`,
+    );
+    return res.rows.map((r) => ({ source: r.source, id: r.delivery_id, event: r.event }));
   }
 
   /** Forgets a delivery whose work could not be started, so a redelivery runs it. */

@@ -75,8 +75,23 @@ export class WebhookProcessor implements WebhookSubmitter {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref()));
   }
 
-  submit(event: MergeRequestEvent, release: () => Promise<void>): void {
-    const next = this.resolving.then(() => this.resolve(event, release));
+  submit(
+    event: MergeRequestEvent,
+    release: () => Promise<void>,
+    done: () => Promise<void> = async () => {},
+  ): void {
+    const finished = () =>
+      done().catch((e: unknown) =>
+        this.options.logger.warn(
+          { deliveryId: event.deliveryId, error: (e as Error).message },
+          'the delivery could not be marked done; a restart takes it up again (harmless: its work is idempotent)',
+        ),
+      );
+    const next = this.resolving.then(async () => {
+      const tasks = await this.resolve(event, release);
+      // Marked done once every task of the delivery has ended (not merely started).
+      if (tasks) void Promise.allSettled(tasks).then(finished);
+    });
     this.resolving = next.catch((e: unknown) =>
       this.options.logger.error(
         { err: e, deliveryId: event.deliveryId },
@@ -96,7 +111,11 @@ export class WebhookProcessor implements WebhookSubmitter {
     void p.finally(() => this.pending.delete(p));
   }
 
-  private async resolve(event: MergeRequestEvent, release: () => Promise<void>): Promise<void> {
+  /** The delivery's tasks once queued; undefined when released (nothing to mark done). */
+  private async resolve(
+    event: MergeRequestEvent,
+    release: () => Promise<void>,
+  ): Promise<Array<Promise<void>> | undefined> {
     const log = this.options.logger;
     const where = { forge: event.forge, deliveryId: event.deliveryId, mr: event.number };
     const forge = this.options.forges[event.forge];
@@ -105,7 +124,7 @@ export class WebhookProcessor implements WebhookSubmitter {
         where,
         `webhook not acted on: no ${event.forge === 'gitlab' ? 'STACKSWAP_GITLAB_TOKEN' : 'STACKSWAP_GITHUB_TOKEN'} to read the MR and answer on it`,
       );
-      return;
+      return [];
     }
     let files: string[];
     try {
@@ -116,12 +135,12 @@ export class WebhookProcessor implements WebhookSubmitter {
         `webhook not acted on: ${FORGE_TITLE[event.forge]} did not list the MR's files; redeliver it from the forge once it answers`,
       );
       await release().catch(() => undefined);
-      return;
+      return undefined;
     }
     const owned = ignoreUnowned(event, files, defaultOwnedPath);
     if (owned.kind === 'ignored') {
       log.info({ ...where, reason: owned.reason }, 'webhook ignored');
-      return;
+      return [];
     }
     let config: StackswapConfig;
     try {
@@ -132,7 +151,7 @@ export class WebhookProcessor implements WebhookSubmitter {
         'webhook not acted on: the config at the branch head cannot be read',
       );
       await release().catch(() => undefined);
-      return;
+      return undefined;
     }
     const stacks = touchedStacks(config, files);
     if (stacks.length === 0) {
@@ -140,19 +159,19 @@ export class WebhookProcessor implements WebhookSubmitter {
         { ...where, reason: `no stack's plan file is among ${files.join(', ')}` },
         'webhook ignored',
       );
-      return;
+      return [];
     }
     log.info({ ...where, kind: event.kind, stacks }, 'webhook work queued');
-    for (const stack of stacks) {
+    return stacks.map((stack) =>
       this.enqueue(stack, () =>
         event.kind === 'merged'
           ? this.mergeTask(forge, event, stack)
           : this.reviewTask(event, stack),
-      );
-    }
+      ),
+    );
   }
 
-  private enqueue(stack: string, task: () => Promise<void>): void {
+  private enqueue(stack: string, task: () => Promise<void>): Promise<void> {
     const previous = this.queues.get(stack) ?? Promise.resolve();
     const next = previous
       .then(task)
@@ -162,6 +181,7 @@ export class WebhookProcessor implements WebhookSubmitter {
     void next.then(() => {
       if (this.queues.get(stack) === next) this.queues.delete(stack);
     });
+    return next;
   }
 
   private async reviewTask(event: MergeRequestEvent, stack: string): Promise<void> {
@@ -277,7 +297,13 @@ export class WebhookProcessor implements WebhookSubmitter {
     for (;;) {
       let id: string;
       try {
-        const { operation } = await this.options.operations.start(input);
+        const { operation, replayed } = await this.options.operations.start(input);
+        if (replayed && operation.state === 'interrupted') {
+          // The service stopped during it (a restart took the delivery up again): run it again
+          // under a key of its own; the core operation skips what the first run had done.
+          input.idempotency = { ...input.idempotency!, key: `${key}:after:${operation.id}` };
+          continue;
+        }
         id = operation.id;
       } catch (e) {
         if (e instanceof ApiError && e.code === 'stack-busy') {
@@ -350,6 +376,20 @@ export class WebhookProcessor implements WebhookSubmitter {
       'webhook operation finished',
     );
   }
+}
+
+/** A pending delivery's recorded event, when it is one this processor takes up again. */
+export function pendingEvent(value: unknown): MergeRequestEvent | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const e = value as Partial<MergeRequestEvent>;
+  const ok =
+    (e.forge === 'gitlab' || e.forge === 'github') &&
+    (e.kind === 'opened' || e.kind === 'updated' || e.kind === 'merged') &&
+    typeof e.project === 'string' &&
+    typeof e.number === 'number' &&
+    typeof e.headSha === 'string' &&
+    typeof e.deliveryId === 'string';
+  return ok ? (e as MergeRequestEvent) : undefined;
 }
 
 /** The stacks an MR touches: those whose plan file changed; all of them for stackswap.yaml. */

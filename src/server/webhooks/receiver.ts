@@ -50,9 +50,10 @@ export interface WebhookLogger {
 export interface WebhookSubmitter {
   /**
    * Queues the event's work (in arrival order). `release` forgets the delivery id again if
-   * the work could not even be started, so a redelivery runs it.
+   * the work could not even be started, so a redelivery runs it; `done` marks it finished (no
+   * longer taken up again at a restart).
    */
-  submit(event: MergeRequestEvent, release: () => Promise<void>): void;
+  submit(event: MergeRequestEvent, release: () => Promise<void>, done: () => Promise<void>): void;
 }
 
 export interface WebhookReceiverOptions {
@@ -161,22 +162,25 @@ export class WebhookReceiver {
       );
     }
 
-    const first = await this.options.deliveries.claim(forge, deliveryId).catch((e: unknown) => {
-      log.warn({ forge, deliveryId, error: (e as Error).message }, 'delivery store failed');
-      throw new ApiError(
-        503,
-        'delivery-store-unavailable',
-        'the delivery could not be recorded; nothing was started, the forge may redeliver',
-        {},
-        { 'retry-after': '5' },
-      );
-    });
+    const event = this.narrow(parsed);
+    const acted = event.kind === 'opened' || event.kind === 'updated' || event.kind === 'merged';
+    const first = await this.options.deliveries
+      .claim(forge, deliveryId, acted ? event : undefined)
+      .catch((e: unknown) => {
+        log.warn({ forge, deliveryId, error: (e as Error).message }, 'delivery store failed');
+        throw new ApiError(
+          503,
+          'delivery-store-unavailable',
+          'the delivery could not be recorded; nothing was started, the forge may redeliver',
+          {},
+          { 'retry-after': '5' },
+        );
+      });
     if (!first) {
       log.info({ forge, deliveryId, event: eventName }, 'webhook redelivered: already handled');
       return { statusCode: 200, answer: { status: 'duplicate', deliveryId } };
     }
 
-    const event = this.narrow(parsed);
     if (event.kind !== 'opened' && event.kind !== 'updated' && event.kind !== 'merged') {
       const reason =
         event.kind === 'ignored'
@@ -203,7 +207,11 @@ export class WebhookReceiver {
       },
       'webhook accepted',
     );
-    this.options.processor.submit(event, () => this.options.deliveries.release(forge, deliveryId));
+    this.options.processor.submit(
+      event,
+      () => this.options.deliveries.release(forge, deliveryId),
+      () => this.options.deliveries.done(forge, deliveryId),
+    );
     return { statusCode: 202, answer: { status: 'accepted', deliveryId } };
   }
 

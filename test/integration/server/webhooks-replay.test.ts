@@ -16,10 +16,18 @@ import type { OperationEvent, StartInput } from '../../../src/server/operations/
 import { FileDeliveryStore } from '../../../src/server/webhooks/deliveries.ts';
 import { WebhookProcessor } from '../../../src/server/webhooks/processor.ts';
 import { parseStructuralConfig } from '../../../src/core/config-file.ts';
-import { configRepoFiles } from '../../helpers/config-repo.ts';
-import { gitOnlyService, tempDir } from './helpers.ts';
+import { configRepoFiles, git, seedBareRepo } from '../../helpers/config-repo.ts';
+import { FakeGitlab } from '../../helpers/fake-forge/index.ts';
+import { bearer, gitOnlyService, tempDir } from './helpers.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
-import { GITLAB_SECRET, PROJECT } from './webhooks-helpers.ts';
+import {
+  FORGE_TOKEN,
+  GITLAB_SECRET,
+  PROJECT,
+  planFile,
+  pushBranch,
+  squashMerge,
+} from './webhooks-helpers.ts';
 
 const body = readFileSync(
   path.join(import.meta.dirname, '../../fixtures/webhooks/gitlab-merge-request.merge.json'),
@@ -109,9 +117,64 @@ describe('delivery ids', () => {
   });
 });
 
-describe('the per-stack queue', () => {
-  const config = parseStructuralConfig(configRepoFiles([{ name: 'cart' }])['stackswap.yaml']!);
-  const event = (n: number): MergeRequestEvent => ({
+describe('a restart between the 202 and the work', () => {
+  it('takes the accepted delivery up again: the merge is deployed, then it is no longer pending', async () => {
+    const { bare } = seedBareRepo(configRepoFiles([{ name: 'cart' }]));
+    const gitlab = await new FakeGitlab({
+      tokens: [FORGE_TOKEN],
+      gitDir: bare,
+      project: PROJECT,
+    }).start();
+    const dataDir = tempDir('data');
+    try {
+      pushBranch(bare, 'bump', { 'releases/cart.yaml': planFile('cart', '2.5.0') });
+      const mr = await gitlab.addMergeRequest({ sourceBranch: 'bump' });
+      await squashMerge({ gitlab: gitlab.apiUrl }, mr.iid);
+      // What the receiver recorded before the process stopped: the delivery and its event.
+      const event = {
+        ...event0(mr.iid),
+        deliveryId: 'before-restart',
+        mergedSha: git(bare, 'rev-parse', 'main'),
+      };
+      const store = await FileDeliveryStore.open(dataDir);
+      expect(await store.claim('gitlab', 'before-restart', event)).toBe(true);
+      await store.close();
+
+      const svc = await gitOnlyService({
+        bare,
+        dataDir,
+        env: {
+          ...env,
+          STACKSWAP_GITLAB_URL: gitlab.url,
+          STACKSWAP_GITLAB_TOKEN: FORGE_TOKEN,
+        },
+      });
+      try {
+        await svc.service.webhooks.idle();
+        const res = await svc.app.inject({ url: '/v1/operations', headers: bearer('read') });
+        const ops = (res.json() as { operations: Array<Record<string, unknown>> }).operations;
+        expect(ops).toHaveLength(1);
+        expect(ops[0]).toMatchObject({ kind: 'deploy', stack: 'cart', state: 'succeeded' });
+        expect(git(bare, 'show', 'main:apps/cart/values-green.yaml')).toContain('2.5.0');
+        expect(gitlab.notesOf(mr.iid).some((n) => n.body.includes('stackswap:merge:cart'))).toBe(
+          true,
+        );
+        expect(svc.logs.text).toContain('taken up again');
+      } finally {
+        await svc.close();
+      }
+      const reopened = await FileDeliveryStore.open(dataDir);
+      expect(await reopened.pending()).toEqual([]);
+      expect(await reopened.claim('gitlab', 'before-restart')).toBe(false);
+      await reopened.close();
+    } finally {
+      await gitlab.stop();
+    }
+  });
+});
+
+function event0(n: number): MergeRequestEvent {
+  return {
     forge: 'gitlab',
     deliveryId: `d-${n}`,
     event: 'Merge Request Hook',
@@ -130,7 +193,12 @@ describe('the per-stack queue', () => {
     defaultBranch: 'main',
     url: undefined,
     changedFiles: undefined,
-  });
+  };
+}
+
+describe('the per-stack queue', () => {
+  const config = parseStructuralConfig(configRepoFiles([{ name: 'cart' }])['stackswap.yaml']!);
+  const event = event0;
 
   it('a busy stack (409) is waited for, not dropped; tasks run in arrival order', async () => {
     const started: string[] = [];
