@@ -129,6 +129,10 @@ function buildProgram(
     .option('--requested-by <who>', 'recorded in the commit trailers (env STACKSWAP_REQUESTED_BY)')
     .option('--reason <text>', 'why: recorded in the commit')
     .option('--no-sync', 'git only: commit and push, do not ask Argo CD to sync')
+    .option(
+      '--no-hooks',
+      "skip the stack's lifecycle hooks (only for requesters in hooks.admins; recorded in the commit trailers)",
+    )
     .option('--no-wait', 'request the sync but do not wait for it to be healthy')
     .option(
       '--timeout <seconds>',

@@ -14,6 +14,7 @@ import { loadStructuralConfig } from '../core/config-file.ts';
 import { appsWaitingForSyncWindows, rootApps } from '../config/stackswap-config.ts';
 import type { OperationContext } from '../core/operations/context.ts';
 import { ConfigRepo } from '../gitops/git/repo.ts';
+import { forgeForConfigRepo } from '../forges/for-repo.ts';
 import {
   defaultCacheDir,
   locateConfigRepo,
@@ -33,6 +34,8 @@ export interface GlobalOptions {
   requestedBy?: string;
   reason?: string;
   sync: boolean;
+  /** false: --no-hooks (admins only, see hooks.admins). */
+  hooks?: boolean;
   wait: boolean;
   timeout: number;
   degradedGrace: number;
@@ -144,10 +147,22 @@ export class Session {
 
   async operationContext(progress: Progress): Promise<OperationContext> {
     const repo = await this.openRepo();
+    const requestedBy = requesterFrom(this.options.requestedBy, this.env);
     return {
       repo,
+      // Hooks in CI (issue 13): secrets from the environment, pending hooks polled at their
+      // status URL (a CLI cannot take callbacks). --no-hooks is checked against hooks.admins.
+      hooks: {
+        secret: (name) => {
+          const value = this.io.env[name];
+          if (value) this.redactor.add(value);
+          return value || undefined;
+        },
+        pending: { kind: 'poll' },
+        ...(this.options.hooks === false ? { skip: { by: requestedBy, admin: false } } : {}),
+      },
       actor: {
-        requestedBy: requesterFrom(this.options.requestedBy, this.env),
+        requestedBy,
         operationId: randomUUID(),
         ...(this.options.reason ? { reason: this.options.reason } : {}),
       },
@@ -162,6 +177,18 @@ export class Session {
           : {}),
         ...(this.env.STACKSWAP_INGRESS_URL ? { ingressUrl: this.env.STACKSWAP_INGRESS_URL } : {}),
       },
+      ...this.forgeTarget(repo),
     };
+  }
+
+  /** The forge for merge-request promotion (issue 12), when one is configured or inferable. */
+  private forgeTarget(repo: ConfigRepo): Pick<OperationContext, 'forge'> {
+    const forge = forgeForConfigRepo(
+      repo.remoteUrl,
+      { forge: this.env.STACKSWAP_FORGE, project: this.env.STACKSWAP_FORGE_PROJECT },
+      this.io.env,
+      this.redactor,
+    );
+    return forge ? { forge } : {};
   }
 }

@@ -41,6 +41,18 @@ const Environment = z.object({
   STACKSWAP_PROMETHEUS_URL: z.string().url().optional(),
   STACKSWAP_INGRESS_URL: z.string().url().optional(),
   /**
+   * The forge the config repo lives on, for changes landing through a merge request (issue 12,
+   * promotion.viaMergeRequest); default: read from the repo URL. Tokens: src/forges/config.ts.
+   */
+  STACKSWAP_FORGE: z.enum(['gitlab', 'github'], { error: 'must be gitlab or github' }).optional(),
+  /** Its project: group/sub/project (GitLab) or owner/repo (GitHub); default from the repo URL. */
+  STACKSWAP_FORGE_PROJECT: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$|^\d+$/, {
+      error: 'must be group/project, owner/repo or a numeric project id',
+    })
+    .optional(),
+  /**
    * PostgreSQL for several service replicas (journal, idempotency keys, per-stack locks):
    * postgres://user:password@host:5432/db?sslmode=require. Unset: the file journal (one replica).
    */

@@ -10,6 +10,9 @@ import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
+import { ViaMergeRequestSetting, type ViaMergeRequest } from './promotion-config.ts';
+import { HOOK_POINTS, HooksConfig, type StackHooks } from './hooks-config.ts';
+import { checkUrl, parseHostPattern, type HostPattern } from '../shared/hosts.ts';
 
 const Template = z.string().min(1);
 
@@ -111,14 +114,17 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
-    /** How a release moves on (issue 12). */
+    // --- promotion (issue 12): how changes reach the branch; see promotion-config.ts
     promotion: z
       .object({
+        viaMergeRequest: ViaMergeRequestSetting.default('never'),
         /** After a merge request's deploy into the preview, the service swaps (with verification). */
         autoSwap: z.boolean().default(false),
       })
       .strict()
-      .default({ autoSwap: false }),
+      .default({ viaMergeRequest: 'never', autoSwap: false }),
+    // --- lifecycle hooks (issue 13): HTTP endpoints that can veto; see hooks-config.ts
+    hooks: HooksConfig.optional(),
   })
   .strict();
 
@@ -160,8 +166,12 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
+  viaMergeRequest: ViaMergeRequest;
   /** `promotion.autoSwap`: a merge request's deploy is followed by a verified swap (the service). */
   autoSwap?: boolean;
+  /** Lifecycle hooks (absent: none), with their allowed hosts parsed. */
+  hooks?: (StackHooks & { allowed: HostPattern[] }) | undefined;
 }
 
 /** The verification block with its weight key parsed (in `liveFile`). */
@@ -285,7 +295,9 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      viaMergeRequest: entry.promotion.viaMergeRequest,
       autoSwap: entry.promotion.autoSwap,
+      hooks: resolveHooks(entry.hooks, problems, at),
     });
   }
   checkSharedLiveKeys(stacks, problems);
@@ -314,6 +326,30 @@ function resolveVerification(
     });
   }
   return { ...block, weightKey: keyPath(block.weightKey, ['weightKey']) };
+}
+
+// --- lifecycle hooks (issue 13)
+function resolveHooks(
+  block: StackHooks | undefined,
+  problems: ResolveProblem[],
+  at: (...key: (string | number)[]) => (string | number)[],
+): (StackHooks & { allowed: HostPattern[] }) | undefined {
+  if (!block) return undefined;
+  const allowed: HostPattern[] = [];
+  block.allowedHosts.forEach((text, i) => {
+    const parsed = parseHostPattern(text);
+    if (typeof parsed === 'string')
+      problems.push({ key: at('hooks', 'allowedHosts', i), message: parsed });
+    else allowed.push(parsed);
+  });
+  for (const point of HOOK_POINTS) {
+    block[point].forEach((hook, i) => {
+      const verdict = checkUrl(hook.url, allowed, 'hooks.allowedHosts');
+      if (!verdict.ok)
+        problems.push({ key: at('hooks', point, i, 'url'), message: verdict.reason });
+    });
+  }
+  return { ...block, allowed };
 }
 
 /** Two stacks writing the same live key would swap each other. */

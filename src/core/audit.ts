@@ -17,6 +17,8 @@ export type OperationKind =
   | 'swap-abort'
   /** A swap stopped by pre-swap verification: only the rejected-release record is committed. */
   | 'swap-stop'
+  /** A deploy vetoed by an afterDeploy hook: the preview colour's files back as they were. */
+  | 'deploy-undo'
   /** A merge request's plan review (issue 12): comments and statuses, never a commit. */
   | 'review';
 
@@ -40,6 +42,9 @@ export const Trailer = {
   verificationReason: 'Stackswap-Verification-Reason',
   // rejected releases (issue 12 item 6, src/core/rejected.ts): the version set recorded
   rejected: 'Stackswap-Rejected',
+  // lifecycle hooks (issue 13): the verdicts that gated this commit, and a --no-hooks skip
+  hooks: 'Stackswap-Hooks',
+  hooksSkipped: 'Stackswap-Hooks-Skipped',
 } as const;
 
 type ExtraTrailer = Exclude<
@@ -95,6 +100,10 @@ export interface HistoryEntry {
   weight?: number;
   /** The version set this commit recorded as rejected (a revert or a verification stop). */
   rejected?: Record<string, string>;
+  /** Hook verdicts that gated this commit (`Stackswap-Hooks`). */
+  hooks?: { point: string; name: string; result: string }[];
+  /** `--no-hooks by <who>` when the operation ran without its hooks. */
+  hooksSkipped?: string;
   /** Present on commits made by a verification verdict (a stop or an automatic revert). */
   verification?: {
     result: string;
@@ -133,6 +142,8 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
       reason: t(Trailer.reason),
       weight: t(Trailer.weight) === undefined ? undefined : Number(t(Trailer.weight)),
       verification: verificationOf(t),
+      hooks: hooksOf(t(Trailer.hooks)),
+      hooksSkipped: t(Trailer.hooksSkipped),
     });
   }
   return entries.map(
@@ -142,6 +153,32 @@ export function historyFromCommits(commits: readonly CommitInfo[], stack?: strin
 
 function parseVersions(text: string): Record<string, string> {
   return Object.fromEntries(text.split(',').map((pair) => pair.split('=', 2) as [string, string]));
+}
+
+/**
+ * `Stackswap-Hooks: beforeSwap/ticket=pass, afterTestTraffic/load=timeout-pass` and
+ * `Stackswap-Hooks-Skipped: --no-hooks by alice`.
+ */
+export function hookTrailers(ledger: {
+  unrecorded: readonly { point: string; name: string; result: string }[];
+  skipped?: string | undefined;
+}): Record<string, string> {
+  const trailers: Record<string, string> = {};
+  if (ledger.unrecorded.length > 0) {
+    trailers[Trailer.hooks] = oneLine(
+      ledger.unrecorded.map((r) => `${r.point}/${r.name}=${r.result}`).join(', '),
+    );
+  }
+  if (ledger.skipped) trailers[Trailer.hooksSkipped] = oneLine(ledger.skipped);
+  return trailers;
+}
+
+function hooksOf(text: string | undefined): HistoryEntry['hooks'] {
+  if (!text) return undefined;
+  return text.split(',').flatMap((part) => {
+    const match = /^\s*([A-Za-z]+)\/([^=\s]+)=(\S+)\s*$/.exec(part);
+    return match ? [{ point: match[1]!, name: match[2]!, result: match[3]! }] : [];
+  });
 }
 
 function verificationOf(t: (key: string) => string | undefined): HistoryEntry['verification'] {

@@ -1,6 +1,6 @@
 /** `npm start`: parses the options, runs the demo, and with --keep waits for Ctrl-C. */
 import { HELP, parseDemoArgs, type DemoArgs } from './args.ts';
-import { keepInstructions } from './keep.ts';
+import { keepInstructions, startDashboard } from './keep.ts';
 import { runDemo } from './run-demo.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -48,10 +48,16 @@ async function main(argv: readonly string[]): Promise<number> {
   running = false;
   if (sandbox) {
     if (!interrupt.signal.aborted) {
-      process.stdout.write(keepInstructions(sandbox));
+      // The dashboard on the kept sandbox: `stackswap serve` with a fresh admin token.
+      const dashboard = await startDashboard(sandbox).catch(async (error: unknown) => {
+        await sandbox.close();
+        throw error;
+      });
+      process.stdout.write(keepInstructions(sandbox, dashboard));
       await new Promise<void>((resolve) =>
         interrupt.signal.addEventListener('abort', () => resolve()),
       );
+      await dashboard.close();
     }
     await sandbox.close();
   }

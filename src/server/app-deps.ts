@@ -1,6 +1,7 @@
 /** What the HTTP app is built from: its collaborators and its limits (routes read these too). */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redactor } from '../shared/redact.ts';
+import type { PendingHookStore } from '../hooks/pending.ts';
 import type { TokenStore } from './auth/tokens.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { OperationManager } from './operations/manager.ts';
@@ -56,6 +57,8 @@ export interface AppDeps {
   webhooks?: { receiver: WebhookReceiver };
   now: () => number;
   limits?: Partial<Limits>;
+  /** Pending lifecycle hooks (issue 13): where `POST /v1/hooks/:id/result` records verdicts. */
+  hookCallbacks?: PendingHookStore;
   /** Behind an ingress: take the client address from X-Forwarded-For (per-IP rate limits). */
   trustProxy?: boolean;
 }

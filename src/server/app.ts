@@ -24,10 +24,12 @@ import {
   registerSecurityHeaders,
 } from './security-headers.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerHookRoutes } from './routes/hooks.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerSlackRoutes } from './routes/slack.ts';
 import { registerStackRoutes } from './routes/stacks.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
+import { registerUiRoutes } from './ui/routes.ts';
 import { DEFAULT_LIMITS, type AppDeps } from './app-deps.ts';
 export { DEFAULT_LIMITS, type AppDeps, type Limits } from './app-deps.ts';
 
@@ -125,7 +127,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerStackRoutes(app, deps);
   registerOperationRoutes(app, deps, limits);
+  registerHookRoutes(app, deps);
   await registerSlackRoutes(app, deps, limits);
   await registerWebhookRoutes(app, deps, limits);
+  await registerUiRoutes(app, deps);
   return app;
 }

@@ -33,16 +33,6 @@ const ServeEnvironment = z.object({
   STACKSWAP_GITLAB_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** GitHub webhooks: the hook's secret, the key of X-Hub-Signature-256. */
   STACKSWAP_GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
-  /**
-   * The config repo's project on the forge ("group/sub/project" or "owner/repo"): webhooks for
-   * any other project are ignored. Default: the path of STACKSWAP_REPO's https URL.
-   */
-  STACKSWAP_FORGE_PROJECT: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'group/project or owner/repo')
-    .optional(),
-  /** The service's address as the forge's users reach it: commit status links point there. */
-  STACKSWAP_PUBLIC_URL: z.string().url().optional(),
   /** How long an operation waits for Argo CD (default 600). */
   STACKSWAP_TIMEOUT: Seconds.optional(),
   /** How long stack status is served from memory (default 5). */
@@ -60,6 +50,11 @@ const ServeEnvironment = z.object({
   STACKSWAP_LOCK_LEASE_SECONDS: Seconds.optional(),
   /** How often stacks with retention.autoScaleDown are checked for a due scale-down; 60. */
   STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS: Seconds.optional(),
+  /**
+   * The service's URL as hooks reach it (e.g. https://stackswap.example.com): pending hooks
+   * report to <it>/v1/hooks/<id>/result. Unset: pending hooks must give a statusUrl to poll.
+   */
+  STACKSWAP_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   STACKSWAP_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional(),
@@ -115,8 +110,6 @@ export const SERVICE_ENVIRONMENT: Readonly<
   STACKSWAP_GITHUB_API_URL: 'value',
   STACKSWAP_GITHUB_TOKEN: 'secret',
   STACKSWAP_GITHUB_WEBHOOK_SECRET: 'secret',
-  STACKSWAP_FORGE_PROJECT: 'value',
-  STACKSWAP_PUBLIC_URL: 'value',
   STACKSWAP_TIMEOUT: 'value',
   STACKSWAP_STATUS_CACHE_SECONDS: 'value',
   STACKSWAP_SHUTDOWN_GRACE_SECONDS: 'value',
@@ -150,6 +143,12 @@ export const SERVICE_ENVIRONMENT: Readonly<
   USER: 'none',
   XDG_CACHE_HOME: 'none',
   XDG_STATE_HOME: 'none',
+  // Merge requests (issue 12): which forge and project (usually read from the repo URL); the
+  // webhooks ignore events of any other project.
+  STACKSWAP_FORGE: 'value',
+  STACKSWAP_FORGE_PROJECT: 'value',
+  // The service as users and hooks reach it: hook callbacks (issue 13), MR status links.
+  STACKSWAP_PUBLIC_URL: 'value',
 };
 
 export function readServeEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): ServeEnvironment {

@@ -52,6 +52,12 @@ export const DeployBody = z
     ),
     overrides: Versions.optional().describe('versions on top of the plan (like --set)'),
     force: Force,
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -74,6 +80,12 @@ export const SwapBody = z
       .optional()
       .describe("false: flip at once without the stack's verification gates"),
     force: Force,
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })
@@ -86,6 +98,12 @@ export type RevertBody = z.infer<typeof RevertBody>;
 export const ScaleDownBody = z
   .object({
     force: z.boolean().default(false).describe('skip the retention window'),
+    hooks: z
+      .literal(false)
+      .optional()
+      .describe(
+        "false: skip the stack's lifecycle hooks (admin tokens only; recorded in the commit trailers)",
+      ),
     dryRun: DryRun,
     reason: Reason.optional(),
   })

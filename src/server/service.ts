@@ -41,6 +41,10 @@ import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
 import { RepoSource } from './repo-source.ts';
 import { SlackResponder } from './slack/responder.ts';
+import { FileHookStore } from '../hooks/file-store.ts';
+import type { HookEnvironment } from '../hooks/runner.ts';
+import type { PendingHookStore } from '../hooks/pending.ts';
+import { PgHookStore } from './store/hook-callbacks.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
 import { readForgeSettings } from '../forges/config.ts';
@@ -56,6 +60,7 @@ import {
 import { pendingEvent, WebhookProcessor } from './webhooks/processor.ts';
 import { WebhookReceiver } from './webhooks/receiver.ts';
 import { runReview, type ReviewExecutor } from './webhooks/review.ts';
+import { forgeForConfigRepo } from '../forges/for-repo.ts';
 
 export interface ServiceOptions {
   env: NodeJS.ProcessEnv;
@@ -77,6 +82,8 @@ export interface ServiceOptions {
   forgeHttp?: Omit<ForgeFetchOptions, 'forge'>;
   /** The review of a merge request (default: the core review, src/core/review). */
   review?: ReviewExecutor;
+  /** Lifecycle hook tuning (tests: a faster poll of the pending store). */
+  hooks?: Partial<Pick<HookEnvironment, 'clock'>> & { pendingPollMs?: number };
 }
 
 export interface Service {
@@ -95,6 +102,10 @@ export interface Service {
   webhooks: WebhookProcessor;
   /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
   shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
+}
+
+function withForge(forge: OperationContext['forge']): Pick<OperationContext, 'forge'> {
+  return forge ? { forge } : {};
 }
 
 export async function createService(options: ServiceOptions): Promise<Service> {
@@ -169,6 +180,12 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const { journal, shared } = store;
   const forges = openForges(options.env, redactor, options.forgeHttp);
   const review = options.review ?? runReview;
+  // Pending lifecycle hooks (issue 13): beside the journal, in the same place (PostgreSQL's
+  // table for several replicas, so a callback may reach any of them; else a file).
+  const hookCallbacks: PendingHookStore = cliEnv.STACKSWAP_DATABASE_URL
+    ? new PgHookStore(cliEnv.STACKSWAP_DATABASE_URL)
+    : await FileHookStore.open(dataDir, now());
+  const publicUrl = (serveEnv.STACKSWAP_PUBLIC_URL ?? '').replace(/\/+$/, '');
   const operations = new OperationManager({
     journal,
     ...(shared ? { shared } : {}),
@@ -195,7 +212,26 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       const repo = await writer.get();
       const config = await loadConfig(repo);
       const reason = reasonOf(kind, request.body);
+      const skipHooks = (request.body as { hooks?: unknown } | undefined)?.hooks === false;
       const ctx: OperationContext = {
+        // The route let `"hooks": false` through only for admin tokens.
+        hooks: {
+          secret: (name) => {
+            const value = options.env[name];
+            if (value) redactor.add(value);
+            return value || undefined;
+          },
+          pending: publicUrl
+            ? {
+                kind: 'callback',
+                store: hookCallbacks,
+                callbackUrl: (id) => `${publicUrl}/v1/hooks/${id}/result`,
+                ...(options.hooks?.pendingPollMs ? { pollMs: options.hooks.pendingPollMs } : {}),
+              }
+            : { kind: 'poll' },
+          ...(options.hooks?.clock ? { clock: options.hooks.clock } : {}),
+          ...(skipHooks ? { skip: { by: requestedBy, admin: true } } : {}),
+        },
         repo,
         actor: { requestedBy, operationId: id, ...(reason ? { reason } : {}) },
         progress,
@@ -210,6 +246,15 @@ export async function createService(options: ServiceOptions): Promise<Service> {
             : {}),
           ...(cliEnv.STACKSWAP_INGRESS_URL ? { ingressUrl: cliEnv.STACKSWAP_INGRESS_URL } : {}),
         },
+        // Merge-request promotion (issue 12): the same forge lookup as the CLI's.
+        ...withForge(
+          forgeForConfigRepo(
+            repo.remoteUrl,
+            { forge: cliEnv.STACKSWAP_FORGE, project: cliEnv.STACKSWAP_FORGE_PROJECT },
+            options.env,
+            redactor,
+          ),
+        ),
       };
       // Verification gates run inside the operation (the post-swap window too), in the
       // background of the 202; their verdicts feed the metrics (issue 11).
@@ -254,7 +299,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         : {}),
     },
     scope: {
-      project: serveEnv.STACKSWAP_FORGE_PROJECT ?? forgeProjectOf(cliEnv.STACKSWAP_REPO),
+      project: cliEnv.STACKSWAP_FORGE_PROJECT ?? forgeProjectOf(cliEnv.STACKSWAP_REPO),
       branch: cliEnv.STACKSWAP_BRANCH ?? 'main',
     },
     deliveries: store.deliveries,
@@ -292,6 +337,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     status,
     metrics,
     now,
+    hookCallbacks,
     dryRun: async (input) =>
       dryRun({
         ...input,
@@ -384,6 +430,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         await app.close();
         await store.deliveries.close();
         await journal.close();
+        await hookCallbacks.close();
         logger.info('stopped');
       })()),
   };

@@ -30,6 +30,8 @@ export const ExitCode = {
   rollbackFailed: 10,
   /** Verification was interrupted before it reached a verdict: the release is not verified. */
   verificationInterrupted: 11,
+  /** A lifecycle hook vetoed the operation (or timed out with onTimeout: fail); nothing half-done. */
+  hookVetoed: 12,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -63,6 +65,8 @@ export type ErrorCode =
   | 'verification-interrupted'
   /** deploy/swap of a version set recorded as rejected (src/core/rejected.ts), without force. */
   | 'release-rejected'
+  /** A lifecycle hook answered fail (or timed out with onTimeout: fail): the operation stopped. */
+  | 'hook-vetoed'
   | 'internal';
 
 export interface ErrorOptions {
@@ -96,6 +100,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   'rollback-failed': ExitCode.rollbackFailed,
   'verification-interrupted': ExitCode.verificationInterrupted,
   'release-rejected': ExitCode.precondition,
+  'hook-vetoed': ExitCode.hookVetoed,
   internal: ExitCode.failure,
 };
 
@@ -120,6 +125,7 @@ const HTTP_BY_CODE: Record<ErrorCode, number> = {
   'rollback-failed': 500,
   'verification-interrupted': 503,
   'release-rejected': 412,
+  'hook-vetoed': 422,
   internal: 500,
 };
 

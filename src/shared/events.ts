@@ -52,6 +52,27 @@ export const StackEvent = z.object({
   automatic: z.boolean().optional(),
   /** Event-specific figures: verification measurements, weights, hook answers, durations. */
   data: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Lifecycle hooks (issue 13). In a `hook.result` event: the hook's point, name and verdict.
+   * In the body POSTed to a hook: the point it is asked at, its execution id and deadline,
+   * and (service only) where to report a pending verdict.
+   */
+  hook: z
+    .object({
+      point: z.string(),
+      name: z.string(),
+      executionId: z.string().optional(),
+      /** pass, fail, pending, timeout-pass, timeout-fail, skipped */
+      result: z.string().optional(),
+      message: z.string().optional(),
+      durationMs: z.number().optional(),
+      /** ISO 8601: when a pending verdict stops being waited for. */
+      deadline: z.string().optional(),
+      /** `POST <callbackUrl>` with `{"result","message","token"}` decides a pending hook. */
+      callbackUrl: z.string().optional(),
+      callbackToken: z.string().optional(),
+    })
+    .optional(),
 });
 export type StackEvent = z.infer<typeof StackEvent>;
 

@@ -42,8 +42,18 @@ export const POSTGRESQL: SystemPackage = {
   ],
 };
 
+/**
+ * Debian's Chromium, driven by playwright-core (`executablePath`) in the dashboard's browser
+ * tests: never a browser downloaded by Playwright.
+ */
+export const CHROMIUM: SystemPackage = {
+  binary: 'chromium',
+  debianPackage: 'chromium',
+  searchPaths: ['/usr/bin'],
+};
+
 /** Every package the suite needs; global-setup provides them all before any test file runs. */
-export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC, PROMETHEUS, POSTGRESQL];
+export const TEST_PACKAGES: readonly SystemPackage[] = [RSYNC, PROMETHEUS, POSTGRESQL, CHROMIUM];
 
 export class MissingSystemPackage extends Error {
   constructor(pkg: SystemPackage, why: string) {

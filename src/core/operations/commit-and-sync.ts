@@ -9,17 +9,20 @@
  */
 import type { OperationKind } from '../audit.ts';
 import type { AppStatus } from '../../shared/deployer.ts';
-import type { OperationContext, OperationResult } from './context.ts';
+import type { CommitOutcome, OperationContext, OperationResult } from './context.ts';
 import type { Plan, Transaction } from '../../gitops/git/repo.ts';
 import { setOrCreateValue, type ValuesNotice } from '../../gitops/values-edit.ts';
 import { isStackswapError } from '../../shared/errors.ts';
+import { isProtectedBranchRejection } from '../../gitops/git/classify.ts';
+import type { ViaMergeRequest } from '../../config/promotion-config.ts';
+import { hookTrailers, Trailer } from '../audit.ts';
+import { loadStructuralConfig } from '../config-file.ts';
+import { landViaMergeRequest } from './via-merge-request.ts';
 
-export interface CommitOutcome<T> {
-  sha: string;
-  committed: boolean;
-  attempts: number;
-  result: T;
-}
+export type { CommitOutcome } from './context.ts';
+
+/** Thrown inside an attempt to stop `transact` before its push: the change goes through an MR. */
+class ThroughMergeRequest extends Error {}
 
 export async function commitStep<T>(
   ctx: OperationContext,
@@ -40,15 +43,68 @@ export async function commitStep<T>(
       (r) => `planned on ${r.sha.slice(0, 12)}; nothing committed (dry run)`,
     );
   }
-  return ctx.progress.step(
+  const ledger = ctx.hookLedger;
+  // Hook verdicts given since the last commit go into this one's trailers (the commit they
+  // gate), and a --no-hooks skip into every commit of the operation.
+  const withHooks: typeof attempt = ledger
+    ? async (tx) => {
+        const plan = await attempt(tx);
+        if (plan.kind !== 'commit') return plan;
+        const trailers = hookTrailers(ledger);
+        return {
+          ...plan,
+          message: { ...plan.message, trailers: { ...trailers, ...plan.message.trailers } },
+        };
+      }
+    : attempt;
+  // The stack's promotion.viaMergeRequest, read from the same snapshot as the attempt.
+  let route: ViaMergeRequest = 'never';
+  const routed = async (tx: Transaction): Promise<Plan<T>> => {
+    const plan = await withHooks(tx);
+    route = plan.kind === 'commit' ? await viaMergeRequestOf(tx, plan.message.trailers) : 'never';
+    if (route === 'always') throw new ThroughMergeRequest();
+    return plan;
+  };
+  const outcome = await ctx.progress.step(
     'commit',
     title,
-    () => ctx.repo.transact(attempt, ctx.signal ? { signal: ctx.signal } : {}),
+    async (): Promise<CommitOutcome<T>> => {
+      try {
+        return await ctx.repo.transact(routed, ctx.signal ? { signal: ctx.signal } : {});
+      } catch (e) {
+        if (e instanceof ThroughMergeRequest) return landViaMergeRequest(ctx, withHooks, 'always');
+        if (route === 'fallback' && isProtectedBranchRejection(e)) {
+          ctx.progress.info(
+            `branch protection refused the push to ${ctx.repo.branch}; landing the change through a merge request`,
+            'commit',
+          );
+          return landViaMergeRequest(ctx, withHooks, 'protected');
+        }
+        throw e;
+      }
+    },
     (r) =>
-      r.committed
-        ? `pushed ${r.sha.slice(0, 12)}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
-        : `already in the desired state at ${r.sha.slice(0, 12)}; nothing to commit`,
+      r.mergeRequest
+        ? `merged through ${r.mergeRequest.url} as ${r.sha.slice(0, 12)}`
+        : r.committed
+          ? `pushed ${r.sha.slice(0, 12)}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`
+          : `already in the desired state at ${r.sha.slice(0, 12)}; nothing to commit`,
   );
+  if (ledger && outcome.committed) ledger.unrecorded = [];
+  return outcome;
+}
+
+/** `promotion.viaMergeRequest` of the stack a commit is for (`never` for all-stack edits). */
+async function viaMergeRequestOf(
+  tx: Transaction,
+  trailers: Record<string, string>,
+): Promise<ViaMergeRequest> {
+  const stack = trailers[Trailer.stack];
+  if (!stack || stack === '*') return 'never';
+  // A stackswap.yaml that does not parse at the head (values set can be what repairs it) has
+  // no promotion setting to honour; every other operation has failed on it already.
+  const config = await loadStructuralConfig(tx).catch(() => undefined);
+  return config?.stacks.get(stack)?.viaMergeRequest ?? 'never';
 }
 
 export async function syncStep(
@@ -153,6 +209,9 @@ export function operationResult(
     sha: outcome.sha,
     attempts: outcome.attempts,
     ...view,
+    ...(outcome.mergeRequest
+      ? { details: { ...view.details, mergeRequest: outcome.mergeRequest } }
+      : {}),
     steps: ctx.progress.steps,
   };
 }

@@ -28,6 +28,9 @@ import { allowedHostPatterns, templateValues, type ColourVersions } from '../../
 import { verifyRuntime, type VerifyRuntime } from '../../verify/runtime.ts';
 import { fmt } from '../../verify/analysis.ts';
 import { rejectionEdit } from '../rejected.ts';
+import { hasHooks } from '../hook-gate.ts';
+import { emitStackEvent, versionSets } from '../events.ts';
+import { afterSwapGate, beforeTrafficGates, resumeAfterSwap, swapEvent } from './swap-lifecycle.ts';
 
 export interface GatedSwapRequest {
   stack: string;
@@ -62,7 +65,7 @@ export async function gatedSwap(
 ): Promise<OperationResult | undefined> {
   const v = stack.verification;
   const weights = request.steps ?? v?.steps.weights ?? [];
-  if (!v && weights.length === 0) return undefined;
+  if (!v && weights.length === 0 && !hasHooks(stack)) return undefined;
   const weightKey = v?.weightKey ?? DEFAULT_VERIFICATION_WEIGHT_KEY;
   const runtime = v ? verifyRuntime(v, ctx.verify) : undefined;
   const verdicts: GateVerdict[] = [];
@@ -75,7 +78,11 @@ export async function gatedSwap(
       result: await preconditions(tx, stack, request.to, true),
     }));
     const resolution = resolved.plan.result;
-    if (resolution === 'already-live') return undefined; // plain swap reports the no-op
+    if (resolution === 'already-live') {
+      // An afterSwap hook cut off by a restart is resumed, never left open (issue 13).
+      await resumeAfterSwap(ctx, stack, resolved.baseSha);
+      return undefined; // plain swap reports the no-op
+    }
     const { target, live, versions } = resolution;
     const deadline = (runtime?.clock.now() ?? ctx.now()) + ctx.timeoutMs;
     const gate = (phase: string, kind: 'preSwap' | 'steps' | 'postSwap', colourUnderTest: Colour) =>
@@ -104,6 +111,15 @@ export async function gatedSwap(
         verdicts,
       });
     }
+    // Hooks (issue 13): afterTestTraffic and beforeSwap, before any user traffic.
+    const view = { live, target, versions };
+    await beforeTrafficGates(
+      ctx,
+      stack,
+      view,
+      resolved.baseSha,
+      verdicts[0] && summarise(verdicts[0]),
+    );
 
     for (const weight of weights.filter((w) => w < 100)) {
       const phase = `step ${weight}% on ${target}`;
@@ -146,6 +162,13 @@ export async function gatedSwap(
           startedAt: at,
           endedAt: at,
         };
+      }
+      if (!verdict) {
+        swapEvent(ctx, stack, view, {
+          type: 'traffic.step',
+          commit: { sha: step.sha },
+          data: { weight, to: target },
+        });
       }
       if (!v && !verdict) continue;
       verdict ??= await gate(phase, 'steps', target);
@@ -195,6 +218,13 @@ export async function gatedSwap(
         },
         howToMove: `stackswap values set ${stack.liveFile} '${weightKey.join('.')}:=0'`,
       });
+      swapEvent(ctx, stack, view, {
+        type: 'traffic.step',
+        automatic: true,
+        reason: verdict.reason,
+        commit: { sha: aborted },
+        data: { weight: 0, to: target, stoppedAt: weight },
+      });
       if (verdict.result === 'interrupted') {
         throw interrupted(verdict, stack, verdicts, {
           where: `the weight is back to 0 (commit ${aborted.slice(0, 12)}), all traffic on ${live}`,
@@ -234,6 +264,15 @@ export async function gatedSwap(
       };
     });
     const apps = await syncStep(ctx, stack.apps.ingress, flip.sha);
+    if (flip.committed) {
+      swapEvent(ctx, stack, view, {
+        type: 'swap.finished',
+        live: target,
+        commit: { sha: flip.sha },
+        data: { from: live, to: target },
+      });
+      await afterSwapGate(ctx, stack, view, flip.sha);
+    }
 
     if (v && v.postSwap.window > 0) {
       const post = await gate(`post-swap window on ${target}`, 'postSwap', target);
@@ -291,6 +330,13 @@ export async function gatedSwap(
           },
           howToMove: `stackswap swap --stack ${stack.name} --to ${live}`,
         });
+        swapEvent(ctx, stack, view, {
+          type: 'revert.finished',
+          automatic: true,
+          reason: post.reason,
+          commit: { sha: reverted },
+          data: { from: target, to: live, undoes: flip.sha, trigger: 'post-swap verification' },
+        });
         throw verificationFailed(post, stack, verdicts, {
           stopped: `${target} was reverted automatically: ${live} is live again (commit ${reverted.slice(0, 12)})`,
           rolledBackSha: reverted,
@@ -335,7 +381,7 @@ export function runPhase(
   const checks = select(v.checks, selection.checks);
   const analysis = select(v.analysis, selection.analysis);
   const window = request.kind === 'postSwap' ? v.postSwap.window : 0;
-  return ctx.progress.step(
+  const verdict = ctx.progress.step(
     'verify',
     `${request.phase}: ${checks.length} check(s), ${analysis.length} metric(s)${window ? ` for ${window / 1000}s` : ''}`,
     () =>
@@ -383,6 +429,20 @@ export function runPhase(
           : 'passed'
         : `${verdict.result}: ${verdict.reason}`,
   );
+  // Each verdict is a lifecycle event (issue 13); the live colour is the one not under test,
+  // except in the post-swap window.
+  return verdict.then((d) => {
+    const live = request.kind === 'postSwap' ? request.colour : otherColour(request.colour);
+    emitStackEvent(ctx, stack.name, 'swap', {
+      type: 'verification.result',
+      live,
+      preview: otherColour(live),
+      versions: versionSets(request.versions),
+      ...(d.result === 'passed' ? {} : { reason: d.reason }),
+      data: { ...summarise(d), kind: request.kind, colour: request.colour },
+    });
+    return d;
+  });
 }
 
 function stopUnlessPassed(

@@ -12,13 +12,22 @@ import { otherColour, type Colour } from '../../config/names.ts';
 import { setValue } from '../../gitops/values-edit.ts';
 import type { OperationContext, OperationResult } from './context.ts';
 import { commitStep, operationResult, syncStep, valuesNotices } from './commit-and-sync.ts';
+import { emitStackEvent, versionSets, withLifecycle } from '../events.ts';
 
 export const HISTORY_DEPTH = 500;
 
-export async function revert(
+export function revert(
   ctx: OperationContext,
   request: { stack: string },
 ): Promise<OperationResult> {
+  return withLifecycle(ctx, 'revert', request.stack, () => runRevert(ctx, request));
+}
+
+async function runRevert(
+  ctx: OperationContext,
+  request: { stack: string },
+): Promise<OperationResult> {
+  let versions: Partial<Record<Colour, Record<string, string | undefined>>> = {};
   let target: Colour | undefined;
   let from: Colour | undefined;
   let undone: string | undefined;
@@ -38,6 +47,7 @@ export async function revert(
     target = last.operation === 'swap' ? last.from! : last.to!;
     from = state.live;
     undone = last.sha;
+    versions = { blue: state.colours.blue.versions, green: state.colours.green.versions };
     if (state.live === target) return { kind: 'noop', result: stack };
     const colour = state.colours[target];
     if (colour.replicas === 0) {
@@ -85,6 +95,18 @@ export async function revert(
   });
   const stack = outcome.result;
   const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
+  if (outcome.committed && !ctx.plan) {
+    emitStackEvent(ctx, stack.name, 'revert', {
+      type: 'revert.finished',
+      live: target!,
+      preview: otherColour(target!),
+      versions: versionSets(versions),
+      commit: { sha: outcome.sha },
+      automatic: false,
+      reason: ctx.actor.reason ?? `manual revert by ${ctx.actor.requestedBy}`,
+      data: { from, to: target, undoes: undone },
+    });
+  }
   return operationResult(ctx, 'revert', stack.name, outcome, {
     summary: outcome.committed
       ? `${stack.name}: live ${from} -> ${target} (reverted ${undone?.slice(0, 12)})`

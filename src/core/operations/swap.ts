@@ -8,7 +8,10 @@
 import { PreconditionError } from '../../shared/errors.ts';
 import { commitMessage } from '../audit.ts';
 import { isLiveAt } from '../../shared/deployer.ts';
-import { loadConfig, loadPlanFromRepo, stackOf } from '../load-config.ts';
+import { loadConfig, loadPlanFromRepo, loadStructuralConfig, stackOf } from '../load-config.ts';
+import { withLifecycle } from '../events.ts';
+import { hasHooks } from '../hook-gate.ts';
+import { swapEvent, type SwapView } from './swap-lifecycle.ts';
 import {
   carriesVersions,
   formatVersions,
@@ -38,16 +41,39 @@ export interface SwapRequest {
   force?: boolean;
 }
 
-export async function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
-  // Verification gates and weighted steps (issue 11): gated-swap.ts; dry runs plan the flip.
-  if (!ctx.plan && request.verify !== false) {
+export function swap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
+  return withLifecycle(ctx, 'swap', request.stack, () => runSwap(ctx, request));
+}
+
+async function runSwap(ctx: OperationContext, request: SwapRequest): Promise<OperationResult> {
+  // Verification gates and weighted steps (issue 11), lifecycle hooks (issue 13):
+  // gated-swap.ts; dry runs plan the flip. --no-verify drops the gates, never the hooks.
+  if (!ctx.plan) {
     await ctx.repo.sync();
-    const stack = stackOf(await loadConfig(ctx.repo), request.stack);
-    // Loaded on use: the gates pull in the HTTP and Prometheus clients, which a deploy or a
-    // git-only run never needs (CLI start-up stays light).
-    const { gatedSwap } = await import('./gated-swap.ts');
-    const gated = await gatedSwap(ctx, request, stack, swapPreconditions(ctx, request.force));
-    if (gated) return gated;
+    const verify = request.verify !== false;
+    const stack = stackOf(
+      await (verify ? loadConfig(ctx.repo) : loadStructuralConfig(ctx.repo)),
+      request.stack,
+    );
+    if (verify || hasHooks(stack)) {
+      // Loaded on use: the gates pull in the HTTP and Prometheus clients, which a deploy or a
+      // git-only run never needs (CLI start-up stays light).
+      const { gatedSwap } = await import('./gated-swap.ts');
+      const preconditions = swapPreconditions(ctx, request.force);
+      const gated = verify
+        ? await gatedSwap(ctx, request, stack, preconditions)
+        : await gatedSwap(
+            ctx,
+            {
+              stack: request.stack,
+              ...(request.to ? { to: request.to } : {}),
+              ...(request.force ? { force: true } : {}),
+            },
+            { ...stack, verification: undefined },
+            preconditions,
+          );
+      if (gated) return gated;
+    }
   }
   // A dry run of a weighted swap plans each step's commit, then the flip (swap-plan.ts).
   if (ctx.plan && request.verify !== false) {
@@ -57,12 +83,14 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
   }
   let target = request.to;
   let from: Colour | undefined;
+  let versions: SwapView['versions'] = {};
   const onNotice = valuesNotices(ctx);
   const outcome = await commitStep(ctx, `swap ${request.stack}`, async (tx) => {
     const stack = stackOf(await loadConfig(tx), request.stack);
     const state = await readStackState(tx, stack);
     target ??= await defaultTarget(tx, stack, state);
     from = state.live;
+    versions = { blue: state.colours.blue.versions, green: state.colours.green.versions };
     if (state.live === target) return { kind: 'noop', result: stack };
     await checkSwappable(ctx, tx, stack, state, target, request.force);
     const source = await tx.readFile(stack.liveFile);
@@ -91,6 +119,19 @@ export async function swap(ctx: OperationContext, request: SwapRequest): Promise
   const stack = outcome.result;
   const live = target!;
   const apps = await syncStep(ctx, stack.apps.ingress, outcome.sha);
+  if (outcome.committed) {
+    swapEvent(
+      ctx,
+      stack,
+      { live: from!, target: live, versions },
+      {
+        type: 'swap.finished',
+        live,
+        commit: { sha: outcome.sha },
+        data: { from, to: live },
+      },
+    );
+  }
   return operationResult(ctx, 'swap', stack.name, outcome, {
     summary: outcome.committed
       ? `${stack.name}: live ${from} -> ${live}`

@@ -180,6 +180,13 @@ export async function manifestDiff(input: {
       () => false,
     );
     if (!exists) return { source, objects: [] as RenderedObject[] };
+    // Value files stay inside the tree (a merge request must not make helm read /etc/...).
+    for (const file of source.valueFiles) {
+      const resolved = path.resolve(chartDir, file);
+      if (/^[a-z]+:\/\//i.test(file) || !resolved.startsWith(path.resolve(root) + path.sep)) {
+        throw new Error(`value file ${file} of ${source.from} is outside the repository`);
+      }
+    }
     const result = await renderChart({
       chartDir,
       releaseName: source.releaseName,

@@ -11,6 +11,7 @@
 import { renderPlanComment } from '../../forges/comment.ts';
 import { planCommentKey, type CommentSyncResult, type Forge } from '../../forges/forge.ts';
 import type { ConfigRepo } from '../../gitops/git/repo.ts';
+import { isStackswapError } from '../../shared/errors.ts';
 import { loadStructuralConfig } from '../config-file.ts';
 import {
   fetchReviewCommits,
@@ -197,6 +198,9 @@ export async function reviewMergeRequest(
     }
     return { outcome: 'reviewed', review, published };
   } catch (error) {
+    // The MR moved on while we looked: the next event reviews the new head; the old one
+    // keeps its pending status (GitLab and GitHub show the statuses of the head only).
+    if (isStackswapError(error) && error.code === 'conflict') throw error;
     const reason = `stackswap could not review the plan: ${error instanceof Error ? error.message : String(error)}`;
     for (const stack of stacks) {
       await forge

@@ -216,6 +216,83 @@ export class CacheClone {
     }
   }
 
+  /**
+   * Fetches another branch of the remote (a merge-request branch) into `refs/stackswap/<branch>`
+   * and returns its tip, or undefined when the remote has no such branch. Only commits and
+   * trees come (blob:none): enough to compare a commit with one we would make.
+   */
+  async fetchOtherBranch(branch: string, signal?: AbortSignal): Promise<string | undefined> {
+    const ref = `refs/stackswap/${branch}`;
+    try {
+      await this.git(
+        'fetch',
+        [
+          'fetch',
+          '--no-tags',
+          '--no-recurse-submodules',
+          '--no-write-fetch-head',
+          '--filter=blob:none',
+          'origin',
+          `+refs/heads/${branch}:${ref}`,
+        ],
+        signal,
+      );
+    } catch (e) {
+      if (e instanceof GitCommandFailed && !e.aborted && /couldn't find remote ref/i.test(e.text)) {
+        await this.git('update-ref', ['update-ref', '-d', ref]).catch(() => undefined);
+        return undefined;
+      }
+      throw this.remoteFailureOr(e, 'fetch', signal);
+    }
+    return (
+      await this.git('rev-parse', ['rev-parse', '--verify', `${ref}^{commit}`], signal)
+    ).trim();
+  }
+
+  /** A local commit's tree and parents. */
+  async commitShape(
+    sha: string,
+    signal?: AbortSignal,
+  ): Promise<{ tree: string; parents: string[] }> {
+    const out = await this.git('log', ['log', '-1', '--format=%T %P', sha, '--'], signal);
+    const [tree = '', ...parents] = out.trim().split(/\s+/);
+    return { tree, parents };
+  }
+
+  /**
+   * Pushes `sha` to another branch of the remote (one stackswap owns, a merge-request branch),
+   * replacing what is there only if it is still `expected` (undefined: the branch must not
+   * exist). Undefined on success, else how it failed (a lost lease is a race).
+   */
+  async pushOther(
+    sha: string,
+    branch: string,
+    expected: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<PushFailure | undefined> {
+    try {
+      await this.git(
+        'push',
+        [
+          'push',
+          '--porcelain',
+          '--no-verify',
+          `--force-with-lease=refs/heads/${branch}:${expected ?? ''}`,
+          'origin',
+          `${sha}:refs/heads/${branch}`,
+        ],
+        signal,
+      );
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof GitCommandFailed)) throw e;
+      if (e.aborted) {
+        throw cancelled(signal, 'the push may or may not have landed; run the operation again');
+      }
+      return classifyPushFailure(e.text, { ...this.failureContext('push'), branch });
+    }
+  }
+
   /** After a push: the local branch is the remote tip now (saves the next fetch a round). */
   async setTip(sha: string, previous: string): Promise<void> {
     await this.git('update-ref', ['update-ref', this.localRef, sha, previous]).catch(

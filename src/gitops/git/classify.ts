@@ -155,8 +155,21 @@ function pushRejected(text: string, ctx: GitFailureContext): StackswapError {
       hint: protectedBranch
         ? 'stackswap needs a token allowed to push to this branch, or a merge-request flow'
         : 'the remote (a hook or a policy) refused the commit; see its message',
-      details: { remote: ctx.remote, branch: ctx.branch, remoteMessages: messages },
+      details: {
+        remote: ctx.remote,
+        branch: ctx.branch,
+        remoteMessages: messages,
+        // Read by the merge-request fallback (promotion.viaMergeRequest: fallback).
+        ...(protectedBranch ? { protectedBranch: true } : {}),
+      },
     },
+  );
+}
+
+/** A push refused by branch protection (not another hook or policy): the MR fallback's cue. */
+export function isProtectedBranchRejection(e: unknown): boolean {
+  return (
+    e instanceof StackswapError && e.code === 'push-rejected' && e.details?.protectedBranch === true
   );
 }
 

@@ -112,6 +112,11 @@ export interface TransactResult<T> {
   result: T;
 }
 
+/** What `prepareCommit` made: a commit on `baseSha`, pushed nowhere yet, or nothing to do. */
+export type PreparedCommit<T> =
+  | { kind: 'noop'; sha: string; result: T }
+  | { kind: 'commit'; sha: string; baseSha: string; message: CommitMessage; result: T };
+
 const DEFAULTS = {
   author: { name: 'stackswap', email: 'stackswap@localhost' },
   username: 'oauth2',
@@ -350,6 +355,92 @@ export class ConfigRepo {
     } catch (e) {
       throw this.clone.publicError(e, signal);
     }
+  }
+
+  /**
+   * The first half of a change that lands through a merge request: fetches the branch tip,
+   * runs `attempt` there and writes its commit on that tip, without pushing it anywhere (the
+   * branch is protected or the stack asks for reviews). A noop (already in the desired state)
+   * writes nothing. The commit is a loose object in the cache until `pushBranch` sends it.
+   */
+  async prepareCommit<T>(
+    attempt: (tx: Transaction) => Promise<Plan<T>>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<PreparedCommit<T>> {
+    const { signal } = options;
+    return this.clone.exclusive(async () => {
+      const head = await this.clone.sync(signal);
+      this.head = head;
+      this.headSeenAt = this.now();
+      try {
+        const base = this.snapshot(head, signal);
+        const plan = await this.runAttempt(attempt, base, 1, signal);
+        const checked = checkPlan(plan);
+        if (checked.kind === 'noop' || plan.kind === 'noop') {
+          return { kind: 'noop', sha: head, result: plan.result };
+        }
+        const { tree, changed } = await writeFiles(base, checked.files, this.clone, signal);
+        if (!changed) return { kind: 'noop', sha: head, result: plan.result };
+        const sha = await this.clone.commitTree(tree, head, checked.message, signal);
+        return { kind: 'commit', sha, baseSha: head, message: plan.message, result: plan.result };
+      } catch (e) {
+        throw this.clone.publicError(e, signal);
+      }
+    });
+  }
+
+  /**
+   * Puts a prepared commit on `branch` of the remote (never the configured branch): a branch
+   * stackswap owns, for a merge request. When the branch already holds an equivalent commit
+   * (same tree, same parent: an earlier run of the same change), it is left alone and its
+   * tip returned, so an open merge request, its approvals and its armed auto-merge stay as
+   * they are. Otherwise the branch is replaced, with a lease on what was read there.
+   */
+  async pushBranch(
+    sha: string,
+    branch: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ sha: string; pushed: boolean }> {
+    const { signal } = options;
+    const target = assertBranchName(branch);
+    if (target === this.branch) {
+      throw new StackswapError('internal', `pushBranch: ${target} is the configured branch`);
+    }
+    return this.clone.exclusive(async () => {
+      try {
+        const ours = await this.clone.commitShape(sha, signal);
+        for (let attempt = 1; ; attempt++) {
+          const existing = await this.clone.fetchOtherBranch(target, signal);
+          if (existing === sha) return { sha, pushed: false };
+          if (existing) {
+            const theirs = await this.clone.commitShape(existing, signal);
+            if (theirs.tree === ours.tree && sameList(theirs.parents, ours.parents)) {
+              this.logger.info(
+                { sha: existing, branch: target },
+                'branch already holds the change',
+              );
+              return { sha: existing, pushed: false };
+            }
+          }
+          const failure = await this.clone.pushOther(sha, target, existing, signal);
+          if (!failure) {
+            this.logger.info({ sha, branch: target }, 'pushed to the merge-request branch');
+            return { sha, pushed: true };
+          }
+          if (failure.kind === 'terminal') throw failure.error;
+          if (attempt >= 3)
+            throw failure.kind === 'maybe-landed' ? failure.error : raceLost(target);
+        }
+      } catch (e) {
+        throw this.clone.publicError(e, signal);
+      }
+    });
+  }
+
+  /** Whether `sha` is the head or one of its ancestors (call `sync()` first for the news). */
+  async contains(sha: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (sha === this.head) return true;
+    return this.clone.exclusive(() => this.clone.isAncestor(sha, this.head, options.signal));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -678,6 +769,18 @@ function checkPlan(
     }
   }
   return { kind: 'commit', message, files };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function raceLost(branch: string): StackswapError {
+  return new StackswapError(
+    'retries-exhausted',
+    `the branch ${branch} kept moving while stackswap replaced it`,
+    { hint: 'another process is pushing to it; run the operation again' },
+  );
 }
 
 function done<T>(sha: string, committed: boolean, attempts: number, result: T): AttemptOutcome<T> {

@@ -4,7 +4,8 @@
  * oracle and no throw), without stopping at the first match.
  *
  * Scopes: `read` (status, operations, metrics), `deploy`, `swap` (swap and revert), `admin`
- * (scale-down; implies every scope). A token that may change something may also read: it can
+ * (scale-down; implies every scope), `hooks` (report a pending lifecycle hook's verdict:
+ * `POST /v1/hooks/:id/result`). A token that may change something may also read: it can
  * follow the operation it started.
  */
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
@@ -12,7 +13,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../shared/errors.ts';
 import { parseYamlValue } from '../../gitops/yaml-parse.ts';
 
-export const SCOPES = ['read', 'deploy', 'swap', 'admin'] as const;
+export const SCOPES = ['read', 'deploy', 'swap', 'hooks', 'admin'] as const;
 export const Scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof Scope>;
 

@@ -9,7 +9,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { AppDeps } from '../app-deps.ts';
 import type { CachedStatus } from '../stacks/status.ts';
-import type { Scope } from '../auth/tokens.ts';
+import { hasScope, type Scope } from '../auth/tokens.ts';
+import { ApiError } from '../errors.ts';
 import { BODY_SCHEMAS } from '../operations/core-call.ts';
 import { checkDeployBody } from '../stacks/deploy-check.ts';
 import {
@@ -162,6 +163,17 @@ async function operate(
     dryRun: boolean;
     reason?: string;
   };
+  // Skipping lifecycle hooks is for admins (issue 13); it is recorded in the commit trailers.
+  if ((body as { hooks?: unknown }).hooks === false && !hasScope(identity, 'admin')) {
+    throw new ApiError(
+      403,
+      'forbidden',
+      `"hooks": false needs the admin scope (token "${identity.name}" lacks it)`,
+      {
+        missingScope: 'admin',
+      },
+    );
+  }
   const stackConfig = await deps.status.assertStack(stack);
   const { dryRun, ...operationBody } = body;
   // A deploy that cannot succeed is refused now (400, as its dry run), not accepted to fail.

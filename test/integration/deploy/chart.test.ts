@@ -81,9 +81,10 @@ const VALUE_SETS: Record<string, Values> = {
       project: 'platform',
     },
     slack: { enabled: true },
+    publicUrl: 'https://stackswap.example.com',
     forges: {
+      forge: 'gitlab',
       project: 'platform/config',
-      publicUrl: 'https://stackswap.example.com',
       gitlab: { enabled: true },
       github: { enabled: true },
     },

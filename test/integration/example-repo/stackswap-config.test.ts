@@ -72,6 +72,7 @@ describe('stackswap.yaml of the example', () => {
       retentionMs: 30 * 60_000,
       autoScaleDown: false,
       waitForWindow: false,
+      viaMergeRequest: 'never',
     } satisfies Omit<StackConfig, 'verification'>);
   });
 

@@ -9,7 +9,14 @@ import { isForgeError } from '../../../src/forges/errors.ts';
 import type { Forge } from '../../../src/forges/forge.ts';
 import { GithubForge } from '../../../src/forges/github.ts';
 import { GitlabForge } from '../../../src/forges/gitlab.ts';
-import { parseGithubWebhook, parseGitlabWebhook } from '../../../src/forges/webhooks.ts';
+import {
+  parseGithubWebhook,
+  parseGitlabWebhook,
+  verifyGithubSignature,
+  verifyGitlabToken,
+} from '../../../src/forges/webhooks.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeGithub, FakeGitlab, type WebhookDelivery } from '../../helpers/fake-forge/index.ts';
 import {
   cleanupFixtures,
@@ -269,5 +276,56 @@ describe('FakeGithub with GithubForge', () => {
     });
     expect((await forge.getMergeRequest('acme/config', pr.number)).headSha).toBe('b'.repeat(40));
     expect(fake.callsTo('GET', /\/pulls\/1$/).map((c) => c.status)).toEqual([502, 200]);
+  });
+});
+
+describe('webhooks to a URL', () => {
+  it('POSTs deliveries a receiver can verify (GitLab token, GitHub HMAC), in order', async () => {
+    const received: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    try {
+      const gitlab = await new FakeGitlab({ webhook: { url, secret: 'gl-secret' } }).start();
+      const github = await new FakeGithub({ webhook: { url, secret: 'gh-secret' } }).start();
+      started.push(gitlab, github);
+      const mr = await gitlab.addMergeRequest({ sourceBranch: 'b', headSha: 'a'.repeat(40) });
+      await gitlab.pushToMergeRequest(mr.iid, 'b'.repeat(40));
+      await gitlab.idle();
+      const pr = await github.addPullRequest({ head: 'b', headSha: 'c'.repeat(40) });
+      await github.mergeByHand(pr.number);
+      await github.idle();
+      expect(received).toHaveLength(4);
+      const [open, update, opened, merged] = received;
+      expect(verifyGitlabToken(open!.headers, 'gl-secret')).toEqual({ ok: true });
+      expect(verifyGitlabToken(open!.headers, 'other')).toMatchObject({ ok: false });
+      expect(parseGitlabWebhook(update!.headers, update!.body)).toMatchObject({
+        kind: 'updated',
+        headSha: 'b'.repeat(40),
+      });
+      expect(open!.headers['x-gitlab-event-uuid']).not.toBe(update!.headers['x-gitlab-event-uuid']);
+      expect(verifyGithubSignature(merged!.headers, merged!.body, 'gh-secret')).toEqual({
+        ok: true,
+      });
+      expect(verifyGithubSignature(merged!.headers, merged!.body, 'other')).toMatchObject({
+        ok: false,
+      });
+      expect(parseGithubWebhook(opened!.headers, opened!.body)).toMatchObject({ kind: 'opened' });
+      expect(parseGithubWebhook(merged!.headers, merged!.body)).toMatchObject({
+        kind: 'merged',
+        headSha: 'c'.repeat(40),
+      });
+      expect(github.deliveries.map((d) => d.status)).toEqual([202, 202]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.close());
 
-type Need = 'open' | 'read' | 'deploy' | 'swap' | 'admin' | 'slack';
+type Need = 'open' | 'read' | 'deploy' | 'swap' | 'admin' | 'slack' | 'ui-page' | 'ui-action';
 interface Route {
   method: 'GET' | 'POST';
   url: () => string;
@@ -50,6 +50,18 @@ const ROUTES: Route[] = [
   { method: 'POST', url: () => '/v1/stacks/shop/scale-down', need: 'admin' },
   // Slack's route is authenticated by Slack's signature: a bearer token grants nothing there.
   { method: 'POST', url: () => '/v1/chatops/slack', need: 'slack' },
+  // The dashboard takes a session cookie, never a bearer token: with one, pages send the caller
+  // to sign-in and actions answer 401 (its own matrix of sessions and scopes:
+  // test/integration/ui/auth.test.ts).
+  { method: 'GET', url: () => '/ui/sign-in', need: 'open' },
+  { method: 'GET', url: () => '/ui/assets/app.js', need: 'open' },
+  { method: 'GET', url: () => '/ui/stacks', need: 'ui-page' },
+  { method: 'GET', url: () => '/ui/stacks/shop', need: 'ui-page' },
+  { method: 'GET', url: () => `/ui/operations/${operationId}`, need: 'ui-page' },
+  { method: 'GET', url: () => `/ui/operations/${operationId}/events`, need: 'ui-action' },
+  { method: 'POST', url: () => '/ui/stacks/shop/actions/deploy', need: 'ui-action' },
+  { method: 'POST', url: () => '/ui/stacks/shop/actions/swap/review', need: 'ui-action' },
+  { method: 'POST', url: () => '/ui/sign-out', need: 'ui-action' },
 ];
 
 const CREDENTIALS: Record<string, Record<string, string>> = {
@@ -70,6 +82,8 @@ const CREDENTIALS: Record<string, Record<string, string>> = {
 /** What a credential may do: mutating scopes imply read; admin implies everything. */
 function expected(credential: string, need: Need): number | 'ok' {
   if (need === 'open') return 'ok';
+  if (need === 'ui-page') return 303;
+  if (need === 'ui-action') return 401;
   if (need === 'slack') return 401;
   const scope = credential.startsWith('admin') ? 'admin' : credential;
   if (!['read', 'deploy', 'swap', 'admin'].includes(scope)) return 401;
@@ -89,14 +103,21 @@ describe('auth matrix', () => {
             ...(route.method === 'POST'
               ? {
                   'content-type':
-                    route.need === 'slack'
+                    route.need === 'slack' || route.need === 'ui-action'
                       ? 'application/x-www-form-urlencoded'
                       : 'application/json',
                 }
               : {}),
           },
           ...(route.method === 'POST'
-            ? { payload: route.need === 'slack' ? 'command=%2Fstackswap&text=status' : '{}' }
+            ? {
+                payload:
+                  route.need === 'slack'
+                    ? 'command=%2Fstackswap&text=status'
+                    : route.need === 'ui-action'
+                      ? 'reason=matrix'
+                      : '{}',
+              }
             : {}),
         });
         const want = expected(credential, route.need);
@@ -107,7 +128,8 @@ describe('auth matrix', () => {
         } else {
           expect(res.statusCode, label).toBe(want);
         }
-        if (want === 401 && route.need !== 'slack') {
+        if (want === 303) expect(res.headers.location, label).toBe('/ui/sign-in');
+        if (want === 401 && route.need !== 'slack' && !route.need.startsWith('ui-')) {
           expect(res.headers['www-authenticate'], label).toMatch(/^Bearer realm="stackswap"/);
           expect(res.json().error.code).toBe('unauthorized');
           // The message explains itself: the scrubber must not eat the words "bearer token".

@@ -15,7 +15,7 @@ import { JOURNAL_FILE } from '../../../src/server/operations/journal.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount, git } from '../../helpers/config-repo.ts';
 import { bearer, LogCapture, tempDir, tokensJson } from './helpers.ts';
-import { readEvents, skeleton, type SseEvent } from './sse.ts';
+import { lifecycleTypes, readEvents, skeleton, type SseEvent } from './sse.ts';
 
 let sandbox: Sandbox;
 let service: Service;
@@ -105,6 +105,7 @@ describe('a release through the API', () => {
     expect(stream.contentType).toMatch(/^text\/event-stream/);
     streams.deploy = stream.events;
     expect(skeleton(stream.events)).toEqual(EXPECTED);
+    expect(lifecycleTypes(stream.events)).toContain('deploy.finished');
     // Every step end carries its timing; ids increase; Argo CD notes belong to the sync step.
     const ends = stream.events.filter((e) => e.event === 'step-end');
     for (const e of ends)

@@ -38,6 +38,13 @@ export async function readEvents(
 /** The step-start/step-end/result skeleton of a stream, for order assertions. */
 export function skeleton(events: readonly SseEvent[]): string[] {
   return events
-    .filter((e) => e.event !== 'info')
+    .filter((e) => e.event !== 'info' && e.event !== 'event')
     .map((e) => (e.event === 'result' ? `result:${e.data.state}` : `${e.event}:${e.data.step}`));
+}
+
+/** The lifecycle event types (src/shared/events.ts) a stream carried, in order. */
+export function lifecycleTypes(events: readonly SseEvent[]): string[] {
+  return events
+    .filter((e) => e.event === 'event')
+    .map((e) => String((e.data.event as { type?: unknown } | undefined)?.type));
 }

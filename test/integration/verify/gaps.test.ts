@@ -100,7 +100,11 @@ async function deploy(frontend: string, backend = frontend, extra: string[] = []
  * The real binary in a child process; `interruptWhen` sends it a real SIGINT once its stderr
  * matches (so the handler is installed and the gate or step is running).
  */
-function spawnCli(args: string[], interruptWhen: RegExp): Promise<CliRun & { signalled: boolean }> {
+function spawnCli(
+  args: string[],
+  interruptWhen: RegExp,
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<CliRun & { signalled: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -118,7 +122,7 @@ function spawnCli(args: string[], interruptWhen: RegExp): Promise<CliRun & { sig
       stderr += d.toString();
       if (!signalled && interruptWhen.test(stderr)) {
         signalled = true;
-        child.kill('SIGINT');
+        child.kill(signal);
       }
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
@@ -229,6 +233,14 @@ describe('verification stops, rejected releases, interruptions and failed rollba
     expect(liveWeights(sandbox)).toEqual({ 'my-app-blue': 100, 'my-app-green': 0 });
     // An interruption is no verdict: the release is not rejected.
     expect(rejected().map((r) => r.versions['my-frontend'])).toEqual(['1.2.0-broken']);
+
+    // `verify` goes through the same handler; SIGTERM (a CI job cancelled) as well.
+    const verify = await spawnCli(['verify'], /check deep-health #1: failed/, 'SIGTERM');
+    expect(verify.signalled, verify.stderr).toBe(true);
+    expect(verify.code, verify.stderr).toBe(11);
+    expect(verify.stderr).toMatch(/SIGTERM: stopping; verification ends as interrupted/);
+    expect(verify.stderr).toMatch(/verify green was interrupted before it finished: not verified/);
+    expect(head()).toBe(before);
     sandbox.traffic!.pool.setFaults([]);
   });
 
