@@ -80,6 +80,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       exitCode,
     );
   } finally {
+    // Notifications: a bounded wait, then a line per one that was not delivered (issue 13).
+    for (const s of sessions) await s.finishNotifications();
     // Nothing of a finished command may keep running (the config repo's git reader child).
     for (const s of sessions) s.close();
   }

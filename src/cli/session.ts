@@ -23,6 +23,7 @@ import {
   type Environment,
 } from '../config/environment.ts';
 import type { OutputFormat } from './output.ts';
+import { CliNotifications } from './notifications.ts';
 import type { CliIo } from './io.ts';
 
 export interface GlobalOptions {
@@ -49,6 +50,7 @@ export class Session {
   readonly env: Environment;
   private repo: ConfigRepo | undefined;
   private argo: Deployer | undefined | null = null;
+  private readonly notifications: CliNotifications[] = [];
 
   constructor(
     readonly options: GlobalOptions,
@@ -95,6 +97,11 @@ export class Session {
       allowInsecureHttp: this.env.STACKSWAP_GIT_ALLOW_HTTP === 'true',
     });
     return this.repo;
+  }
+
+  /** At exit: waits (bounded) for the notifications of the command and says what was not delivered. */
+  async finishNotifications(): Promise<void> {
+    for (const n of this.notifications.splice(0)) await n.finish();
   }
 
   /** Ends what the session started that could outlive the command (the repo's git reader). */
@@ -148,6 +155,15 @@ export class Session {
   async operationContext(progress: Progress): Promise<OperationContext> {
     const repo = await this.openRepo();
     const requestedBy = requesterFrom(this.options.requestedBy, this.env);
+    // The same notifications as the service (issue 13), delivered in the background.
+    const notifications = new CliNotifications({
+      env: this.io.env,
+      redactor: this.redactor,
+      repo,
+      write: (line) => this.io.stderr.write(`${line}\n`),
+    });
+    this.notifications.push(notifications);
+    progress.onEvent(notifications.onEvent);
     return {
       repo,
       // Hooks in CI (issue 13): secrets from the environment, pending hooks polled at their

@@ -10,6 +10,11 @@ import { z } from 'zod';
 import { RESERVED_KEYS } from './names.ts';
 import { COLOURS, type Colour, KeyPath, RepoPath, ResourceName } from './names.ts';
 import { VerificationConfig, type VerificationConfigFile } from './verification-config.ts';
+import {
+  NotificationsConfig,
+  resolveNotifications,
+  type NotificationTarget,
+} from './notifications-config.ts';
 import { ViaMergeRequestSetting, type ViaMergeRequest } from './promotion-config.ts';
 import { HOOK_POINTS, HooksConfig, type StackHooks } from './hooks-config.ts';
 import { checkUrl, parseHostPattern, type HostPattern } from '../shared/hosts.ts';
@@ -114,6 +119,8 @@ const StackEntry = z
       .default({ window: parseDuration('30m'), autoScaleDown: false }),
     // --- verification (issue 11): gates before, during and after a swap; see verification-config.ts
     verification: VerificationConfig.optional(),
+    // --- notifications (issue 13): Slack and signed webhooks per event type; notifications-config.ts
+    notifications: NotificationsConfig.optional(),
     // --- promotion (issue 12): how changes reach the branch; see promotion-config.ts
     promotion: z
       .object({
@@ -166,6 +173,8 @@ export interface StackConfig {
   waitForWindow?: boolean;
   /** `retention.autoScaleDown`: the service scales the idle colour down once the window passed. */
   autoScaleDown: boolean;
+  /** Where the stack's events are sent (issue 13); absent: nowhere. */
+  notifications?: NotificationTarget[];
   /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
   viaMergeRequest: ViaMergeRequest;
   /** `promotion.autoSwap`: a merge request's deploy is followed by a verified swap (the service). */
@@ -295,6 +304,9 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         at,
       ),
       waitForWindow: entry.argocd.waitForWindow,
+      ...(entry.notifications
+        ? { notifications: resolveNotifications(entry.notifications, problems, at) }
+        : {}),
       viaMergeRequest: entry.promotion.viaMergeRequest,
       autoSwap: entry.promotion.autoSwap,
       hooks: resolveHooks(entry.hooks, problems, at),

@@ -10,7 +10,7 @@
  * switch is measured over many requests before, during and after it).
  */
 import { TimeoutError } from '../shared/errors.ts';
-import { startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
+import { PROJECT_ROOT, startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { findPrometheus } from '../sandbox/prometheus.ts';
 import { startLoad, type LoadRun } from '../sandbox/traffic/load.ts';
 import type { LoadReport, PhaseTally } from '../sandbox/traffic/tally.ts';
@@ -26,6 +26,7 @@ import {
   type StepSpec,
 } from './scenario.ts';
 import { judge, type DemoVerdict } from './verdict.ts';
+import { notificationLines, startDemoReceiver, withDemoNotifications } from './notify-receiver.ts';
 
 export interface DemoOptions {
   /** Receives each output line (without its newline). Default: process.stdout. */
@@ -97,6 +98,8 @@ export interface DemoReport {
   durationMs: number;
   /** The bad release's cost and how fast it was taken back (undefined without the phase). */
   badRelease?: BadReleaseReport;
+  /** What the demo's signed-webhook receiver accepted, one line each (issue 13). */
+  notifications: { lines: string[]; refused: number; duplicates: number };
 }
 
 export interface BadReleaseReport {
@@ -133,7 +136,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   write('stackswap demo: whole-stack blue/green vs. a rolling update, on the embedded sandbox');
   const badVersion = options.badVersion === undefined ? '1.3.0-flaky' : options.badVersion;
   const analysis = badVersion !== false && findPrometheus() !== undefined;
+  // Every stack notifies a local signed-webhook receiver of every event (issue 13).
+  const receiver = await startDemoReceiver();
+  const source = await withDemoNotifications(PROJECT_ROOT);
   const sandbox = await startSandbox({
+    sourceDir: source.dir,
     traffic: {
       backends: {
         // With Prometheus: fails a share of user requests but not its health check (only real
@@ -176,8 +183,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   );
 
   const clock = new DemoClock();
+  await source.remove();
   const cli = new CliRunner({
-    env: sandbox.env,
+    env: { ...sandbox.env, ...receiver.env },
     clock,
     timeoutSeconds: options.cliTimeoutSeconds ?? 60,
   });
@@ -346,6 +354,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       interrupted,
       durationMs: elapsed(),
       ...(badRelease ? { badRelease } : {}),
+      notifications: {
+        lines: notificationLines(receiver.received),
+        refused: receiver.refused,
+        duplicates: receiver.duplicates,
+      },
     };
     printSummary(write, report, { concurrency, previewRate });
     const exitCode = interrupted ? 130 : verdict.ok ? 0 : 1;
@@ -356,6 +369,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (options.keep) await sandbox.close();
     throw error;
   } finally {
+    await receiver.close();
     if (!options.keep) await sandbox.close();
   }
 }
@@ -418,6 +432,13 @@ function printSummary(
       write(formatPhaseTable(previews, { total: false }));
     }
   }
+  const { notifications } = report;
+  write('');
+  write(
+    `notifications received by the demo's webhook receiver (signatures verified; ${notifications.refused} refused, ${notifications.duplicates} duplicates dropped):`,
+  );
+  for (const line of notifications.lines) write(line);
+  if (notifications.lines.length === 0) write('  (none)');
   write('');
   write(report.verdict.line);
   const bad = report.badRelease;

@@ -39,6 +39,8 @@ export class ServerMetrics {
   private readonly started = new Map<string, number>();
   private readonly notificationFailures: Counter<'channel'>;
   private readonly scheduledScaleDowns: Counter<'stack' | 'result'>;
+  private readonly notificationDeliveries: Counter<'stack' | 'target' | 'kind' | 'result'>;
+  private readonly notificationRetries: Counter<'stack' | 'target' | 'kind'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -139,6 +141,19 @@ export class ServerMetrics {
       registers,
     });
     this.notificationFailures.inc({ channel: 'slack' }, 0);
+    // notifications (issue 13): the outbox's deliveries, settled and retried
+    this.notificationDeliveries = new Counter({
+      name: 'stackswap_notification_deliveries_total',
+      help: 'Notifications settled, by stack, target (its name in stackswap.yaml), kind (slack, webhook) and result (delivered, failed: given up)',
+      labelNames: ['stack', 'target', 'kind', 'result'],
+      registers,
+    });
+    this.notificationRetries = new Counter({
+      name: 'stackswap_notification_retries_total',
+      help: 'Notification attempts that failed and were scheduled again (5xx, 429, timeouts), by stack, target and kind',
+      labelNames: ['stack', 'target', 'kind'],
+      registers,
+    });
     this.scheduledScaleDowns = new Counter({
       name: 'stackswap_scheduled_scale_downs_total',
       help: 'Scale-downs the scheduler started (retention.autoScaleDown), by stack and result',
@@ -165,6 +180,23 @@ export class ServerMetrics {
 
   notificationFailed(channel: string): void {
     this.notificationFailures.inc({ channel });
+  }
+
+  /** An outbox delivery was delivered or given up; a failure also counts in the failures total. */
+  notificationSettled(
+    stack: string,
+    target: string,
+    kind: 'slack' | 'webhook',
+    result: 'delivered' | 'failed',
+  ): void {
+    this.notificationDeliveries.inc({ stack, target, kind, result });
+    if (result === 'failed') {
+      this.notificationFailures.inc({ channel: kind === 'slack' ? 'slack-webhook' : 'webhook' });
+    }
+  }
+
+  notificationRetried(stack: string, target: string, kind: 'slack' | 'webhook'): void {
+    this.notificationRetries.inc({ stack, target, kind });
   }
 
   scheduledScaleDown(stack: string, result: 'started' | 'skipped' | 'failed'): void {

@@ -209,6 +209,19 @@ export const OperationRequest = z.object({
 });
 export type OperationRequest = z.infer<typeof OperationRequest>;
 
+export const NotificationDelivery = z.object({
+  eventId: z.string(),
+  eventType: z.string(),
+  target: z.string().describe('the name of the notification in stackswap.yaml'),
+  kind: z.enum(['slack', 'webhook']),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  lastError: z
+    .string()
+    .optional()
+    .describe('why the last attempt failed (failed: why it was given up)'),
+});
+
 export const Operation = z.object({
   id: z.string(),
   stack: z.string(),
@@ -222,6 +235,8 @@ export const Operation = z.object({
   result: OperationOutcome.optional(),
   error: ErrorJson.optional(),
   interrupted: Interruption.optional(),
+  /** Notifications of the operation's events (issue 13): one per event and destination. */
+  notifications: z.array(NotificationDelivery).optional(),
   links: z.object({ self: z.string(), events: z.string() }),
 });
 export type OperationView = z.infer<typeof Operation>;

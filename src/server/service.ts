@@ -37,6 +37,7 @@ import { Journal, type JournaledOperation } from './operations/journal.ts';
 import type { JournalWriter, SharedOperations } from './operations/store.ts';
 import { PostgresStore } from './store/postgres.ts';
 import { OperationManager } from './operations/manager.ts';
+import { openNotifications, type NotifyTuning } from './notifications.ts';
 import { ScaleDownScheduler } from './operations/scheduler.ts';
 import type { ReadyResponse } from './schemas.ts';
 import { RepoSource } from './repo-source.ts';
@@ -84,6 +85,8 @@ export interface ServiceOptions {
   review?: ReviewExecutor;
   /** Lifecycle hook tuning (tests: a faster poll of the pending store). */
   hooks?: Partial<Pick<HookEnvironment, 'clock'>> & { pendingPollMs?: number };
+  /** Notification retry clock and policy (tests). */
+  notify?: NotifyTuning;
 }
 
 export interface Service {
@@ -186,8 +189,19 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     ? new PgHookStore(cliEnv.STACKSWAP_DATABASE_URL)
     : await FileHookStore.open(dataDir, now());
   const publicUrl = (serveEnv.STACKSWAP_PUBLIC_URL ?? '').replace(/\/+$/, '');
+  const notifications = await openNotifications({
+    env: options.env,
+    dataDir,
+    databaseUrl: cliEnv.STACKSWAP_DATABASE_URL,
+    replica: `${os.hostname()}/${process.pid}`,
+    redactor,
+    metrics,
+    logger,
+    ...(options.notify ? { tuning: options.notify } : {}),
+  });
   const operations = new OperationManager({
     journal,
+    notifications: notifications.hooks,
     ...(shared ? { shared } : {}),
     redactor,
     metrics,
@@ -211,6 +225,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       }
       const repo = await writer.get();
       const config = await loadConfig(repo);
+      notifications.targetsFor(id, config.stacks.get(stack)?.notifications);
       const reason = reasonOf(kind, request.body);
       const skipHooks = (request.body as { hooks?: unknown } | undefined)?.hooks === false;
       const ctx: OperationContext = {
@@ -269,6 +284,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       } catch (e) {
         if (isStackswapError(e)) observeVerification(metrics, stack, e.details);
         throw e;
+      } finally {
+        notifications.forget(id);
       }
     },
   });
@@ -429,6 +446,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         clearInterval(scheduleTimer);
         await app.close();
         await store.deliveries.close();
+        await notifications.close();
         await journal.close();
         await hookCallbacks.close();
         logger.info('stopped');

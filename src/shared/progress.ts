@@ -49,7 +49,15 @@ export class Progress {
     const full: StackEvent = { id: `${event.operationId}.${this.events.length + 1}`, ...event };
     this.events.push(full);
     this.listener({ type: 'event', event: full, at: this.now() });
+    for (const tap of this.taps) tap(full);
     return full;
+  }
+
+  private readonly taps: ((event: StackEvent) => void)[] = [];
+
+  /** Also hands every lifecycle event to `tap` (the CLI's notifications), after the listener. */
+  onEvent(tap: (event: StackEvent) => void): void {
+    this.taps.push(tap);
   }
 
   /** Runs `fn` as a named step; its return value may carry a one-line detail for the end line. */

@@ -24,6 +24,7 @@ import { StackswapError, isStackswapError } from '../../shared/errors.ts';
 import type { OperationResult } from '../../core/operations/context.ts';
 import { Progress, type ProgressEvent, type StepTiming } from '../../shared/progress.ts';
 import type { Redactor } from '../../shared/redact.ts';
+import type { StackEvent } from '../../shared/events.ts';
 import { ApiError } from '../errors.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import type {
@@ -90,6 +91,11 @@ export interface OperationManagerOptions {
   maxRetained?: number;
   /** Events kept per operation; later ones are counted, not kept; default 2000. */
   maxEventsPerOperation?: number;
+  /** Notifications (issue 13): each lifecycle event as journaled (redacted), and the deliveries of an operation. */
+  notifications?: {
+    onEvent(event: StackEvent): void;
+    deliveries(operationId: string): Promise<OperationView['notifications']>;
+  };
 }
 
 interface Tracked {
@@ -290,6 +296,12 @@ export class OperationManager {
 
   /** An operation by id: from the database with several replicas (the same everywhere). */
   async get(id: string): Promise<OperationView | undefined> {
+    const view = await this.getView(id);
+    const notifications = view && (await this.options.notifications?.deliveries(id));
+    return view && notifications?.length ? { ...view, notifications } : view;
+  }
+
+  private async getView(id: string): Promise<OperationView | undefined> {
     const tracked = this.ops.get(id);
     const shared = this.options.shared;
     if (shared) {
@@ -633,6 +645,7 @@ export class OperationManager {
         ),
       );
     for (const listener of tracked.listeners) listener(journalEvent);
+    if (event.type === 'event') this.options.notifications?.onEvent(data.event as StackEvent);
   }
 
   private track(start: StartEntry, events: readonly JournalEvent[]): Tracked {

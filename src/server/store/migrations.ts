@@ -79,6 +79,35 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'notification outbox',
+    sql: `
+      -- One row per (event, destination): the dedup key. Env var names only, never a URL or a
+      -- secret. owner/lease_until: the replica delivering it; an expired lease (its replica
+      -- died) lets another replica take the row over.
+      CREATE TABLE stackswap_notification_outbox (
+        key text PRIMARY KEY,
+        seq bigserial NOT NULL,
+        stack text NOT NULL,
+        operation_id text NOT NULL,
+        target jsonb NOT NULL,
+        event jsonb NOT NULL,
+        state text NOT NULL DEFAULT 'pending',
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at bigint NOT NULL,
+        last_error text,
+        created_at bigint NOT NULL,
+        settled_at bigint,
+        owner text NOT NULL,
+        lease_until timestamptz NOT NULL
+      );
+      CREATE INDEX stackswap_notification_outbox_operation
+        ON stackswap_notification_outbox (operation_id, seq);
+      CREATE INDEX stackswap_notification_outbox_pending
+        ON stackswap_notification_outbox (seq) WHERE state = 'pending';
+    `,
+  },
+  {
+    version: 4,
     name: 'webhook deliveries keep their event until their work is done',
     sql: `
       -- An accepted delivery's event, until its work is over (done_at): a restart takes the

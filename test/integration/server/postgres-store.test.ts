@@ -61,6 +61,7 @@ describe('PostgreSQL store', () => {
       );
       expect(tables.rows.map((r) => r.tablename)).toEqual([
         'stackswap_hook_callbacks',
+        'stackswap_notification_outbox',
         'stackswap_operation_events',
         'stackswap_operations',
         'stackswap_schema_migrations',
