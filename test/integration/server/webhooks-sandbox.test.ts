@@ -171,6 +171,8 @@ describe.each([
       },
       branch,
     );
+    // What the branch holds now, whatever the assertions below say (the merge test uses it).
+    version = next;
     if (forge === 'gitlab') await gitlab.pushToMergeRequest(number);
     else await github.pushToPullRequest(number);
     await settle();
@@ -179,7 +181,6 @@ describe.each([
     expect(plans[0]!.body).toContain(`+    tag: '${next}'`);
     expect(plans[0]!.body).not.toContain(`+    tag: '${version}'`);
     expect(statuses(head).map(([state]) => state)).toEqual(['pending', 'success']);
-    version = next;
   }, 180_000);
 
   it('the merge deploys into the preview colour, then swaps with verification; the MR is told at each step', async () => {
