@@ -438,3 +438,53 @@ describe('the forge failing', () => {
     expect(edits.at(-1)!.status).toBe(200);
   });
 });
+
+describe('a GitLab fast-forward merge (merge_commit_sha null)', () => {
+  it('deploys the branch head and says the merge was a fast-forward', async () => {
+    const { bare: ffBare } = seedBareRepo(configRepoFiles([{ name: 'cart' }]));
+    // No git in the fake: the MR's files and head are what the test says.
+    const ff = await new FakeGitlab({
+      tokens: [FORGE_TOKEN],
+      project: PROJECT,
+      mergeMethod: 'ff',
+      webhook: { secret: GITLAB_SECRET, callback: (d) => ffForward.callback(d) },
+    }).start();
+    const ffForward = new Forwarder();
+    const ffSvc = await gitOnlyService({
+      bare: ffBare,
+      env: {
+        STACKSWAP_GITLAB_URL: ff.url,
+        STACKSWAP_GITLAB_TOKEN: FORGE_TOKEN,
+        STACKSWAP_GITLAB_WEBHOOK_SECRET: GITLAB_SECRET,
+        STACKSWAP_FORGE_PROJECT: PROJECT,
+      },
+    });
+    try {
+      ffForward.base = await ffSvc.app.listen({ port: 0, host: '127.0.0.1' });
+      // The fast-forward: the MR head becomes the branch head.
+      const head = pushBranch(ffBare, 'main', { 'releases/cart.yaml': planFile('cart', '9.1.0') });
+      const mr = await ff.addMergeRequest({
+        sourceBranch: 'ff-bump',
+        headSha: head,
+        changedFiles: ['releases/cart.yaml'],
+      });
+      await ff.mergeByHand(mr.iid);
+      await ff.idle();
+      await ffSvc.service.webhooks.idle();
+      const merge = ff.deliveries.find((d) => d.body.includes('"action":"merge"'))!;
+      expect(JSON.parse(merge.body).object_attributes.merge_commit_sha).toBeNull();
+      const res = await ffSvc.app.inject({ url: '/v1/operations', headers: bearer('read') });
+      const ops = (res.json() as { operations: Array<Record<string, any>> }).operations.filter(
+        (o) => o.kind === 'deploy',
+      );
+      expect(ops).toHaveLength(1);
+      expect(ops[0]).toMatchObject({ stack: 'cart', state: 'succeeded' });
+      expect(git(ffBare, 'show', 'main:apps/cart/values-green.yaml')).toContain('9.1.0');
+      const note = ff.notesOf(mr.iid).find((n) => n.body.includes('stackswap:merge:cart'))!;
+      expect(note.body).toContain(`(\`${head.slice(0, 12)}\` (fast-forward))`);
+    } finally {
+      await ffSvc.close();
+      await ff.stop();
+    }
+  });
+});
