@@ -62,6 +62,15 @@ const Environment = z.object({
       error: 'must be a postgres:// or postgresql:// URL',
     })
     .optional(),
+  /**
+   * The forges (issue 12), for MR comments, statuses and merges; src/forges/config.ts checks
+   * the URLs. GitLab: the instance (default https://gitlab.com); GitHub: the REST API root
+   * (default https://api.github.com; GHES: https://ghe.example.com/api/v3).
+   */
+  STACKSWAP_GITLAB_URL: z.string().min(1).optional(),
+  STACKSWAP_GITLAB_TOKEN: z.string().min(1).optional(),
+  STACKSWAP_GITHUB_API_URL: z.string().min(1).optional(),
+  STACKSWAP_GITHUB_TOKEN: z.string().min(1).optional(),
 });
 export type Environment = z.infer<typeof Environment>;
 
@@ -71,6 +80,8 @@ export const ENVIRONMENT_VARIABLES = Object.keys(Environment.shape) as (keyof En
 export function readEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): Environment {
   // Registered before validating: the URL carries the database password.
   registerDatabaseUrl(env.STACKSWAP_DATABASE_URL, redactor);
+  redactor.add(env.STACKSWAP_GITLAB_TOKEN);
+  redactor.add(env.STACKSWAP_GITHUB_TOKEN);
   const parsed = Environment.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -82,6 +93,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): Env
     );
   }
   redactor.add(parsed.data.STACKSWAP_GIT_TOKEN, { username: parsed.data.STACKSWAP_GIT_USERNAME });
+  redactor.add(parsed.data.STACKSWAP_GITLAB_TOKEN, { username: 'oauth2' });
+  redactor.add(parsed.data.STACKSWAP_GITHUB_TOKEN, { username: 'x-access-token' });
   return parsed.data;
 }
 

@@ -123,9 +123,13 @@ const StackEntry = z
     notifications: NotificationsConfig.optional(),
     // --- promotion (issue 12): how changes reach the branch; see promotion-config.ts
     promotion: z
-      .object({ viaMergeRequest: ViaMergeRequestSetting.default('never') })
+      .object({
+        viaMergeRequest: ViaMergeRequestSetting.default('never'),
+        /** After a merge request's deploy into the preview, the service swaps (with verification). */
+        autoSwap: z.boolean().default(false),
+      })
       .strict()
-      .default({ viaMergeRequest: 'never' }),
+      .default({ viaMergeRequest: 'never', autoSwap: false }),
     // --- lifecycle hooks (issue 13): HTTP endpoints that can veto; see hooks-config.ts
     hooks: HooksConfig.optional(),
   })
@@ -173,6 +177,8 @@ export interface StackConfig {
   notifications?: NotificationTarget[];
   /** `promotion.viaMergeRequest`: push, or land changes through a merge request (issue 12). */
   viaMergeRequest: ViaMergeRequest;
+  /** `promotion.autoSwap`: a merge request's deploy is followed by a verified swap (the service). */
+  autoSwap?: boolean;
   /** Lifecycle hooks (absent: none), with their allowed hosts parsed. */
   hooks?: (StackHooks & { allowed: HostPattern[] }) | undefined;
 }
@@ -302,6 +308,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         ? { notifications: resolveNotifications(entry.notifications, problems, at) }
         : {}),
       viaMergeRequest: entry.promotion.viaMergeRequest,
+      autoSwap: entry.promotion.autoSwap,
       hooks: resolveHooks(entry.hooks, problems, at),
     });
   }

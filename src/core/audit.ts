@@ -18,7 +18,9 @@ export type OperationKind =
   /** A swap stopped by pre-swap verification: only the rejected-release record is committed. */
   | 'swap-stop'
   /** A deploy vetoed by an afterDeploy hook: the preview colour's files back as they were. */
-  | 'deploy-undo';
+  | 'deploy-undo'
+  /** A merge request's plan review (issue 12): comments and statuses, never a commit. */
+  | 'review';
 
 export const Trailer = {
   operation: 'Stackswap-Operation',

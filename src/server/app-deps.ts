@@ -9,12 +9,15 @@ import type { DryRunResult, ReadyResponse } from './schemas.ts';
 import type { SlackResponder } from './slack/responder.ts';
 import type { DryRunInput } from './stacks/dry-run.ts';
 import type { StackStatusService } from './stacks/status.ts';
+import type { WebhookReceiver } from './webhooks/receiver.ts';
 
 export interface Limits {
   /** JSON API bodies; default 64 KiB. */
   bodyLimit: number;
   /** Slack's form bodies; default 16 KiB. */
   slackBodyLimit: number;
+  /** Forge webhook bodies (GitLab and GitHub MR payloads); default 5 MiB. */
+  webhookBodyLimit: number;
   /** Requests per window per token (per IP without one); default 300 per minute. */
   rateLimitMax: number;
   rateLimitWindowMs: number;
@@ -29,6 +32,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   bodyLimit: 64 * 1024,
   slackBodyLimit: 16 * 1024,
+  webhookBodyLimit: 5 * 1024 * 1024,
   rateLimitMax: 300,
   rateLimitWindowMs: 60_000,
   requestTimeoutMs: 30_000,
@@ -49,6 +53,8 @@ export interface AppDeps {
   readiness: () => Promise<ReadyResponse>;
   metrics: ServerMetrics;
   slack: { signingSecret: string | undefined; responder: SlackResponder };
+  /** Forge webhooks (POST /v1/webhooks/gitlab|github); absent: they answer 401. */
+  webhooks?: { receiver: WebhookReceiver };
   now: () => number;
   limits?: Partial<Limits>;
   /** Pending lifecycle hooks (issue 13): where `POST /v1/hooks/:id/result` records verdicts. */

@@ -28,6 +28,7 @@ import { registerHookRoutes } from './routes/hooks.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { registerSlackRoutes } from './routes/slack.ts';
 import { registerStackRoutes } from './routes/stacks.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerUiRoutes } from './ui/routes.ts';
 import { DEFAULT_LIMITS, type AppDeps } from './app-deps.ts';
 export { DEFAULT_LIMITS, type AppDeps, type Limits } from './app-deps.ts';
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationRoutes(app, deps, limits);
   registerHookRoutes(app, deps);
   await registerSlackRoutes(app, deps, limits);
+  await registerWebhookRoutes(app, deps, limits);
   await registerUiRoutes(app, deps);
   return app;
 }

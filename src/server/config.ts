@@ -29,6 +29,10 @@ const ServeEnvironment = z.object({
   /** JSON: [{name, sha256, scopes}]. */
   STACKSWAP_TOKENS: z.string().min(1).optional(),
   STACKSWAP_SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** GitLab webhooks: the hook's secret token, compared with X-Gitlab-Token. */
+  STACKSWAP_GITLAB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** GitHub webhooks: the hook's secret, the key of X-Hub-Signature-256. */
+  STACKSWAP_GITHUB_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** How long an operation waits for Argo CD (default 600). */
   STACKSWAP_TIMEOUT: Seconds.optional(),
   /** How long stack status is served from memory (default 5). */
@@ -99,6 +103,13 @@ export const SERVICE_ENVIRONMENT: Readonly<
   STACKSWAP_DATA_DIR: 'value',
   STACKSWAP_TOKENS_FILE: 'value',
   STACKSWAP_SLACK_SIGNING_SECRET: 'secret',
+  // The forges (issue 12): MR comments, statuses, merges, and their webhooks.
+  STACKSWAP_GITLAB_URL: 'value',
+  STACKSWAP_GITLAB_TOKEN: 'secret',
+  STACKSWAP_GITLAB_WEBHOOK_SECRET: 'secret',
+  STACKSWAP_GITHUB_API_URL: 'value',
+  STACKSWAP_GITHUB_TOKEN: 'secret',
+  STACKSWAP_GITHUB_WEBHOOK_SECRET: 'secret',
   STACKSWAP_TIMEOUT: 'value',
   STACKSWAP_STATUS_CACHE_SECONDS: 'value',
   STACKSWAP_SHUTDOWN_GRACE_SECONDS: 'value',
@@ -132,17 +143,19 @@ export const SERVICE_ENVIRONMENT: Readonly<
   USER: 'none',
   XDG_CACHE_HOME: 'none',
   XDG_STATE_HOME: 'none',
-  // Merge-request promotion (issue 12): which forge and project; usually read from the repo URL.
-  // Not in the chart yet: it gains them with the forge URL and token variables (mr-service).
-  STACKSWAP_FORGE: 'none',
-  STACKSWAP_FORGE_PROJECT: 'none',
-  // Not in the chart yet (issue 13): set it in the chart's extra env to take hook callbacks.
-  STACKSWAP_PUBLIC_URL: 'none',
+  // Merge requests (issue 12): which forge and project (usually read from the repo URL); the
+  // webhooks ignore events of any other project.
+  STACKSWAP_FORGE: 'value',
+  STACKSWAP_FORGE_PROJECT: 'value',
+  // The service as users and hooks reach it: hook callbacks (issue 13), MR status links.
+  STACKSWAP_PUBLIC_URL: 'value',
 };
 
 export function readServeEnvironment(env: NodeJS.ProcessEnv, redactor: Redactor): ServeEnvironment {
   // Register before validating, so no message below can carry the secret.
   redactor.add(env.STACKSWAP_SLACK_SIGNING_SECRET);
+  redactor.add(env.STACKSWAP_GITLAB_WEBHOOK_SECRET);
+  redactor.add(env.STACKSWAP_GITHUB_WEBHOOK_SECRET);
   const parsed = ServeEnvironment.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -120,7 +120,23 @@ export const IdempotencyHeaders = z
   })
   .loose();
 
-export const OPERATION_KINDS = ['deploy', 'swap', 'revert', 'scale-down'] as const;
+/** A review operation's request (journaled; started by a webhook, never by a route). */
+export const ReviewBody = z
+  .object({
+    forge: z.enum(['gitlab', 'github']),
+    project: z.string().min(1),
+    number: z.number().int().positive(),
+    headSha: z.string().regex(/^[0-9a-f]{7,64}$/i),
+    sourceBranch: z.string().min(1),
+    targetBranch: z.string().min(1),
+    deliveryId: z.string().min(1),
+    reason: Reason.optional(),
+  })
+  .strict();
+export type ReviewBody = z.infer<typeof ReviewBody>;
+
+/** `review`: a merge request's plan review, started by a forge webhook only (no route). */
+export const OPERATION_KINDS = ['deploy', 'swap', 'revert', 'scale-down', 'review'] as const;
 export const OperationKind = z.enum(OPERATION_KINDS);
 export type OperationKind = z.infer<typeof OperationKind>;
 

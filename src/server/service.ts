@@ -48,6 +48,19 @@ import type { PendingHookStore } from '../hooks/pending.ts';
 import { PgHookStore } from './store/hook-callbacks.ts';
 import { dryRun } from './stacks/dry-run.ts';
 import { StackStatusService } from './stacks/status.ts';
+import { readForgeSettings } from '../forges/config.ts';
+import type { ForgeName } from '../forges/errors.ts';
+import { createForge } from '../forges/factory.ts';
+import type { Forge } from '../forges/forge.ts';
+import type { ForgeFetchOptions } from '../forges/http.ts';
+import {
+  FileDeliveryStore,
+  SharedDeliveryStore,
+  type DeliveryStore,
+} from './webhooks/deliveries.ts';
+import { pendingEvent, WebhookProcessor } from './webhooks/processor.ts';
+import { WebhookReceiver } from './webhooks/receiver.ts';
+import { runReview, type ReviewExecutor } from './webhooks/review.ts';
 import { forgeForConfigRepo } from '../forges/for-repo.ts';
 
 export interface ServiceOptions {
@@ -66,6 +79,10 @@ export interface ServiceOptions {
   gitRetry?: RetryOptions;
   /** Seconds; overrides STACKSWAP_TIMEOUT. */
   timeoutSeconds?: number;
+  /** Forge HTTP tuning (retry policy, clock); tests shorten it. */
+  forgeHttp?: Omit<ForgeFetchOptions, 'forge'>;
+  /** The review of a merge request (default: the core review, src/core/review). */
+  review?: ReviewExecutor;
   /** Lifecycle hook tuning (tests: a faster poll of the pending store). */
   hooks?: Partial<Pick<HookEnvironment, 'clock'>> & { pendingPollMs?: number };
   /** Notification retry clock and policy (tests). */
@@ -84,6 +101,8 @@ export interface Service {
   interruptedAtStart: string[];
   /** Scheduled scale-down (retention.autoScaleDown); ticks every STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS. */
   scheduler: ScaleDownScheduler;
+  /** Forge webhooks' background work (tests wait for it with `idle()`). */
+  webhooks: WebhookProcessor;
   /** SIGTERM's path: stop new operations, let running ones finish or stop, then close. */
   shutdown(options?: { graceMs?: number; settleMs?: number }): Promise<void>;
 }
@@ -162,6 +181,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     redactor,
   });
   const { journal, shared } = store;
+  const forges = openForges(options.env, redactor, options.forgeHttp);
+  const review = options.review ?? runReview;
   // Pending lifecycle hooks (issue 13): beside the journal, in the same place (PostgreSQL's
   // table for several replicas, so a callback may reach any of them; else a file).
   const hookCallbacks: PendingHookStore = cliEnv.STACKSWAP_DATABASE_URL
@@ -188,6 +209,20 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     now,
     onSettled: (stack) => status.invalidate(stack),
     execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
+      if (kind === 'review') {
+        return review({
+          id,
+          stack,
+          body: request.body,
+          forges,
+          repo: await reader.get(),
+          progress,
+          signal,
+          now,
+          link: (opId) => operationLink(serveEnv.STACKSWAP_PUBLIC_URL, opId),
+          deployer: (config) => argo?.deployer(config, progress),
+        });
+      }
       const repo = await writer.get();
       const config = await loadConfig(repo);
       notifications.targetsFor(id, config.stacks.get(stack)?.notifications);
@@ -264,7 +299,54 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     );
   }
 
+  const webhooks = new WebhookProcessor({
+    forges,
+    operations,
+    config: () => status.config({ force: true }),
+    publicUrl: serveEnv.STACKSWAP_PUBLIC_URL,
+    logger,
+  });
+  const receiver = new WebhookReceiver({
+    secrets: {
+      ...(serveEnv.STACKSWAP_GITLAB_WEBHOOK_SECRET
+        ? { gitlab: serveEnv.STACKSWAP_GITLAB_WEBHOOK_SECRET }
+        : {}),
+      ...(serveEnv.STACKSWAP_GITHUB_WEBHOOK_SECRET
+        ? { github: serveEnv.STACKSWAP_GITHUB_WEBHOOK_SECRET }
+        : {}),
+    },
+    scope: {
+      project: cliEnv.STACKSWAP_FORGE_PROJECT ?? forgeProjectOf(cliEnv.STACKSWAP_REPO),
+      branch: cliEnv.STACKSWAP_BRANCH ?? 'main',
+    },
+    deliveries: store.deliveries,
+    processor: webhooks,
+    logger,
+  });
+
+  // Deliveries accepted before a stop whose work never finished: taken up again (idempotent).
+  const pending = await store.deliveries.pending().catch((e: unknown) => {
+    logger.warn({ error: describeError(e, redactor) }, 'pending webhook deliveries not read');
+    return [];
+  });
+  for (const p of pending) {
+    const event = pendingEvent(p.event);
+    if (!event) continue;
+    webhooks.submit(
+      event,
+      () => store.deliveries.release(p.source, p.id),
+      () => store.deliveries.done(p.source, p.id),
+    );
+  }
+  if (pending.length > 0) {
+    logger.info(
+      { deliveries: pending.map((p) => `${p.source}:${p.id}`) },
+      'webhook deliveries accepted before the restart are taken up again',
+    );
+  }
+
   const app = await buildApp({
+    webhooks: { receiver },
     logger,
     redactor,
     tokens,
@@ -353,6 +435,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     dataDir,
     interruptedAtStart: interrupted,
     scheduler,
+    webhooks,
     shutdown: (opts = {}) =>
       (closing ??= (async () => {
         await operations.shutdown({
@@ -362,6 +445,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
         clearInterval(sweeper);
         clearInterval(scheduleTimer);
         await app.close();
+        await store.deliveries.close();
         await notifications.close();
         await journal.close();
         await hookCallbacks.close();
@@ -421,6 +505,8 @@ const SWEEP_INTERVAL_MS = 2_000;
 
 type OpenedStore = {
   journal: JournalWriter;
+  /** Webhook delivery ids seen (the file beside the journal, or the database). */
+  deliveries: DeliveryStore;
   shared: SharedOperations | undefined;
   /** The file journal's operations as loaded (none with PostgreSQL: it is read on demand). */
   operations: JournaledOperation[];
@@ -449,7 +535,12 @@ async function openStore(options: {
         'the database cannot be reached; starting not-ready (GET /readyz), it is tried again on the next use',
       );
     }
-    return { journal: store, shared: store, operations: [] };
+    return {
+      journal: store,
+      shared: store,
+      deliveries: new SharedDeliveryStore(store),
+      operations: [],
+    };
   }
   const { journal, load } = await Journal.open(options.dataDir);
   if (load.tornTail || load.skippedLines > 0) {
@@ -458,7 +549,12 @@ async function openStore(options: {
       'the journal had unreadable lines; they were skipped',
     );
   }
-  return { journal, shared: undefined, operations: load.operations };
+  return {
+    journal,
+    shared: undefined,
+    deliveries: await FileDeliveryStore.open(options.dataDir),
+    operations: load.operations,
+  };
 }
 
 const READY_TIMEOUT_MS = 5_000;
@@ -571,4 +667,32 @@ async function observeDeployToSwap(
   } catch {
     // a metric never fails an operation
   }
+}
+
+/** The forges whose token is set (the webhooks answer on them; without one they are logged). */
+function openForges(
+  env: NodeJS.ProcessEnv,
+  redactor: ServiceRedactor,
+  http: Omit<ForgeFetchOptions, 'forge'> | undefined,
+): Partial<Record<ForgeName, Forge>> {
+  const settings = readForgeSettings(env, redactor);
+  const forges: Partial<Record<ForgeName, Forge>> = {};
+  if (settings.gitlab.token) forges.gitlab = createForge('gitlab', settings, http ? { http } : {});
+  if (settings.github.token) forges.github = createForge('github', settings, http ? { http } : {});
+  return forges;
+}
+
+/** "group/project" from an https config repo URL; undefined for a local path or ssh. */
+export function forgeProjectOf(repo: string | undefined): string | undefined {
+  if (!repo || !/^https?:\/\//i.test(repo)) return undefined;
+  try {
+    const p = new URL(repo).pathname.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
+    return p.includes('/') ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function operationLink(publicUrl: string | undefined, id: string): string {
+  return `${publicUrl?.replace(/\/+$/, '') ?? ''}/v1/operations/${id}`;
 }

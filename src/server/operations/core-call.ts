@@ -7,13 +7,21 @@ import { revert } from '../../core/operations/revert.ts';
 import { scaleDown } from '../../core/operations/scale-down.ts';
 import { swap } from '../../core/operations/swap.ts';
 import type { OperationContext, OperationResult } from '../../core/operations/context.ts';
-import { DeployBody, RevertBody, ScaleDownBody, SwapBody, type OperationKind } from '../schemas.ts';
+import {
+  DeployBody,
+  RevertBody,
+  ReviewBody,
+  ScaleDownBody,
+  SwapBody,
+  type OperationKind,
+} from '../schemas.ts';
 
 export const BODY_SCHEMAS = {
   deploy: DeployBody,
   swap: SwapBody,
   revert: RevertBody,
   'scale-down': ScaleDownBody,
+  review: ReviewBody,
 } as const;
 
 /** The reason of a request body (journaled bodies are re-validated before use). */
@@ -57,5 +65,8 @@ export function callCore(
       const b = ScaleDownBody.parse(body ?? {});
       return scaleDown(ctx, { stack, force: b.force });
     }
+    case 'review':
+      // A webhook's review: run by the service's review executor (server/webhooks), not here.
+      return Promise.reject(new Error('review operations run through the webhook review executor'));
   }
 }

@@ -32,7 +32,7 @@ const errors = {
   429: ErrorResponse,
 };
 
-const OPERATIONS: Record<OperationKind, { scope: Scope; summary: string }> = {
+const OPERATIONS: Record<Exclude<OperationKind, 'review'>, { scope: Scope; summary: string }> = {
   deploy: {
     scope: 'deploy',
     summary: 'deploy a release plan (or versions) into the preview colour; live is never touched',
@@ -99,8 +99,8 @@ export function registerStackRoutes(app: FastifyInstance, deps: AppDeps): void {
   );
 
   for (const [kind, { scope, summary }] of Object.entries(OPERATIONS) as [
-    OperationKind,
-    (typeof OPERATIONS)[OperationKind],
+    keyof typeof OPERATIONS,
+    (typeof OPERATIONS)[keyof typeof OPERATIONS],
   ][]) {
     r.post(
       `/v1/stacks/:stack/${kind}`,
@@ -152,7 +152,7 @@ function sendJson(reply: FastifyReply, json: string) {
 
 async function operate(
   deps: AppDeps,
-  kind: OperationKind,
+  kind: keyof typeof OPERATIONS,
   request: FastifyRequest,
   reply: FastifyReply,
 ) {

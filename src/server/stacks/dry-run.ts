@@ -18,7 +18,7 @@ export interface DryRunInput {
   repo: ConfigRepo;
   /** Syncs `repo` to the remote tip (shared with status reads). */
   refresh: () => Promise<unknown>;
-  kind: OperationKind;
+  kind: Exclude<OperationKind, 'review'>;
   stack: string;
   body: unknown;
   deployer: Deployer | undefined;

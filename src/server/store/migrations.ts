@@ -106,6 +106,18 @@ export const MIGRATIONS: readonly Migration[] = [
         ON stackswap_notification_outbox (seq) WHERE state = 'pending';
     `,
   },
+  {
+    version: 4,
+    name: 'webhook deliveries keep their event until their work is done',
+    sql: `
+      -- An accepted delivery's event, until its work is over (done_at): a restart takes the
+      -- pending ones up again (their operations are idempotent on the delivery).
+      ALTER TABLE stackswap_webhook_deliveries ADD COLUMN event jsonb;
+      ALTER TABLE stackswap_webhook_deliveries ADD COLUMN done_at timestamptz;
+      CREATE INDEX stackswap_webhook_deliveries_pending ON stackswap_webhook_deliveries (received_at)
+        WHERE event IS NOT NULL AND done_at IS NULL;
+    `,
+  },
 ];
 
 /** Advisory lock key (two int4) of the migration run: 'stks' and 0. */

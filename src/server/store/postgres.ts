@@ -27,6 +27,7 @@ import {
 } from '../operations/store.ts';
 import type { OperationState } from '../schemas.ts';
 import { migrate, type MigrationRun } from './migrations.ts';
+import type { DeliveryTable } from '../webhooks/deliveries.ts';
 
 /** Advisory lock class of stack guards ('stkl'); the object key is hashtext(stack). */
 const STACK_LOCK_CLASS = 0x73746b6c;
@@ -71,7 +72,7 @@ const EventRow = z.object({
 const COLUMNS =
   'id, stack, kind, requested_by, created_at, request, idempotency_scope, idempotency_key, idempotency_fingerprint, state, finished_at, result, error, interrupted';
 
-export class PostgresStore implements JournalWriter, SharedOperations {
+export class PostgresStore implements JournalWriter, SharedOperations, DeliveryTable {
   private readonly pool: pg.Pool;
   private migrated: Promise<MigrationRun> | undefined;
   private readonly chains = new Map<string, Promise<void>>();
@@ -226,6 +227,48 @@ export class PostgresStore implements JournalWriter, SharedOperations {
     } else {
       await this.writeStart(entry);
     }
+  }
+
+  // --- webhook deliveries ---------------------------------------------------------------
+
+  /** True when the delivery id is new (now recorded); false when any replica saw it. */
+  async recordDelivery(source: string, id: string, event?: unknown): Promise<boolean> {
+    await this.ensureMigrated();
+    const res = await this.pool.query(
+      `INSERT INTO stackswap_webhook_deliveries (source, delivery_id, event) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`,
+      [source, id, event === undefined ? null : JSON.stringify(event)],
+    );
+    return res.rowCount === 1;
+  }
+
+  /** The delivery's work is over. */
+  async finishDelivery(source: string, id: string): Promise<void> {
+    await this.ensureMigrated();
+    await this.pool.query(
+      `UPDATE stackswap_webhook_deliveries SET done_at = now()
+       WHERE source = $1 AND delivery_id = $2 AND done_at IS NULL`,
+      [source, id],
+    );
+  }
+
+  /** Accepted deliveries (by any replica) whose work never finished, oldest first. */
+  async pendingDeliveries(): Promise<Array<{ source: string; id: string; event: unknown }>> {
+    await this.ensureMigrated();
+    const res = await this.pool.query<{ source: string; delivery_id: string; event: unknown }>(
+      `SELECT source, delivery_id, event FROM stackswap_webhook_deliveries
+       WHERE event IS NOT NULL AND done_at IS NULL ORDER BY received_at LIMIT 1000`,
+    );
+    return res.rows.map((r) => ({ source: r.source, id: r.delivery_id, event: r.event }));
+  }
+
+  /** Forgets a delivery whose work could not be started, so a redelivery runs it. */
+  async forgetDelivery(source: string, id: string): Promise<void> {
+    await this.ensureMigrated();
+    await this.pool.query(
+      'DELETE FROM stackswap_webhook_deliveries WHERE source = $1 AND delivery_id = $2',
+      [source, id],
+    );
   }
 
   // --- the stack guard ------------------------------------------------------------------

@@ -81,6 +81,13 @@ const VALUE_SETS: Record<string, Values> = {
       project: 'platform',
     },
     slack: { enabled: true },
+    publicUrl: 'https://stackswap.example.com',
+    forges: {
+      forge: 'gitlab',
+      project: 'platform/config',
+      gitlab: { enabled: true },
+      github: { enabled: true },
+    },
     verification: {
       prometheusUrl: 'http://prometheus-operated.monitoring.svc:9090',
       ingressUrl: 'http://istio-ingressgateway.istio-system.svc',
