@@ -168,10 +168,19 @@ async function verificationText(reader: RepoReader, stack: string): Promise<stri
   }
 }
 
-/** A planning "repo" for deploy in plan mode: its one attempt reads `reader`. */
+/**
+ * A planning "repo" for deploy in plan mode: its one attempt reads `reader`. The operation
+ * also reads the repo directly before its attempt (the deploy's look-ahead: config, stack
+ * state), so those reads go to `reader` too; `sync` has nothing to fetch.
+ */
 function planningRepo(reader: RepoReader): ConfigRepo {
   const planner = {
     headSha: reader.headSha,
+    remoteUrl: '',
+    readFile: (f: string) => reader.readFile(f),
+    fileExists: (f: string) => reader.fileExists(f),
+    log: async () => [],
+    sync: async () => reader.headSha,
     plan: async (
       attempt: (tx: unknown) => Promise<{ kind: string; files?: Record<string, string> }>,
     ) => {
