@@ -77,6 +77,8 @@ interface Result {
   doubleCommits: number;
   /** Operation requests that threw (unanswered for 30 s, connection errors). */
   clientErrors: number;
+  /** 409s naming an operation no replica knows (404): the bug that hung this bench. */
+  unknownIds: number;
 }
 
 async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise<Result> {
@@ -136,6 +138,7 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
     overlaps: 0,
     doubleCommits: 0,
     clientErrors: 0,
+    unknownIds: 0,
   };
 
   const poller = async () => {
@@ -173,7 +176,7 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
       if (res.status === 409) {
         result.busy++;
         const running = res.json?.error?.operationId as string | undefined;
-        if (running) await follow(running);
+        if (running) await follow(running, true);
         else await new Promise((r) => setTimeout(r, 100));
         return;
       }
@@ -188,10 +191,16 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
       else result.failed++;
     }
   };
-  const follow = async (id: string): Promise<string> => {
+  const follow = async (id: string, named409 = false): Promise<string> => {
+    let unknown = 0;
     for (let polls = 0; ; polls++) {
       if (polls > 1_200) throw new Error(`operation ${id} still running after 2 minutes`);
-      const { json } = await call(pick(), 'GET', `/v1/operations/${id}`);
+      const { status, json } = await call(pick(), 'GET', `/v1/operations/${id}`);
+      // An id handed out must be readable everywhere (a start is recorded before it is named).
+      if (status === 404 && ++unknown >= 3) {
+        if (named409) result.unknownIds++;
+        return 'unknown';
+      }
       if (json?.state && json.state !== 'running') return json.state as string;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -255,6 +264,7 @@ printTable(
       'ops failed',
       '409s',
       'client errors',
+      '409 unknown id',
       'double runs',
     ],
     ...results.map((r) => [
@@ -268,6 +278,7 @@ printTable(
       String(r.failed),
       String(r.busy),
       String(r.clientErrors),
+      String(r.unknownIds),
       String(r.overlaps + r.doubleCommits),
     ]),
   ],

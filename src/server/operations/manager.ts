@@ -129,6 +129,12 @@ export class ClaimLost extends StackswapError {
 export class OperationManager {
   private readonly ops = new Map<string, Tracked>();
   private readonly busy = new Map<string, string>();
+  /**
+   * Stacks whose database claim is under way here: the id in `busy` is nobody's operation yet
+   * (and never will be if the claim is refused), so a 409 must not name it. Resolves once the
+   * claim is decided (to the operation holding the stack, when known).
+   */
+  private readonly starting = new Map<string, Promise<string | undefined>>();
   /** Operations other replicas run, as of the last sweep (stack -> id). */
   private remoteRunning = new Map<string, string>();
   private readonly idempotency = new Map<string, string>();
@@ -203,6 +209,12 @@ export class OperationManager {
         { 'retry-after': '30' },
       );
     }
+    const starting = this.starting.get(input.stack);
+    if (starting) {
+      // Decided once that claim is: a replay of it, a 409 naming a readable operation, or ours.
+      await starting;
+      return this.start(input);
+    }
     const running = this.busy.get(input.stack);
     if (running) throw busyError(input.stack, running, this.ops.get(running)?.start.kind);
 
@@ -218,6 +230,16 @@ export class OperationManager {
     };
     // Claimed before the first await, so two requests can never both pass the check above.
     this.busy.set(input.stack, start.id);
+    let announce: (holder: string | undefined) => void = () => {};
+    if (shared) {
+      const holder = new Promise<string | undefined>((resolve) => (announce = resolve));
+      this.starting.set(input.stack, holder);
+      const settled = announce;
+      announce = (id) => {
+        if (this.starting.get(input.stack) === holder) this.starting.delete(input.stack);
+        settled(id);
+      };
+    }
     let claim: StackClaim | undefined;
     if (shared) {
       let claimed: Awaited<ReturnType<SharedOperations['claim']>>;
@@ -225,10 +247,12 @@ export class OperationManager {
         claimed = await shared.claim(input.stack);
       } catch (e) {
         this.busy.delete(input.stack);
+        announce(undefined);
         throw databaseUnavailable(e);
       }
       if ('busy' in claimed) {
         this.busy.delete(input.stack);
+        announce(claimed.busy);
         // A request with the same key, on another replica, may have been first.
         if (input.idempotency) {
           const existing = await this.sharedRead(() =>
@@ -243,6 +267,7 @@ export class OperationManager {
         await this.interruptOrphans(claim.orphans);
       } catch (e) {
         this.busy.delete(input.stack);
+        announce(undefined);
         await claim.release();
         throw databaseUnavailable(e);
       }
@@ -252,6 +277,7 @@ export class OperationManager {
       await this.options.journal.append(start);
     } catch (e) {
       this.busy.delete(input.stack);
+      announce(undefined);
       this.forget(tracked);
       await claim?.release();
       if (e instanceof IdempotencyConflict && input.idempotency && shared) {
@@ -262,6 +288,7 @@ export class OperationManager {
       }
       throw shared ? databaseUnavailable(e) : e;
     }
+    announce(start.id);
     tracked.claim = claim;
     this.options.metrics.operationStarted(input.stack, start.id);
     this.options.logger.info(
@@ -326,7 +353,8 @@ export class OperationManager {
   }
 
   runningOn(stack: string): string | undefined {
-    return this.busy.get(stack) ?? this.remoteRunning.get(stack);
+    const local = this.starting.has(stack) ? undefined : this.busy.get(stack);
+    return local ?? this.remoteRunning.get(stack);
   }
 
   /**
