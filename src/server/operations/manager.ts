@@ -319,6 +319,11 @@ export class OperationManager {
   async get(id: string): Promise<OperationView | undefined> {
     const tracked = this.ops.get(id);
     const shared = this.options.shared;
+    // Running here with its claim held: this process writes its record, so memory is at least
+    // as new as the database (which gets the same events a moment later). No query.
+    if (tracked?.state === 'running' && tracked.claim && !tracked.claim.lost.aborted) {
+      return this.view(tracked);
+    }
     if (shared) {
       try {
         const op = await shared.get(id);

@@ -83,7 +83,9 @@ export class StackStatusService {
    * polling: no promise, no await); undefined when `get()` has to read or decide.
    */
   peek(stack: string): CachedStatus | undefined {
-    if (!this.synced || this.stale) return undefined;
+    // Not `stale`: an invalidation drops its own stack's entry; the other stacks' entries stay
+    // good for their TTL, and their pollers do not wait for the fetch it causes.
+    if (!this.synced) return undefined;
     const now = this.now();
     if (now - this.synced.at >= this.ttlMs) return undefined;
     const entry = this.entries.get(stack);

@@ -78,6 +78,17 @@ describe('the status cache', () => {
     expect(fresh.value.headSha).toBe(git(bare, 'rev-parse', 'main'));
   });
 
+  it("an invalidation of one stack leaves the other stacks' fresh entries answering at once", async () => {
+    const cart = await status.get('cart');
+    await status.get('shop');
+    status.invalidate('shop');
+    expect(status.peek('shop')).toBeUndefined();
+    // The bench's status latency: every poller used to wait for the fetch shop's end caused.
+    expect(status.peek('cart')).toBe(cart);
+    clock += 5_000;
+    expect(status.peek('cart')).toBeUndefined();
+  });
+
   it('a read under way when an invalidation comes does not refill the cache', async () => {
     await status.get('cart'); // stackswap.yaml is read; the next get goes straight to the read
     const readFile = repo.readFile.bind(repo);
