@@ -38,25 +38,29 @@ const WITH_TIMES = '"$@"; rc=$?; times >&2; exit $rc';
 const TIMES_LINE = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm;
 
 function run(cmd: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; wallMs: number; cpuMs: number; out: string }>(
-    (resolve) => {
-      const started = performance.now();
-      const child = spawn('bash', ['-c', WITH_TIMES, 'ab', ...cmd], { cwd: ROOT, env });
-      let out = '';
-      let err = '';
-      let wallMs = Number.NaN;
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('exit', () => (wallMs = performance.now() - started));
-      child.on('close', (code) => {
-        const t = [...err.matchAll(TIMES_LINE)].at(-1);
-        const cpuMs = t
-          ? (Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])) * 1000
-          : Number.NaN;
-        resolve({ code, wallMs, cpuMs, out: out + err.replace(TIMES_LINE, '') });
-      });
-    },
-  );
+  return new Promise<{
+    code: number | null;
+    wallMs: number;
+    cpuMs: number;
+    out: string;
+    stdout: string;
+  }>((resolve) => {
+    const started = performance.now();
+    const child = spawn('bash', ['-c', WITH_TIMES, 'ab', ...cmd], { cwd: ROOT, env });
+    let out = '';
+    let err = '';
+    let wallMs = Number.NaN;
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', () => (wallMs = performance.now() - started));
+    child.on('close', (code) => {
+      const t = [...err.matchAll(TIMES_LINE)].at(-1);
+      const cpuMs = t
+        ? (Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4])) * 1000
+        : Number.NaN;
+      resolve({ code, wallMs, cpuMs, stdout: out, out: out + err.replace(TIMES_LINE, '') });
+    });
+  });
 }
 
 const repo = await buildConfigRepo(
@@ -120,8 +124,7 @@ try {
     );
     if (r.code !== 0) throw new Error(`${v} ${version} exited ${r.code}: ${r.out.slice(-1500)}`);
     const tip = git(bare, 'rev-parse', 'main').trim();
-    const sha = (JSON.parse(r.out.split('\n')[0] ?? '{}') as { result?: { sha?: string } }).result
-      ?.sha;
+    const sha = (JSON.parse(r.stdout) as { result?: { sha?: string } }).result?.sha;
     if (sha && sha !== tip) throw new Error(`${v} ${version}: pushed ${sha}, remote at ${tip}`);
     let gits: string[] = [];
     try {

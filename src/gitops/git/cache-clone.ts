@@ -561,7 +561,12 @@ export class CacheClone {
   }
 
   private failureContext(operation: string): GitFailureContext {
-    return { operation, remote: this.options.remote.url, branch: this.branch };
+    return {
+      operation,
+      remote: this.options.remote.url,
+      branch: this.branch,
+      ...(this.options.env.GIT_CONFIG_COUNT ? { sentCredentials: true } : {}),
+    };
   }
 }
 
