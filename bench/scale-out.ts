@@ -20,6 +20,7 @@
  *                              [--file-replicas 1] [--file-first]
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -39,6 +40,8 @@ const { values: flags } = parseArgs({
     'file-replicas': { type: 'string', default: '1' },
     /** Run the file-journal mode first (the first run pays the cold start of the machine). */
     'file-first': { type: 'boolean', default: false },
+    /** Alternating rounds of the two modes (shared machines: report the medians). */
+    rounds: { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(flags.seconds);
@@ -77,7 +80,25 @@ interface Result {
   doubleCommits: number;
   /** Operation requests that threw (unanswered for 30 s, connection errors). */
   clientErrors: number;
+  /** 409s naming an operation no replica knows (404): the bug that hung this bench. */
+  unknownIds: number;
+  /** CPU seconds the replica processes used during the load (user + system). */
+  replicaCpu: number;
+  /** 1-minute load average of the machine before and after the load. */
+  load: [number, number];
 }
+
+/** utime + stime of a process, in seconds (Linux /proc; 100 ticks a second). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise<Result> {
   const { bare } = seedBareRepo(configRepoFiles(STACKS.map((name) => ({ name }))));
@@ -136,7 +157,12 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
     overlaps: 0,
     doubleCommits: 0,
     clientErrors: 0,
+    unknownIds: 0,
+    replicaCpu: 0,
+    load: [loadavg(), 0],
   };
+  const replicaCpu = () => replicas.reduce((sum, r) => sum + cpuSeconds(r.child.pid), 0);
+  const cpuBefore = replicaCpu();
 
   const poller = async () => {
     while (Date.now() < deadline) {
@@ -173,7 +199,7 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
       if (res.status === 409) {
         result.busy++;
         const running = res.json?.error?.operationId as string | undefined;
-        if (running) await follow(running);
+        if (running) await follow(running, true);
         else await new Promise((r) => setTimeout(r, 100));
         return;
       }
@@ -188,10 +214,16 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
       else result.failed++;
     }
   };
-  const follow = async (id: string): Promise<string> => {
+  const follow = async (id: string, named409 = false): Promise<string> => {
+    let unknown = 0;
     for (let polls = 0; ; polls++) {
       if (polls > 1_200) throw new Error(`operation ${id} still running after 2 minutes`);
-      const { json } = await call(pick(), 'GET', `/v1/operations/${id}`);
+      const { status, json } = await call(pick(), 'GET', `/v1/operations/${id}`);
+      // An id handed out must be readable everywhere (a start is recorded before it is named).
+      if (status === 404 && ++unknown >= 3) {
+        if (named409) result.unknownIds++;
+        return 'unknown';
+      }
       if (json?.state && json.state !== 'running') return json.state as string;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -205,6 +237,8 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
       ...Array.from({ length: OPERATORS }, (_, n) => operator(n)),
     ]);
     result.seconds = (Date.now() - started) / 1000;
+    result.replicaCpu = replicaCpu() - cpuBefore;
+    result.load[1] = loadavg();
     process.stderr.write(`${mode}: load done; checking for double runs\n`);
 
     // Double runs: overlapping operations of one stack, in the journal every replica reads.
@@ -238,9 +272,30 @@ async function runMode(mode: 'postgres' | 'file', replicaCount: number): Promise
 }
 
 const results: Result[] = [];
-if (flags['file-first']) results.push(await runMode('file', Number(flags['file-replicas'])));
-results.push(await runMode('postgres', 3));
-if (!flags['file-first']) results.push(await runMode('file', Number(flags['file-replicas'])));
+for (let round = 0; round < Number(flags.rounds); round++) {
+  // Alternating, the first mode flipping each round (the machine's load drifts).
+  const fileFirst = flags['file-first'] !== (round % 2 === 1);
+  if (fileFirst) results.push(await runMode('file', Number(flags['file-replicas'])));
+  results.push(await runMode('postgres', 3));
+  if (!fileFirst) results.push(await runMode('file', Number(flags['file-replicas'])));
+}
+const medians = (mode: string) => {
+  const of = results.filter((r) => r.mode.includes(mode));
+  return {
+    p50: percentile(
+      of.map((r) => percentile(r.statusLatencies, 50)),
+      50,
+    ),
+    p99: percentile(
+      of.map((r) => percentile(r.statusLatencies, 99)),
+      50,
+    ),
+    opsPerMinute: percentile(
+      of.map((r) => (r.succeeded / r.seconds) * 60),
+      50,
+    ),
+  };
+};
 printTable(
   `stackswap serve scaled out: ${POLLERS} status pollers, ${OPERATORS} operation clients on ${STACKS.length} stacks, ${SECONDS} s`,
   [
@@ -255,7 +310,11 @@ printTable(
       'ops failed',
       '409s',
       'client errors',
+      '409 unknown id',
       'double runs',
+      'replica CPU s',
+      'CPU ms/1k status',
+      'load 1m',
     ],
     ...results.map((r) => [
       r.mode,
@@ -268,7 +327,18 @@ printTable(
       String(r.failed),
       String(r.busy),
       String(r.clientErrors),
+      String(r.unknownIds),
       String(r.overlaps + r.doubleCommits),
+      r.replicaCpu.toFixed(1),
+      ((r.replicaCpu * 1e6) / Math.max(1, r.statusLatencies.length)).toFixed(0),
+      `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}`,
     ]),
   ],
 );
+if (Number(flags.rounds) > 1) {
+  const pgm = medians('PostgreSQL');
+  const file = medians('file journal');
+  console.log(
+    `\nmedians over ${flags.rounds} rounds: PostgreSQL p50 ${pgm.p50.toFixed(1)} ms, p99 ${pgm.p99.toFixed(1)} ms, ${pgm.opsPerMinute.toFixed(1)} ops/min; file journal p50 ${file.p50.toFixed(1)} ms, p99 ${file.p99.toFixed(1)} ms, ${file.opsPerMinute.toFixed(1)} ops/min; ratio (PostgreSQL / file) p50 ${(pgm.p50 / file.p50).toFixed(2)}x, p99 ${(pgm.p99 / file.p99).toFixed(2)}x`,
+  );
+}

@@ -13,7 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { lstat, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { StackswapError, TimeoutError, isStackswapError } from '../../shared/errors.ts';
@@ -53,6 +53,9 @@ export interface CacheCloneOptions {
 /** Local configuration keys a clone made by `freshClone` may have; anything else: re-clone. */
 const EXPECTED_CONFIG_KEY =
   /^(?:core\.(?:repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)|extensions\.(?:partialclone|objectformat)|remote\.origin\.(?:url|fetch|tagopt|promisor|partialclonefilter))$/;
+
+/** A full object id (SHA-1 or SHA-256), as git prints it. */
+const OBJECT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** Lock files git leaves behind when killed; stale by definition while we hold the cache. */
 const GIT_LOCK_FILES = ['HEAD.lock', 'config.lock', 'packed-refs.lock', 'shallow.lock'];
@@ -293,11 +296,44 @@ export class CacheClone {
     }
   }
 
-  /** After a push: the local branch is the remote tip now (saves the next fetch a round). */
+  /**
+   * After a push: the local branch is the remote tip now (saves the next fetch a round).
+   * Written in-process as `git update-ref <ref> <sha> <previous>` would for the loose ref a
+   * fetch leaves (lock file created exclusively, old value checked, renamed into place; a bare
+   * repo keeps no reflog): one git process fewer per deploy. A packed ref (right after a
+   * clone) is left to git. Best effort: when it does not happen, the next fetch moves the ref.
+   */
   async setTip(sha: string, previous: string): Promise<void> {
-    await this.git('update-ref', ['update-ref', this.localRef, sha, previous]).catch(
-      () => undefined,
-    );
+    if (!OBJECT_ID.test(sha) || !OBJECT_ID.test(previous)) return;
+    const ref = path.join(this.workdir, 'refs', 'heads', ...this.branch.split('/'));
+    const lock = `${ref}.lock`;
+    let handle: FileHandle;
+    try {
+      handle = await open(lock, 'wx', 0o644);
+    } catch {
+      return; // a lock a killed git left (removed at the next hold): the next fetch moves it
+    }
+    let written = false;
+    try {
+      const current = await readFile(ref, 'utf8').catch(() => undefined);
+      if (current === `${previous}\n`) {
+        await handle.writeFile(`${sha}\n`);
+        await handle.close();
+        await rename(lock, ref);
+        written = true;
+      } else {
+        await handle.close();
+      }
+      if (current === undefined) {
+        await rm(lock, { force: true });
+        await this.git('update-ref', ['update-ref', this.localRef, sha, previous]);
+        written = true;
+      }
+    } catch {
+      // best effort, as above
+    } finally {
+      if (!written) await rm(lock, { force: true }).catch(() => undefined);
+    }
   }
 
   async isAncestor(commit: string, tip: string, signal?: AbortSignal): Promise<boolean> {
@@ -632,7 +668,12 @@ export class CacheClone {
   }
 
   private failureContext(operation: string): GitFailureContext {
-    return { operation, remote: this.options.remote.url, branch: this.branch };
+    return {
+      operation,
+      remote: this.options.remote.url,
+      branch: this.branch,
+      ...(this.options.env.GIT_CONFIG_COUNT ? { sentCredentials: true } : {}),
+    };
   }
 }
 

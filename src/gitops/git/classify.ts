@@ -44,6 +44,8 @@ export interface GitFailureContext {
   /** The remote URL (credential-free by validation). */
   remote: string;
   branch: string;
+  /** Credentials went with the request (an Authorization header): a prompt means refused. */
+  sentCredentials?: boolean;
 }
 
 export type PushFailure =
@@ -121,13 +123,13 @@ function classifyCredentialFailure(
   text: string,
   ctx: GitFailureContext,
 ): StackswapError | undefined {
-  if (NO_CREDENTIALS.test(text)) {
+  if (NO_CREDENTIALS.test(text) && !ctx.sentCredentials) {
     return new AuthError(
       `git ${ctx.operation}: ${ctx.remote} asked for credentials and none are configured`,
       { hint: 'set STACKSWAP_GIT_TOKEN (and STACKSWAP_GIT_USERNAME if the host needs one)' },
     );
   }
-  if (AUTH_FAILED.test(text)) {
+  if (AUTH_FAILED.test(text) || (ctx.sentCredentials && NO_CREDENTIALS.test(text))) {
     return new AuthError(`git authentication failed for ${ctx.remote}`, {
       hint: 'check the token scope and expiry; stackswap does not retry authentication failures',
     });

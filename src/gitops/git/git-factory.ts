@@ -10,8 +10,19 @@
  * child env: not in the URL, argv (`ps`, GIT_TRACE), the cache repo's config or any file, and
  * git hands it out only when the server asks for credentials, including on the lazy fetches of
  * the partial clone, which inherit the environment. This is the pattern Kargo and Argo CD use,
- * and the one exception the reliability notes (§1.2) accept. Env-borne config
- * (GIT_CONFIG_COUNT, e.g. an `http.extraHeader`) is never set.
+ * and the one exception the reliability notes (§1.2) accept.
+ *
+ * Over http(s) the same credentials also go out on the first request, so git does not pay a
+ * 401 round trip (and two askpass runs) per fetch and push: an `Authorization: Basic` header
+ * for the remote's URL only (`http.<remote url>.extraHeader`), passed as env-borne config
+ * (GIT_CONFIG_COUNT/KEY/VALUE) in the git child's environment, as the askpass variables were:
+ * never in argv, a config file or the cache repo. Its base64 form is registered with the redactor
+ * with the token (Redactor.add), and git's traces redact Authorization headers. The header
+ * rides on every request of that git session, so redirects are not followed for that URL
+ * (`followRedirects = false`): a remote answering with a redirect fails instead of receiving
+ * the token elsewhere. Askpass is then not set: a server that answers 401 to the header refused
+ * the token, and git fails at once (classified as an authentication failure, one attempt).
+ * Askpass remains for a token without an http(s) URL to scope the header to.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -49,6 +60,11 @@ export interface GitEnvironmentOptions {
   author: { name: string; email: string };
   /** https credentials for the askpass helper; omitted when no token is configured. */
   credentials?: { username: string; password: string };
+  /**
+   * The http(s) remote URL the credentials are for: they are then sent on the first request
+   * (see above). Omitted for ssh and file remotes.
+   */
+  preemptiveAuthUrl?: string;
   /** Abort a transfer slower than `limitBytesPerSecond` for `seconds`. */
   lowSpeed?: { limitBytesPerSecond: number; seconds: number };
   parentEnv?: NodeJS.ProcessEnv;
@@ -82,9 +98,27 @@ export function buildGitEnv(options: GitEnvironmentOptions): Record<string, stri
     if (value) env[name] = value;
   }
   if (options.credentials) {
-    env.GIT_ASKPASS = ASKPASS_HELPER;
-    env[ASKPASS_USERNAME_VAR] = options.credentials.username;
-    env[ASKPASS_PASSWORD_VAR] = options.credentials.password;
+    const url = options.preemptiveAuthUrl;
+    if (url && /^https?:\/\/[^\s@]+$/.test(url)) {
+      // http(s): the header goes with every request; a server that still answers 401 refused
+      // it, and git fails at once (no prompt to answer): one authenticated attempt, as before.
+      const basic = Buffer.from(
+        `${options.credentials.username}:${options.credentials.password}`,
+      ).toString('base64');
+      const config: [string, string][] = [
+        [`http.${url}.extraHeader`, `Authorization: Basic ${basic}`],
+        [`http.${url}.followRedirects`, 'false'],
+      ];
+      env.GIT_CONFIG_COUNT = String(config.length);
+      config.forEach(([key, value], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = key;
+        env[`GIT_CONFIG_VALUE_${i}`] = value;
+      });
+    } else {
+      env.GIT_ASKPASS = ASKPASS_HELPER;
+      env[ASKPASS_USERNAME_VAR] = options.credentials.username;
+      env[ASKPASS_PASSWORD_VAR] = options.credentials.password;
+    }
   }
   return env;
 }

@@ -208,6 +208,9 @@ export class ConfigRepo {
         protocols: allowedProtocols(options),
         author,
         ...(credentials ? { credentials } : {}),
+        ...(credentials && (remote.protocol === 'https' || remote.protocol === 'http')
+          ? { preemptiveAuthUrl: remote.url }
+          : {}),
       }),
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
       lockTimeoutMs: options.lockTimeoutMs ?? DEFAULTS.lockTimeoutMs,

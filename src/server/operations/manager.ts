@@ -135,6 +135,12 @@ export class ClaimLost extends StackswapError {
 export class OperationManager {
   private readonly ops = new Map<string, Tracked>();
   private readonly busy = new Map<string, string>();
+  /**
+   * Stacks whose database claim is under way here: the id in `busy` is nobody's operation yet
+   * (and never will be if the claim is refused), so a 409 must not name it. Resolves once the
+   * claim is decided (to the operation holding the stack, when known).
+   */
+  private readonly starting = new Map<string, Promise<string | undefined>>();
   /** Operations other replicas run, as of the last sweep (stack -> id). */
   private remoteRunning = new Map<string, string>();
   private readonly idempotency = new Map<string, string>();
@@ -209,6 +215,12 @@ export class OperationManager {
         { 'retry-after': '30' },
       );
     }
+    const starting = this.starting.get(input.stack);
+    if (starting) {
+      // Decided once that claim is: a replay of it, a 409 naming a readable operation, or ours.
+      await starting;
+      return this.start(input);
+    }
     const running = this.busy.get(input.stack);
     if (running) throw busyError(input.stack, running, this.ops.get(running)?.start.kind);
 
@@ -224,6 +236,16 @@ export class OperationManager {
     };
     // Claimed before the first await, so two requests can never both pass the check above.
     this.busy.set(input.stack, start.id);
+    let announce: (holder: string | undefined) => void = () => {};
+    if (shared) {
+      const holder = new Promise<string | undefined>((resolve) => (announce = resolve));
+      this.starting.set(input.stack, holder);
+      const settled = announce;
+      announce = (id) => {
+        if (this.starting.get(input.stack) === holder) this.starting.delete(input.stack);
+        settled(id);
+      };
+    }
     let claim: StackClaim | undefined;
     if (shared) {
       let claimed: Awaited<ReturnType<SharedOperations['claim']>>;
@@ -231,10 +253,12 @@ export class OperationManager {
         claimed = await shared.claim(input.stack);
       } catch (e) {
         this.busy.delete(input.stack);
+        announce(undefined);
         throw databaseUnavailable(e);
       }
       if ('busy' in claimed) {
         this.busy.delete(input.stack);
+        announce(claimed.busy);
         // A request with the same key, on another replica, may have been first.
         if (input.idempotency) {
           const existing = await this.sharedRead(() =>
@@ -249,6 +273,7 @@ export class OperationManager {
         await this.interruptOrphans(claim.orphans);
       } catch (e) {
         this.busy.delete(input.stack);
+        announce(undefined);
         await claim.release();
         throw databaseUnavailable(e);
       }
@@ -258,6 +283,7 @@ export class OperationManager {
       await this.options.journal.append(start);
     } catch (e) {
       this.busy.delete(input.stack);
+      announce(undefined);
       this.forget(tracked);
       await claim?.release();
       if (e instanceof IdempotencyConflict && input.idempotency && shared) {
@@ -268,6 +294,7 @@ export class OperationManager {
       }
       throw shared ? databaseUnavailable(e) : e;
     }
+    announce(start.id);
     tracked.claim = claim;
     this.options.metrics.operationStarted(input.stack, start.id);
     this.options.logger.info(
@@ -304,6 +331,11 @@ export class OperationManager {
   private async getView(id: string): Promise<OperationView | undefined> {
     const tracked = this.ops.get(id);
     const shared = this.options.shared;
+    // Running here with its claim held: this process writes its record, so memory is at least
+    // as new as the database (which gets the same events a moment later). No query.
+    if (tracked?.state === 'running' && tracked.claim && !tracked.claim.lost.aborted) {
+      return this.view(tracked);
+    }
     if (shared) {
       try {
         const op = await shared.get(id);
@@ -338,7 +370,8 @@ export class OperationManager {
   }
 
   runningOn(stack: string): string | undefined {
-    return this.busy.get(stack) ?? this.remoteRunning.get(stack);
+    const local = this.starting.has(stack) ? undefined : this.busy.get(stack);
+    return local ?? this.remoteRunning.get(stack);
   }
 
   /**

@@ -142,7 +142,13 @@ async function statusJson(deps: AppDeps, stack: string): Promise<string> {
 
 function withRunningOperation(deps: AppDeps, stack: string, { value, json }: CachedStatus) {
   const running = deps.operations.runningOn(stack);
-  return running ? JSON.stringify({ ...value, runningOperation: running }) : json;
+  // The cached JSON with the field appended: the same text as stringifying the object again
+  // (`runningOperation` comes last), without doing so on every poll of a busy stack.
+  return running && json.endsWith('}')
+    ? `${json.slice(0, -1)},"runningOperation":${JSON.stringify(running)}}`
+    : running
+      ? JSON.stringify({ ...value, runningOperation: running })
+      : json;
 }
 
 /** A JSON string is sent as is: fastify serializes only objects. */

@@ -39,6 +39,8 @@ interface Entry {
   pending?: Promise<CachedStatus>;
   /** Bumped by invalidate(): a read that started before must not refill the cache. */
   generation: number;
+  /** A background refresh started by `peek` is under way. */
+  refreshing?: boolean;
 }
 
 export class StackStatusService {
@@ -79,15 +81,28 @@ export class StackStatusService {
   }
 
   /**
-   * The cached status of a stack when it is fresh, synchronously (the hot path of status
-   * polling: no promise, no await); undefined when `get()` has to read or decide.
+   * The cached status of a stack, synchronously (the hot path of status polling: no promise,
+   * no await); undefined when `get()` has to read or decide. Fresh for a TTL; for one more TTL
+   * an expired entry is still answered while a read in the background refreshes it (stale
+   * while revalidate: pollers never all wait for the periodic fetch). An entry dropped by an
+   * invalidation (an operation on the stack ended) is never answered: that read is waited for.
    */
   peek(stack: string): CachedStatus | undefined {
-    if (!this.synced || this.stale) return undefined;
-    const now = this.now();
-    if (now - this.synced.at >= this.ttlMs) return undefined;
+    // Not `stale`: an invalidation drops its own stack's entry; the other stacks' entries stay
+    // good, and their pollers do not wait for the fetch it causes.
+    if (!this.synced) return undefined;
     const entry = this.entries.get(stack);
-    if (!entry?.value || now - entry.at >= this.ttlMs) return undefined;
+    if (!entry?.value) return undefined;
+    const now = this.now();
+    const age = Math.max(now - entry.at, now - this.synced.at);
+    if (age < this.ttlMs) return entry.value;
+    if (age >= 2 * this.ttlMs) return undefined;
+    if (!entry.pending && !entry.refreshing) {
+      entry.refreshing = true;
+      void this.get(stack)
+        .catch(() => undefined)
+        .finally(() => (entry.refreshing = false));
+    }
     return entry.value;
   }
 

@@ -118,6 +118,15 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE event IS NOT NULL AND done_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'operations of one stack, newest first',
+    sql: `
+      -- GET /v1/operations?stack=: the list of one stack without a scan of every operation.
+      CREATE INDEX stackswap_operations_stack_created
+        ON stackswap_operations (stack, created_at DESC, id DESC);
+    `,
+  },
 ];
 
 /** Advisory lock key (two int4) of the migration run: 'stks' and 0. */

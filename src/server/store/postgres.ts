@@ -63,7 +63,6 @@ const Row = z.object({
 type Row = z.infer<typeof Row>;
 
 const EventRow = z.object({
-  operation_id: z.string(),
   seq: z.number(),
   type: z.string(),
   data: z.unknown(),
@@ -88,6 +87,10 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
       query_timeout: 10_000,
+      // The server gives up too (query_timeout only stops waiting): no query or transaction
+      // outlives its caller and holds a pooled connection or a row lock behind it.
+      statement_timeout: 10_000,
+      idle_in_transaction_session_timeout: 30_000,
       keepAlive: true,
     });
     // An idle pooled connection cut by a database restart: the pool drops it; nothing to do.
@@ -108,7 +111,10 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
   private ensureMigrated(): Promise<MigrationRun> {
     this.migrated ??= (async () => {
       const client = await this.pool.connect();
+      let broken = false;
       try {
+        // A migration (an index on a big table) may take longer than a request's query.
+        await client.query('SET statement_timeout = 0');
         const run = await migrate(client);
         if (run.applied.length > 0) {
           this.options.logger.info({ applied: run.applied }, 'database schema migrated');
@@ -121,7 +127,8 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
         }
         return run;
       } finally {
-        client.release();
+        await client.query('RESET statement_timeout').catch(() => (broken = true));
+        client.release(broken);
       }
     })().catch((e: unknown) => {
       this.migrated = undefined;
@@ -279,6 +286,7 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
       connectionString: this.options.url,
       connectionTimeoutMillis: 5_000,
       query_timeout: Math.max(1_000, Math.floor(this.leaseMs / 2)),
+      statement_timeout: Math.max(1_000, Math.floor(this.leaseMs / 2)),
       keepAlive: true,
       keepAliveInitialDelayMillis: Math.floor(this.leaseMs / 3),
     });
@@ -305,7 +313,7 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
       held = rows[0]?.locked === true;
       if (!held) return { busy: await this.runningId(stack) };
       const orphans = await this.operations(
-        `SELECT ${COLUMNS} FROM stackswap_operations WHERE stack = $1 AND state = 'running' ORDER BY created_at`,
+        `WHERE stack = $1 AND state = 'running' ORDER BY created_at`,
         [stack],
         'all',
       );
@@ -362,18 +370,14 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
   async get(id: string): Promise<JournaledOperation | undefined> {
     if (!z.uuid().safeParse(id).success) return undefined;
     await this.ensureMigrated();
-    const [op] = await this.operations(
-      `SELECT ${COLUMNS} FROM stackswap_operations WHERE id = $1`,
-      [id],
-      'all',
-    );
+    const [op] = await this.operations('WHERE id = $1', [id], 'all');
     return op;
   }
 
   async byIdempotency(scope: string, key: string): Promise<JournaledOperation | undefined> {
     await this.ensureMigrated();
     const [op] = await this.operations(
-      `SELECT ${COLUMNS} FROM stackswap_operations WHERE idempotency_scope = $1 AND idempotency_key = $2`,
+      'WHERE idempotency_scope = $1 AND idempotency_key = $2',
       [scope, key],
       'all',
     );
@@ -387,8 +391,7 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
   }): Promise<JournaledOperation[]> {
     await this.ensureMigrated();
     return this.operations(
-      `SELECT ${COLUMNS} FROM stackswap_operations
-        WHERE ($1::text IS NULL OR stack = $1) AND ($2::text IS NULL OR state = $2)
+      `WHERE ($1::text IS NULL OR stack = $1) AND ($2::text IS NULL OR state = $2)
         ORDER BY created_at DESC, id DESC LIMIT $3`,
       [filter.stack ?? null, filter.state ?? null, filter.limit],
       'steps',
@@ -411,28 +414,33 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
     return new Map(rows.map((r) => [r.stack, { id: r.id, held: r.held }]));
   }
 
-  /** Rows and their events (`steps`: only step ends, enough for a list's views). */
+  /**
+   * Rows and their events (`steps`: only step ends, enough for a list's views), in one query:
+   * each row carries its events as a JSON array, read in seq order from the events' primary key.
+   */
   private async operations(
-    sql: string,
+    where: string,
     params: unknown[],
     events: 'all' | 'steps',
   ): Promise<JournaledOperation[]> {
-    const rows = (await this.pool.query(sql, params)).rows.map((r) => Row.parse(r));
-    if (rows.length === 0) return [];
-    const { rows: eventRows } = await this.pool.query(
-      `SELECT operation_id, seq, type, data FROM stackswap_operation_events
-        WHERE operation_id = ANY($1::uuid[]) ${events === 'steps' ? "AND type = 'step-end'" : ''}
-        ORDER BY operation_id, seq`,
-      [rows.map((r) => r.id)],
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS}, COALESCE(
+              (SELECT json_agg(json_build_object('seq', e.seq, 'type', e.type, 'data', e.data)
+                               ORDER BY e.seq)
+                 FROM stackswap_operation_events e
+                WHERE e.operation_id = o.id ${events === 'steps' ? "AND e.type = 'step-end'" : ''}),
+              '[]'::json) AS events
+         FROM stackswap_operations o ${where}`,
+      params,
     );
-    const byId = new Map<string, JournalEvent[]>();
-    for (const raw of eventRows) {
-      const e = EventRow.parse(raw);
-      const list = byId.get(e.operation_id) ?? [];
-      list.push(JournalEvent.parse({ seq: e.seq, type: e.type, data: e.data }));
-      byId.set(e.operation_id, list);
-    }
-    return rows.map((row) => toOperation(row, byId.get(row.id) ?? []));
+    return rows.map((raw) => {
+      const row = Row.parse(raw);
+      const list = z.array(EventRow).parse((raw as { events: unknown }).events);
+      return toOperation(
+        row,
+        list.map((e) => JournalEvent.parse(e)),
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,9 @@
  *
  * - Case 1: a bad branch is refused (exit 2) before any git process starts.
  * - Case 10: over HTTP with a token, no argv carries the token in any form, no URL in argv has
- *   userinfo; the token reaches git only as the askpass variable of its environment.
+ *   userinfo; the token reaches git only in its environment, as the Basic Authorization header
+ *   of env-borne config scoped to the remote's URL (sent on the first request: no 401 round
+ *   trip), and in no other variable or form.
  * - Case 22: every push is a plain fast-forward push of the configured branch (no force, no
  *   lease, no mirror, no "+" refspec); a foreign commit that raced in survives.
  * - Case 11: git failing (unresolvable host, HTTP 500, 403, 401) with a token full of URL
@@ -159,7 +161,7 @@ function pushProblems(argv: readonly string[], branch: string): string[] {
 }
 
 /** Case 10: the properties every recorded invocation of a token run must have. */
-function expectTokenOnlyInAskpassEnv(invocations: GitInvocation[], url: string) {
+function expectTokenOnlyInAuthHeaderEnv(invocations: GitInvocation[], url: string) {
   expect(invocations.length).toBeGreaterThan(0);
   for (const call of invocations) {
     const shown = `git ${call.argv.join(' ')}`;
@@ -170,11 +172,11 @@ function expectTokenOnlyInAskpassEnv(invocations: GitInvocation[], url: string) 
       ).toEqual([]);
     }
     expect(urlsWithUserinfo(call.argv), shown).toEqual([]);
-    // In the environment: the raw token, in the askpass variable only; no encoded form.
-    expect(call.markersInEnv, shown).toEqual({
-      raw: [ASKPASS_PASSWORD_VAR],
-      askpassHelper: ['GIT_ASKPASS'],
-    });
+    // In the environment only: as the Basic header of env-borne config for the remote's URL
+    // (sent on the first request), nowhere else, in no other form; no askpass needed then.
+    expect(call.markersInEnv, shown).toEqual({ basicUserToken: ['GIT_CONFIG_VALUE_0'] });
+    expect(call.envNames, shown).not.toContain('GIT_ASKPASS');
+    expect(call.envNames, shown).not.toContain(ASKPASS_PASSWORD_VAR);
     expect(call.envNames, shown).not.toContain('STACKSWAP_GIT_TOKEN');
   }
   // The remote went to git exactly as configured: no credentials added on the way.
@@ -261,10 +263,12 @@ describe('case 10: the token reaches git through its environment only', () => {
       expect(commands).not.toContain(command);
     }
     expect(commands.filter((c) => c === 'push')).toHaveLength(2);
-    expectTokenOnlyInAskpassEnv(calls, url);
+    expectTokenOnlyInAuthHeaderEnv(calls, url);
     // The token did work, as Basic auth to the server, and both commits landed.
     const pushes = server.requests.filter((r) => r.service === 'git-receive-pack');
     expect(pushes.some((r) => r.password === TOKEN)).toBe(true);
+    // On the first request of each git run: the server never had to answer 401.
+    expect(server.requests.filter((r) => r.password !== TOKEN)).toEqual([]);
     expect(git(origin.bare, 'rev-list', '--count', 'main')).toBe('3');
     expectNoSecretIn(deploy, TOKEN);
     expectNoSecretIn(edit, TOKEN);
@@ -302,7 +306,7 @@ describe('case 22: pushes never force and touch only the configured branch', () 
     expect(foreign).toHaveLength(1);
     expect(isAncestor(origin, foreign[0]!, branch)).toBe(true);
     expect(remoteTip(origin, 'main')).toBe(mainBefore);
-    expectTokenOnlyInAskpassEnv(spy.invocations(), url);
+    expectTokenOnlyInAuthHeaderEnv(spy.invocations(), url);
   });
 
   it('the argv checks themselves catch forcing pushes and credentials in URLs', () => {

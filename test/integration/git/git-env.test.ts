@@ -85,6 +85,27 @@ describe('git child environment', () => {
     });
     expect(withToken.GIT_ASKPASS).toBe(ASKPASS_HELPER);
     expect(ASKPASS_HELPER).toBe(path.resolve(import.meta.dirname, '../../../bin/git-askpass'));
+
+    // An http(s) remote: the header for that URL only, redirects not followed; no askpass.
+    const url = 'https://git.example.com/platform/config.git';
+    const preemptive = buildGitEnv({
+      ...base,
+      credentials: { username: 'oauth2', password: 's3cr3t-token' },
+      preemptiveAuthUrl: url,
+    });
+    expect(preemptive).toMatchObject({
+      GIT_CONFIG_COUNT: '2',
+      GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('oauth2:s3cr3t-token').toString('base64')}`,
+      GIT_CONFIG_KEY_1: `http.${url}.followRedirects`,
+      GIT_CONFIG_VALUE_1: 'false',
+    });
+    expect(Object.keys(preemptive)).not.toContain('GIT_ASKPASS');
+    expect(Object.values(preemptive).join('\n')).not.toContain('s3cr3t-token');
+    // Without credentials: no env-borne config at all.
+    expect(Object.keys(buildGitEnv({ ...base, preemptiveAuthUrl: url }))).not.toContain(
+      'GIT_CONFIG_COUNT',
+    );
   });
 
   it('runs git with exactly the built env, reads all its output, and fails on a non-zero exit', async () => {

@@ -286,7 +286,7 @@ describe('https token auth (smart HTTP on 127.0.0.1)', () => {
 });
 
 describe('partial clone over https', () => {
-  it('blobs fetched on demand authenticate through askpass too, and the token stays out of the cache', async () => {
+  it('blobs fetched on demand authenticate too (the header goes with the env of the lazy fetch), and the token stays out of the cache', async () => {
     const origin = createBareRepo(SEED_FILES);
     // As GitLab and GitHub do: the server honours --filter, so the cache holds no blob at first.
     git(origin.bare, 'config', 'uploadpack.allowFilter', 'true');

@@ -7,6 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationResult } from '../../../src/core/operations/context.ts';
+import { Redactor } from '../../../src/shared/redact.ts';
+import { ApiError } from '../../../src/server/errors.ts';
+import { ServerMetrics } from '../../../src/server/metrics.ts';
+import { OperationManager, type ExecuteInput } from '../../../src/server/operations/manager.ts';
 import { IdempotencyConflict, type StackClaim } from '../../../src/server/operations/store.ts';
 import type { StartEntry } from '../../../src/server/operations/journal.ts';
 import { MIGRATIONS } from '../../../src/server/store/migrations.ts';
@@ -134,6 +139,98 @@ describe('PostgreSQL store', () => {
     const read = await b.get(first.id);
     expect(read?.events).toHaveLength(1);
     expect(read?.end).toMatchObject({ state: 'failed', error: { code: 'validation' } });
+  });
+});
+
+describe('managers on one database (replicas)', () => {
+  /** A replica's manager whose operations run until `finish` is called. */
+  function replica(name: string) {
+    const s = store(name);
+    const finish = new Map<string, () => void>();
+    const execute = async (input: ExecuteInput): Promise<OperationResult> => {
+      await new Promise<void>((resolve) => finish.set(input.id, resolve));
+      return {
+        operation: input.kind,
+        stack: input.stack,
+        operationId: input.id,
+        committed: false,
+        sha: 'a'.repeat(40),
+        attempts: 1,
+        summary: 'done',
+        live: 'blue',
+        preview: 'green',
+        apps: [],
+        steps: [],
+      };
+    };
+    const manager = new OperationManager({
+      journal: s,
+      shared: s,
+      execute,
+      redactor: new Redactor(),
+      metrics: new ServerMetrics({ defaultMetrics: false }),
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    return { manager, finish };
+  }
+  const input = (stack: string) => ({
+    stack,
+    kind: 'deploy' as const,
+    requestedBy: 'test',
+    request: { method: 'POST' as const, path: `/v1/stacks/${stack}/deploy`, body: {} },
+  });
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('accepted, expected a 409');
+      },
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(ApiError);
+        expect((e as ApiError).statusCode).toBe(409);
+        return (e as ApiError).extra as { operationId?: string };
+      },
+    );
+
+  // The bench's hang (issue 14): a request on replica B arriving while another request on B
+  // was still claiming a stack that replica A held got a 409 naming the claimant's id, an
+  // operation that was never recorded. Clients following it polled a 404 until they gave up.
+  it('a 409 names an operation every replica can read, also while a claim is under way', async () => {
+    const a = replica('a');
+    const b = replica('b');
+    const stack = `busy-${randomUUID().slice(0, 8)}`;
+    const { operation: running } = await a.manager.start(input(stack));
+    // Both start before either claim is decided (no await in between).
+    const refusals = await Promise.all([
+      refusal(b.manager.start(input(stack))),
+      refusal(b.manager.start(input(stack))),
+      refusal(b.manager.start(input(stack))),
+    ]);
+    for (const details of refusals) {
+      expect(details.operationId).toBe(running.id);
+      for (const m of [a.manager, b.manager]) {
+        expect((await m.get(details.operationId!))?.state).toBe('running');
+      }
+    }
+    expect(b.manager.runningOn(stack)).toBeUndefined(); // not a phantom id of B's own
+    a.finish.get(running.id)!();
+    for (let i = 0; (await b.manager.get(running.id))?.state !== 'succeeded'; i++) {
+      if (i > 100) throw new Error('the operation did not end');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Free again: B's next request is accepted, and one waiting behind its claim gets its id.
+    const [accepted, waiting] = await Promise.allSettled([
+      b.manager.start(input(stack)),
+      refusal(b.manager.start(input(stack))),
+    ]);
+    expect(accepted.status).toBe('fulfilled');
+    const id = (accepted as PromiseFulfilledResult<{ operation: { id: string } }>).value.operation
+      .id;
+    expect(waiting).toEqual({
+      status: 'fulfilled',
+      value: expect.objectContaining({ operationId: id }),
+    });
+    expect((await a.manager.get(id))?.state).toBe('running');
+    b.finish.get(id)!();
   });
 });
 

@@ -55,14 +55,27 @@ describe('the status cache', () => {
     });
   });
 
-  it('peek answers a fresh entry synchronously, and nothing once the TTL has passed', async () => {
+  it('peek answers a fresh entry synchronously; for one more TTL the old one while a refresh runs; then nothing', async () => {
     expect(status.peek('shop')).toBeUndefined();
     const read = await status.get('shop');
     expect(status.peek('shop')).toBe(read);
     expect(status.peek('cart')).toBeUndefined();
     clock += 4_999;
     expect(status.peek('shop')).toBe(read);
+    const sync = vi.spyOn(repo, 'sync');
     clock += 1;
+    // Expired: still answered, and one background read (fetch included) replaces it.
+    expect(status.peek('shop')).toBe(read);
+    expect(status.peek('shop')).toBe(read);
+    for (let i = 0; status.peek('shop') === read; i++) {
+      if (i > 200) throw new Error('the background refresh never landed');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(sync).toHaveBeenCalledTimes(1);
+    const refreshed = status.peek('shop')!;
+    expect(refreshed.value.observedAt).toBe(new Date(clock).toISOString());
+    // Two TTLs without a poll: nothing, get() has to read.
+    clock += 10_000;
     expect(status.peek('shop')).toBeUndefined();
   });
 
@@ -76,6 +89,17 @@ describe('the status cache', () => {
     const fresh = await status.get('shop');
     expect(fresh.value).toMatchObject({ live: 'green', traffic: { green: 100, blue: 0 } });
     expect(fresh.value.headSha).toBe(git(bare, 'rev-parse', 'main'));
+  });
+
+  it("an invalidation of one stack leaves the other stacks' fresh entries answering at once", async () => {
+    const cart = await status.get('cart');
+    await status.get('shop');
+    status.invalidate('shop');
+    expect(status.peek('shop')).toBeUndefined();
+    // The bench's status latency: every poller used to wait for the fetch shop's end caused.
+    expect(status.peek('cart')).toBe(cart);
+    clock += 10_000;
+    expect(status.peek('cart')).toBeUndefined();
   });
 
   it('a read under way when an invalidation comes does not refill the cache', async () => {
