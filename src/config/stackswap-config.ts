@@ -309,7 +309,7 @@ export function resolveConfig(file: StackswapConfigFile): StackswapConfig | Reso
         : {}),
       viaMergeRequest: entry.promotion.viaMergeRequest,
       autoSwap: entry.promotion.autoSwap,
-      hooks: resolveHooks(entry.hooks, problems, at),
+      ...(entry.hooks ? { hooks: resolveHooks(entry.hooks, problems, at) } : {}),
     });
   }
   checkSharedLiveKeys(stacks, problems);

@@ -73,6 +73,7 @@ describe('stackswap.yaml of the example', () => {
       autoScaleDown: false,
       waitForWindow: false,
       viaMergeRequest: 'never',
+      autoSwap: false,
     } satisfies Omit<StackConfig, 'verification'>);
   });
 

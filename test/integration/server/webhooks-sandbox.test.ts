@@ -162,6 +162,7 @@ describe.each([
   }, 180_000);
 
   it('a push to the MR edits that same comment', async () => {
+    const previous = version;
     const next = version.replace(/\.0$/, '.1');
     const head = pushBranch(
       sandbox.repoPath,
@@ -179,7 +180,7 @@ describe.each([
     const plans = comments().filter((c) => c.body.startsWith('<!-- stackswap:plan:my-app -->'));
     expect(plans.map((c) => c.id)).toEqual([commentId]);
     expect(plans[0]!.body).toContain(`+    tag: '${next}'`);
-    expect(plans[0]!.body).not.toContain(`+    tag: '${version}'`);
+    expect(plans[0]!.body).not.toContain(`+    tag: '${previous}'`);
     expect(statuses(head).map(([state]) => state)).toEqual(['pending', 'success']);
   }, 180_000);
 
