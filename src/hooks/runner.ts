@@ -20,6 +20,7 @@ import { StackswapError } from '../shared/errors.ts';
 import { callHook, pollStatus, type CallOptions } from './call.ts';
 import type { HookResult } from './contract.ts';
 import { gateKey, tokenDigest, type PendingHookStore, type PendingRecord } from './pending.ts';
+import { sleepUnlessAborted } from '../shared/sleep.ts';
 
 export interface HookClock {
   now(): number;
@@ -28,16 +29,7 @@ export interface HookClock {
 
 export const realHookClock: HookClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
+  sleep: (ms, signal) => sleepUnlessAborted(ms, signal),
 };
 
 export type PendingMode =

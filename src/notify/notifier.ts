@@ -25,6 +25,7 @@ import type { Redactor } from '../shared/redact.ts';
 import { targetWants, type NotificationTarget } from '../config/notifications-config.ts';
 import { attemptDelivery, type AttemptOutcome } from './deliver.ts';
 import { newEntry, type OutboxEntry, type OutboxStore } from './outbox.ts';
+import { sleepUnlessAborted } from '../shared/sleep.ts';
 
 export interface NotifyClock {
   now(): number;
@@ -34,18 +35,7 @@ export interface NotifyClock {
 
 export const realClock: NotifyClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      // Not unref'd: a CLI waiting out a backoff must stay alive (drain bounds the wait).
-      const timer = setTimeout(done, ms);
-      function done() {
-        signal.removeEventListener('abort', done);
-        clearTimeout(timer);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    }),
+  sleep: (ms, signal) => sleepUnlessAborted(ms, signal),
 };
 
 export interface RetryPolicy {

@@ -25,6 +25,7 @@ import {
 } from '../../shared/errors.ts';
 import { Trailer } from '../audit.ts';
 import type { CommitOutcome, ForgeTarget, MergeRequestInfo, OperationContext } from './context.ts';
+import { sleepUnlessAborted } from '../../shared/sleep.ts';
 
 /** Why the change goes through a merge request. */
 export type MergeRequestRoute = 'always' | 'protected';
@@ -167,7 +168,7 @@ async function waitForMerge(
 ): Promise<string> {
   const { forge, project } = target;
   const pollMs = target.pollMs ?? DEFAULT_POLL_MS;
-  const sleep = target.sleep ?? abortableDelay;
+  const sleep = target.sleep ?? sleepUnlessAborted;
   const deadline = ctx.now() + ctx.timeoutMs;
   const name = label(forge.name, info.number);
   const context = { mergeRequest: info.url, branch: info.branch, number: info.number };
@@ -351,17 +352,5 @@ function cancelledWhileWaiting(
   return new StackswapError('operation-failed', `cancelled while waiting for ${name}`, {
     hint: 'the merge request and its branch stay; re-run the operation to resume',
     details: context,
-  });
-}
-
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
   });
 }

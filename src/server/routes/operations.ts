@@ -12,7 +12,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps, Limits } from '../app-deps.ts';
 import { ApiError } from '../errors.ts';
-import type { OperationEvent } from '../operations/manager.ts';
+import { streamOperationEvents } from '../operations/event-stream.ts';
 import {
   ErrorResponse,
   Operation,
@@ -93,42 +93,9 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps, lim
       if (!known) throw notFound(id);
       const after = Number(request.headers['last-event-id'] ?? 0);
 
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
-        'content-type': 'text/event-stream; charset=utf-8',
-        // As every API answer (an event stream is never stored by a proxy either).
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
+      streamOperationEvents(deps.operations, request, reply, id, after, {
+        keepAliveMs: limits.sseKeepAliveMs,
       });
-      raw.write('retry: 2000\n\n');
-
-      let ended = false;
-      let stop: (() => void) | undefined;
-      let keepalive: NodeJS.Timeout | undefined;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        clearInterval(keepalive);
-        stop?.();
-        raw.end();
-      };
-      const send = (event: OperationEvent) => {
-        if (ended) return;
-        raw.write(
-          `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`,
-        );
-        if (event.type === 'result') end();
-      };
-      stop = await deps.operations.follow(id, after, send);
-      // Finished, and the client has seen the result already (Last-Event-ID): nothing to wait for.
-      if (!ended && (await deps.operations.get(id))?.state !== 'running') end();
-      if (ended) return;
-      keepalive = setInterval(() => raw.write(': keepalive\n\n'), limits.sseKeepAliveMs);
-      request.raw.on('close', end);
-      raw.on('close', end);
     },
   );
 }

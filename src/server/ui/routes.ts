@@ -18,8 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppDeps } from '../app-deps.ts';
-import type { OperationEvent } from '../operations/manager.ts';
+import { DEFAULT_LIMITS, type AppDeps } from '../app-deps.ts';
+import { streamOperationEvents } from '../operations/event-stream.ts';
 import {
   OPERATION_KINDS,
   type DryRunResult,
@@ -361,7 +361,10 @@ export async function registerUiRoutes(
         return page(reply, 404, 'no such operation');
       const lastId = request.headers['last-event-id'];
       const after = typeof lastId === 'string' && /^\d{1,9}$/.test(lastId) ? Number(lastId) : 0;
-      relay(deps, request, reply, id, after);
+      streamOperationEvents(deps.operations, request, reply, id, after, {
+        keepAliveMs: deps.limits?.sseKeepAliveMs ?? DEFAULT_LIMITS.sseKeepAliveMs,
+        sayEnd: true,
+      });
     });
 
     for (const review of [true, false]) {
@@ -497,51 +500,4 @@ export function verdictsOf(op: OperationView | undefined): VerdictView[] {
   return Array.isArray(list)
     ? (list.filter((v) => v && typeof v === 'object') as VerdictView[])
     : [];
-}
-
-/** Relays an operation's events as server-sent events, like GET /v1/operations/:id/events. */
-function relay(
-  deps: AppDeps,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  id: string,
-  after: number,
-) {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  raw.write('retry: 2000\n\n');
-  let ended = false;
-  let stop: (() => void) | undefined;
-  let keepalive: NodeJS.Timeout | undefined;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    clearInterval(keepalive);
-    stop?.();
-    raw.end();
-  };
-  const send = (event: OperationEvent) => {
-    if (ended) return;
-    raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
-    if (event.type === 'result') end();
-  };
-  request.raw.on('close', end);
-  raw.on('close', end);
-  void (async () => {
-    stop = await deps.operations.follow(id, after, send);
-    if (ended) return stop?.();
-    if ((await deps.operations.get(id))?.state !== 'running') {
-      // Finished and the client saw the result already (Last-Event-ID): say so and end.
-      raw.write(`event: end\ndata: {}\n\n`);
-      return end();
-    }
-    keepalive = setInterval(() => raw.write(': keepalive\n\n'), 15_000);
-  })().catch(() => end());
 }
