@@ -6,9 +6,13 @@
  * (a manual sync passes if that window has `manualSync`); else an active allow permits; else any
  * inactive allow blocks (again unless `manualSync` for a manual sync); else syncing is allowed.
  *
- * Cron: five fields (minute hour day-of-month month day-of-week) with `*`, lists, ranges and
- * steps, plus `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`, at minute resolution.
+ * Active is decided as Argo CD does (`SyncWindow.active`): the schedule's next run after
+ * `now - duration` comes before `now`. Schedules are robfig/cron's standard grammar: five fields
+ * (minute hour day-of-month month day-of-week) with `*`, `?`, lists, ranges, steps and names,
+ * plus the `@hourly` … `@yearly` descriptors; evaluated by croner, with the extensions robfig
+ * does not know (`L`, `#`, `W`, `+`, seconds) refused as Argo CD would refuse them.
  */
+import { Cron } from 'croner';
 import type { Application } from './types.ts';
 
 export interface SyncWindow {
@@ -32,8 +36,6 @@ export interface WindowView {
   manualSync?: boolean;
 }
 
-const MAX_LOOKBACK_MINUTES = 60 * 24 * 62;
-
 export function windowsOf(app: Application, windows: readonly SyncWindow[]): SyncWindow[] {
   return windows.filter((w) => matchesApp(w, app));
 }
@@ -41,16 +43,8 @@ export function windowsOf(app: Application, windows: readonly SyncWindow[]): Syn
 export function isActive(window: SyncWindow, now: number): boolean {
   const durationMs = parseDuration(window.duration);
   if (!durationMs) return false;
-  const cron = parseCron(window.schedule);
-  const zone = window.timeZone || 'UTC';
-  const start = Math.floor(now / 60_000) * 60_000;
-  const minutes = Math.min(MAX_LOOKBACK_MINUTES, Math.ceil(durationMs / 60_000));
-  for (let i = 0; i <= minutes; i++) {
-    const fired = start - i * 60_000;
-    if (fired + durationMs <= now) break;
-    if (cron(fired, zone)) return true;
-  }
-  return false;
+  const next = scheduleOf(window).nextRun(new Date(now - durationMs));
+  return next !== null && next.getTime() < now;
 }
 
 export function canSync(windows: readonly SyncWindow[], now: number, manual: boolean): boolean {
@@ -78,7 +72,7 @@ export function validateWindow(window: SyncWindow): void {
   if (window.kind !== 'allow' && window.kind !== 'deny') {
     throw new Error(`sync window kind must be allow or deny, got ${JSON.stringify(window.kind)}`);
   }
-  parseCron(window.schedule);
+  scheduleOf(window);
   if (parseDuration(window.duration) === undefined) {
     throw new Error(`cannot parse sync window duration ${JSON.stringify(window.duration)}`);
   }
@@ -118,7 +112,7 @@ export function parseDuration(text: string): number | undefined {
   return consumed === text && consumed !== '' ? total : undefined;
 }
 
-const MACROS: Record<string, string> = {
+const DESCRIPTORS: Record<string, string> = {
   '@yearly': '0 0 1 1 *',
   '@annually': '0 0 1 1 *',
   '@monthly': '0 0 1 * *',
@@ -128,75 +122,23 @@ const MACROS: Record<string, string> = {
   '@hourly': '0 * * * *',
 };
 
-type Matcher = (ms: number, zone: string) => boolean;
+const NAMES = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)\b/gi;
 
-function parseCron(schedule: string): Matcher {
-  const fields = (MACROS[schedule.trim()] ?? schedule).trim().split(/\s+/);
-  if (fields.length !== 5) {
-    throw new Error(`cannot parse sync window schedule ${JSON.stringify(schedule)}: want 5 fields`);
+/** The window's schedule in its time zone (default UTC); throws naming a bad schedule. */
+function scheduleOf(window: SyncWindow): Cron {
+  const text = window.schedule.trim();
+  const pattern = DESCRIPTORS[text] ?? text;
+  const fields = pattern.split(/\s+/);
+  const bad = (why: string) =>
+    new Error(`cannot parse sync window schedule ${JSON.stringify(window.schedule)}: ${why}`);
+  if (fields.length !== 5) throw bad('want 5 fields');
+  const withoutNames = pattern.replace(NAMES, '');
+  if (/[LW#+]/i.test(withoutNames)) {
+    throw bad('L, W, # and + are not in the cron grammar Argo CD uses');
   }
-  const [minute, hour, dom, month, dow] = [
-    field(fields[0]!, 0, 59, schedule),
-    field(fields[1]!, 0, 23, schedule),
-    field(fields[2]!, 1, 31, schedule),
-    field(fields[3]!, 1, 12, schedule),
-    field(fields[4]!, 0, 7, schedule),
-  ];
-  const domStar = fields[2] === '*';
-  const dowStar = fields[4] === '*';
-  return (ms, zone) => {
-    const t = partsIn(ms, zone);
-    if (!minute.has(t.minute) || !hour.has(t.hour) || !month.has(t.month)) return false;
-    const domOk = dom.has(t.day);
-    const dowOk = dow.has(t.weekday) || (t.weekday === 0 && dow.has(7));
-    // robfig/cron: when both day fields are restricted, either may match.
-    if (!domStar && !dowStar) return domOk || dowOk;
-    return domOk && dowOk;
-  };
-}
-
-function field(text: string, min: number, max: number, schedule: string): Set<number> {
-  const values = new Set<number>();
-  for (const part of text.split(',')) {
-    const m = /^(\*|\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part);
-    if (!m) throw new Error(`cannot parse sync window schedule ${JSON.stringify(schedule)}`);
-    const from = m[1] === '*' ? min : Number(m[1]);
-    const to = m[2] !== undefined ? Number(m[2]) : m[1] === '*' || m[3] ? max : from;
-    const step = m[3] ? Number(m[3]) : 1;
-    if (from < min || to > max || from > to || step < 1) {
-      throw new Error(
-        `cannot parse sync window schedule ${JSON.stringify(schedule)}: ${part} is out of range`,
-      );
-    }
-    for (let v = from; v <= to; v += step) values.add(v);
+  try {
+    return new Cron(pattern, { timezone: window.timeZone || 'UTC', mode: '5-part', paused: true });
+  } catch (e) {
+    throw bad(e instanceof Error ? e.message : String(e));
   }
-  return values;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function partsIn(ms: number, zone: string) {
-  let f = formatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      weekday: 'short',
-    });
-    formatters.set(zone, f);
-  }
-  const parts = Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  const weekdays = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  return {
-    minute: Number(parts.minute),
-    hour: Number(parts.hour),
-    day: Number(parts.day),
-    month: Number(parts.month),
-    weekday: weekdays.indexOf(parts.weekday ?? ''),
-  };
 }

@@ -285,7 +285,9 @@ describe('sync windows (AppProject spec.syncWindows)', () => {
     expect((await api.post('/api/v1/applications/root/sync', {})).status).toBe(200);
     await standIn.idle();
 
-    clock.advance(21 * 3_600_000); // 09:00 the next day: the allow window is open for 2 h
+    // 09:01 the next day: the allow window is open for 2 h. (At 09:00:00.000 itself it is not
+    // yet: Argo CD's test is `schedule.Next(now - duration).Before(now)`, strictly before.)
+    clock.advance(21 * 3_600_000 + 60_000);
     expect((await api.get('/api/v1/applications/my-app-blue/syncwindows')).json).toMatchObject({
       activeWindows: [{ kind: 'allow' }],
       canSync: true,
