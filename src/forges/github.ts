@@ -321,7 +321,8 @@ export class GithubForge implements Forge {
     input: OpenMergeRequestInput,
   ): Promise<{ mergeRequest: MergeRequest; created: boolean }> {
     const existing = await this.findOpenMergeRequest(project, input);
-    if (existing) return { mergeRequest: existing, created: false };
+    if (existing)
+      return { mergeRequest: await this.retitle(project, existing, input), created: false };
     const { owner, repo } = split(project);
     try {
       const r = await call('pulls.create', () =>
@@ -344,10 +345,33 @@ export class GithubForge implements Forge {
       // earlier attempt that timed out). Use that one.
       if (isForgeError(error) && ['rejected', 'unavailable', 'timeout'].includes(error.kind)) {
         const raced = await this.findOpenMergeRequest(project, input);
-        if (raced) return { mergeRequest: raced, created: false };
+        if (raced)
+          return { mergeRequest: await this.retitle(project, raced, input), created: false };
       }
       throw error;
     }
+  }
+
+  /**
+   * A reused PR says what its branch holds now: its head branch may have been replaced by a
+   * newer change since it was opened, and reviewers approve what the description says.
+   */
+  private async retitle(
+    project: string,
+    pr: MergeRequest,
+    input: OpenMergeRequestInput,
+  ): Promise<MergeRequest> {
+    const { owner, repo } = split(project);
+    const r = await call('pulls.update', () =>
+      this.octokit.rest.pulls.update({
+        owner,
+        repo,
+        pull_number: pr.number,
+        title: oneLine(input.title, 255),
+        body: input.description,
+      }),
+    );
+    return toMergeRequest(project, parse(GithubPull, r.data, 'pulls.update'));
   }
 
   async merge(project: string, number: number, input: MergeInput): Promise<MergeOutcome> {

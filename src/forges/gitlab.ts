@@ -294,7 +294,8 @@ export class GitlabForge implements Forge {
     input: OpenMergeRequestInput,
   ): Promise<{ mergeRequest: MergeRequest; created: boolean }> {
     const existing = await this.findOpenMergeRequest(project, input);
-    if (existing) return { mergeRequest: existing, created: false };
+    if (existing)
+      return { mergeRequest: await this.retitle(project, existing, input), created: false };
     try {
       const raw = await this.api.MergeRequests.create(
         project,
@@ -316,10 +317,27 @@ export class GitlabForge implements Forge {
         (error.kind === 'conflict' || error.kind === 'unavailable' || error.kind === 'timeout')
       ) {
         const raced = await this.findOpenMergeRequest(project, input);
-        if (raced) return { mergeRequest: raced, created: false };
+        if (raced)
+          return { mergeRequest: await this.retitle(project, raced, input), created: false };
       }
       throw error;
     }
+  }
+
+  /**
+   * A reused MR says what its branch holds now: its source branch may have been replaced by a
+   * newer change since it was opened, and reviewers approve what the description says.
+   */
+  private async retitle(
+    project: string,
+    mr: MergeRequest,
+    input: OpenMergeRequestInput,
+  ): Promise<MergeRequest> {
+    const raw = await this.api.MergeRequests.edit(project, mr.number, {
+      title: input.title,
+      description: input.description,
+    });
+    return toMergeRequest(project, parse(GitlabMergeRequest, raw, 'MergeRequests.edit'));
   }
 
   /** PUT …/merge, re-tried a few times on 406, which GitLab answers spuriously while it checks. */

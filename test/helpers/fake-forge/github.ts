@@ -274,6 +274,11 @@ export class FakeGithub extends FakeForgeBase {
       if (!pr)
         reply(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
       if (rest.length === 2 && m === 'GET') return ok(await this.view(pr));
+      if (rest.length === 2 && m === 'PATCH') {
+        if (params.title !== undefined) pr.title = String(params.title);
+        if (params.body !== undefined) pr.body = String(params.body);
+        return ok(await this.view(pr));
+      }
       if (rest[2] === 'files' && m === 'GET') {
         const files = await this.changedFiles(pr);
         return paginate(

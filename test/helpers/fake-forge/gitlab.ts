@@ -286,6 +286,11 @@ export class FakeGitlab extends FakeForgeBase {
       const mr = this.mergeRequests.get(iid);
       if (!mr) reply(404, { message: '404 Not found' });
       if (rest.length === 2 && m === 'GET') return ok(await this.view(mr));
+      if (rest.length === 2 && m === 'PUT') {
+        if (params.title !== undefined) mr.title = String(params.title);
+        if (params.description !== undefined) mr.description = String(params.description);
+        return ok(await this.view(mr));
+      }
       if (rest[2] === 'diffs' && rest.length === 3 && m === 'GET') {
         const files = await this.changedFiles(mr);
         return paginate(

@@ -218,9 +218,10 @@ describe('GitHub: open a PR', () => {
     });
   });
 
-  it('reuses the open one', async () => {
+  it('reuses the open one, its title and body brought up to date', async () => {
     list().reply(200, [pull()]);
     api().get(`${R}/pulls/2`).reply(200, pull());
+    api().patch(`${R}/pulls/2`, { title: input.title, body: input.description }).reply(200, pull());
     expect(await forge().forge.openMergeRequest(REPO, input)).toMatchObject({ created: false });
   });
 
@@ -240,6 +241,7 @@ describe('GitHub: open a PR', () => {
       });
     list().reply(200, [pull()]);
     api().get(`${R}/pulls/2`).reply(200, pull());
+    api().patch(`${R}/pulls/2`, { title: input.title, body: input.description }).reply(200, pull());
     expect(await forge().forge.openMergeRequest(REPO, input)).toMatchObject({
       created: false,
       mergeRequest: { number: 2 },

@@ -262,9 +262,12 @@ describe('GitLab: open an MR', () => {
     expect(r.mergeRequest.number).toBe(7);
   });
 
-  it('reuses the one already open for the branch', async () => {
+  it('reuses the one already open for the branch, its title and description brought up to date', async () => {
     list().reply(200, [mr()]);
     api().get(`${P}/merge_requests/7`).reply(200, mr());
+    api()
+      .put(`${P}/merge_requests/7`, { title: input.title, description: input.description })
+      .reply(200, mr());
     const r = await forge().forge.openMergeRequest(PROJECT, input);
     expect(r).toMatchObject({ created: false, mergeRequest: { number: 7 } });
   });
@@ -278,6 +281,9 @@ describe('GitLab: open an MR', () => {
       });
     list().reply(200, [mr()]);
     api().get(`${P}/merge_requests/7`).reply(200, mr());
+    api()
+      .put(`${P}/merge_requests/7`, { title: input.title, description: input.description })
+      .reply(200, mr());
     const r = await forge().forge.openMergeRequest(PROJECT, input);
     expect(r).toMatchObject({ created: false, mergeRequest: { number: 7 } });
   });

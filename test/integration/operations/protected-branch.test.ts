@@ -425,6 +425,9 @@ describe('waiting for the merge (in-process context, 50 ms polls)', () => {
       const result = await retry;
       // The same MR and the same commit: no second MR, no new push to the branch.
       expect(gitlab.callsTo('POST', /merge_requests$/)).toHaveLength(1);
+      // The reused MR says what its branch holds now, not what the first change was.
+      expect(gitlab.mr(1).title).toContain(v);
+      expect(gitlab.mr(1).description).toContain(v);
       expect(gitlab.mr(1).sha).toBe(proposed);
       expect(result.details?.mergeRequest).toMatchObject({ number: 1, created: false });
       expectLiveAt(sandbox, 'my-app-green', head());
