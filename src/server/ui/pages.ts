@@ -408,7 +408,7 @@ function verificationSection(data: StackPageData, now: number): Html {
     ${data.verification.length === 0 && html`<p class="muted">this swap ran without verification gates</p>`}
     ${data.verification.map(
       (v) =>
-        html`<div class="verdict">
+        html`<div class="verdict" data-phase="${v.phase}">
           <h3>
             ${v.phase ?? 'verification'}:
             <span class="pill ${v.result === 'passed' ? 'ok' : 'bad'}">${v.result ?? '?'}</span>

@@ -3,27 +3,39 @@
  * test/helpers/system-packages.ts) driven by playwright-core, against `stackswap serve` on the
  * sandbox (real git, real helm, the Argo CD stand-in) over a real socket.
  *
+ * The sandbox keeps the example's verification gates, made short for this run (one flip, a 3 s
+ * post-swap window measured every second), with a real Prometheus scraping the pods and steady
+ * traffic through the gateway: the swap started from the page is a real verified swap, and the
+ * stack page draws its measurements and their chart.
+ *
  * Walks sign-in, the overview, a stack, a deploy started from the page with its progress
- * arriving live, a swap with its confirmation, the service's own 412, a read-only user who
- * cannot act, forged actions (no CSRF token; a cross-site form), and the session ending. Writes
- * the README's screenshots (docs/dashboard-*.png; `npm run screenshots` regenerates them) and
- * prints the pages' load times as measured by the browser (the median of several loads).
+ * arriving live, a verified swap with its confirmation and its verification on the stack page,
+ * the service's own 412, a read-only user who cannot act, forged actions (no CSRF token; a
+ * cross-site form), and the session ending. Writes the README's screenshots
+ * (docs/dashboard-*.png; `npm run screenshots` regenerates them) and prints the pages' load
+ * times as measured by the browser (the median of several loads).
  */
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
+import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { PROJECT_ROOT, startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
+import { SEEDED_ENTRIES } from '../../../src/sandbox/seed.ts';
+import { startLoad, type LoadRun } from '../../../src/sandbox/traffic/load.ts';
+import type { OperationView } from '../../../src/server/schemas.ts';
 import { createService, type Service } from '../../../src/server/service.ts';
 import { SESSION_COOKIE } from '../../../src/server/ui/routes.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount } from '../../helpers/config-repo.ts';
-import { CHROMIUM, requireBinary } from '../../helpers/system-packages.ts';
+import { CHROMIUM, PROMETHEUS, requireBinary } from '../../helpers/system-packages.ts';
 import { bearer, LogCapture, tempDir, TOKENS, tokensJson } from '../server/helpers.ts';
 
 const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const STACK = 'my-app';
+const P99_CONDITION = 'result < 5';
 
 let sandbox: Sandbox;
 let service: Service;
@@ -32,13 +44,52 @@ let browser: Browser;
 let admin: BrowserContext;
 let page: Page;
 let attacker: http.Server | undefined;
+let loads: LoadRun[] = [];
+
+/**
+ * The example config with its verification gates kept, made short for this run: one flip (no
+ * weighted steps), each metric measured every second, a 3 s post-swap window (three
+ * measurements per metric). The checks and the error-rate condition stay as the example has
+ * them; the p99 bound is 5 s instead of 0.5 s, so a busy shared machine cannot fail the swap.
+ */
+async function shortGatesSource(): Promise<string> {
+  const dir = tempDir('ui-example');
+  for (const entry of SEEDED_ENTRIES) {
+    await cp(path.join(PROJECT_ROOT, entry), path.join(dir, entry), {
+      recursive: true,
+      filter: (source) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(source),
+    });
+  }
+  const file = path.join(dir, 'stackswap.yaml');
+  const doc = parseDocument(await readFile(file, 'utf8'));
+  const v = ['stacks', STACK, 'verification'];
+  doc.setIn([...v, 'steps', 'weights'], doc.createNode([]));
+  doc.setIn([...v, 'postSwap', 'window'], '3s');
+  const analysis = doc.getIn([...v, 'analysis']) as YAMLSeq;
+  expect(analysis.items.length).toBeGreaterThan(0);
+  analysis.items.forEach((_, i) => doc.setIn([...v, 'analysis', i, 'interval'], '1s'));
+  const p99 = analysis.items.findIndex((m) => (m as YAMLMap).get('name') === 'p99-latency');
+  expect(p99).toBeGreaterThanOrEqual(0);
+  doc.setIn([...v, 'analysis', p99, 'successCondition'], P99_CONDITION);
+  await writeFile(file, doc.toString());
+  return dir;
+}
 
 /** --no-sandbox only as root (Chromium refuses to start its sandbox as root). */
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 beforeAll(async () => {
   const executablePath = requireBinary(CHROMIUM);
-  sandbox = await startSandbox({ argocd: { progressingMs: 150, pollIntervalMs: 0 } });
+  requireBinary(PROMETHEUS);
+  const sourceDir = await shortGatesSource();
+  sandbox = await startSandbox({
+    sourceDir,
+    verification: true,
+    traffic: true,
+    prometheus: true,
+    argocd: { progressingMs: 150, pollIntervalMs: 0 },
+  });
+  await rm(sourceDir, { recursive: true, force: true });
   for (const app of ['my-app-blue', 'my-app-green', 'ingress']) {
     const r = await runCli(['app', 'sync', app], { env: sandbox.env });
     expect(r.code, r.stderr).toBe(0);
@@ -66,6 +117,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await Promise.all(loads.map((l) => l.stop()));
   attacker?.close();
   await browser?.close();
   await service?.shutdown({ graceMs: 5_000, settleMs: 1_000 });
@@ -206,7 +258,7 @@ describe('the dashboard in Chromium', () => {
     expect(await page.locator('#events li[data-event="deploy.finished"]').count()).toBe(1);
   });
 
-  it('swap: nothing changes until the confirmation; then green is live', async () => {
+  it('swap: nothing changes until the confirmation; then green is live, verified against a real Prometheus', async () => {
     await page.goto(`${base}/ui/stacks/${STACK}`);
     expect(await page.getByTestId('plan-same').textContent()).toContain('runs the release plan');
     await page.click('button[data-action="swap"]');
@@ -214,17 +266,87 @@ describe('the dashboard in Chromium', () => {
     expect(await page.getByTestId('review').textContent()).toContain('Confirm swap');
     expect(await liveColour()).toBe('blue');
 
+    // Steady user traffic through the gateway, to the live colour and (by the preview header)
+    // to the preview: the analysis measures the release under real requests. A measurement
+    // without data yet is inconclusive and measured again (onInconclusive: hold), never passed.
+    const traffic = { target: sandbox.traffic!.url, host: 'my-app.example.com', concurrency: 2 };
+    loads = [
+      startLoad({ ...traffic, ratePerSecond: 25, maxDurationMs: 120_000 }),
+      startLoad({ ...traffic, preview: true, ratePerSecond: 25, maxDurationMs: 120_000 }),
+    ];
     await Promise.all([
       page.waitForURL(/\/ui\/operations\//),
       page.click('button[data-confirm="swap"]'),
     ]);
-    await page.getByTestId('result').waitFor({ timeout: 60_000 });
+    const id = new URL(page.url()).pathname.split('/').at(-1)!;
+    await page.getByTestId('result').waitFor({ timeout: 90_000 });
     expect(await page.getByTestId('result').textContent()).toContain('succeeded');
+    await Promise.all(loads.map((l) => l.stop()));
+    loads = [];
     expect(await liveColour()).toBe('green');
+
+    // What the service recorded: the verdicts of the pre-swap checks and the post-swap window.
+    const op = (await (
+      await fetch(`${base}/v1/operations/${id}`, { headers: bearer('read') })
+    ).json()) as OperationView;
+    const verdicts = (
+      op.result!.details as {
+        verification: {
+          phase: string;
+          result: string;
+          metrics: { name: string; measurements: { value?: number; detail: string }[] }[];
+        }[];
+      }
+    ).verification;
+    expect(verdicts.map((v) => [v.phase, v.result])).toEqual([
+      ['pre-swap on green', 'passed'],
+      ['post-swap window on green', 'passed'],
+    ]);
+    const window = verdicts[1]!;
+    expect(window.metrics.map((m) => m.name)).toEqual(['error-rate', 'p99-latency']);
 
     await page.goto(`${base}/ui/stacks/${STACK}`);
     expect(await page.getByTestId('colour-green').textContent()).toContain('live green');
     expect(await page.getByTestId('traffic').textContent()).toMatch(/blue 0%.*green 100%/);
+    // The verification of that swap: each measurement with its value and condition, and a
+    // chart of the values over the window with one point per measured value.
+    const section = page.getByTestId('verification');
+    const text = (await section.textContent())!;
+    expect(text).toContain(`swap ${id.slice(0, 8)}`);
+    expect(text).toMatch(/pre-swap on green:\s*passed/);
+    expect(text).toMatch(/post-swap window on green:\s*passed/);
+    expect(text).toMatch(/check deep-health\s*\d+ attempts/);
+    const conditions = { 'error-rate': 'result < 0.02', 'p99-latency': P99_CONDITION };
+    for (const metric of window.metrics) {
+      const row = section.locator('.verdict[data-phase="post-swap window on green"] tbody tr', {
+        hasText: metric.name,
+      });
+      expect(await row.count()).toBe(1);
+      const values = metric.measurements.filter((m) => typeof m.value === 'number');
+      // Three measurements per metric in the 3 s window (more when some were held for data).
+      expect(values.length).toBeGreaterThanOrEqual(3);
+      const last = metric.measurements.at(-1)!;
+      expect(typeof last.value).toBe('number');
+      const cells = await row.locator('td').allTextContents();
+      expect(cells[0]).toContain(metric.name);
+      expect(cells[0]).toContain('successful');
+      expect(Number(cells[1])).toBeCloseTo(last.value!, 3);
+      expect(cells[2]).toContain(conditions[metric.name as keyof typeof conditions]);
+      expect(cells[2]).toContain('holds');
+      const svg = row.locator('svg.chart');
+      expect(await svg.count()).toBe(1);
+      expect(await svg.locator('circle').count()).toBe(values.length);
+      expect(await svg.locator('polyline').getAttribute('points')).toMatch(
+        new RegExp(`^(\\d+,\\d+ ){${values.length - 1}}\\d+,\\d+$`),
+      );
+      expect(await svg.getAttribute('aria-label')).toBe(
+        `values ${values.map((m) => m.value).join(', ')}`,
+      );
+      // Drawn by the browser: the chart has a size on the page.
+      const box = await svg.boundingBox();
+      expect(box!.width).toBeGreaterThan(100);
+      expect(box!.height).toBeGreaterThan(20);
+    }
     const history = (await page.getByTestId('history').textContent())!;
     expect(history).toContain('swap');
     expect(history).toContain('deploy');
@@ -251,6 +373,8 @@ describe('the dashboard in Chromium', () => {
         })()`);
         timings[name].push(ms as number);
       }
+      // The stack page shows the verified swap above: its section with the chart is drawn.
+      if (name === 'stack') expect(await page.locator('.verdict svg.chart').count()).toBe(2);
       await page.screenshot({ path: path.join(DOCS, `dashboard-${name}.png`), fullPage: true });
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
