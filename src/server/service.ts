@@ -181,6 +181,11 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     redactor,
   });
   const { journal, shared } = store;
+  // Operations other replicas ended drop this one's cached status (closed with the journal).
+  await store.postgres?.listenStackChanges(
+    (stack) => status.invalidate(stack),
+    () => status.invalidateAll(),
+  );
   const forges = openForges(options.env, redactor, options.forgeHttp);
   const review = options.review ?? runReview;
   // Pending lifecycle hooks (issue 13): beside the journal, in the same place (PostgreSQL's
@@ -207,7 +212,16 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     metrics,
     logger,
     now,
-    onSettled: (stack) => status.invalidate(stack),
+    onSettled: (stack) => {
+      status.invalidate(stack);
+      // The other replicas drop their cached status too (else it is up to 2 TTLs old there).
+      store.postgres?.notifyStackChanged(stack).catch((e: unknown) => {
+        logger.warn(
+          { stack, error: describeError(e, redactor) },
+          'could not tell the other replicas that the stack changed; they see it within the status TTL',
+        );
+      });
+    },
     execute: async ({ id, stack, kind, requestedBy, request, progress, signal }) => {
       if (kind === 'review') {
         return review({
@@ -508,6 +522,8 @@ type OpenedStore = {
   /** Webhook delivery ids seen (the file beside the journal, or the database). */
   deliveries: DeliveryStore;
   shared: SharedOperations | undefined;
+  /** The PostgreSQL store (stack change notifications), when there is one. */
+  postgres: PostgresStore | undefined;
   /** The file journal's operations as loaded (none with PostgreSQL: it is read on demand). */
   operations: JournaledOperation[];
 };
@@ -538,6 +554,7 @@ async function openStore(options: {
     return {
       journal: store,
       shared: store,
+      postgres: store,
       deliveries: new SharedDeliveryStore(store),
       operations: [],
     };
@@ -552,6 +569,7 @@ async function openStore(options: {
   return {
     journal,
     shared: undefined,
+    postgres: undefined,
     deliveries: await FileDeliveryStore.open(options.dataDir),
     operations: load.operations,
   };

@@ -143,6 +143,12 @@ export class StackStatusService {
     this.stale = true;
   }
 
+  /** Any stack may have changed (changes made elsewhere were missed): as `invalidate` of each. */
+  invalidateAll(): void {
+    for (const stack of this.entries.keys()) this.invalidate(stack);
+    this.stale = true;
+  }
+
   /**
    * The parsed stackswap.yaml after a fetch of the config repo; the fetch happens at most
    * once per TTL (or after an invalidation, or when forced), shared by concurrent callers.

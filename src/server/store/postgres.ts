@@ -12,6 +12,12 @@
  *   every lease/3 (TCP keepalives too); when it cannot, the claim's `lost` signal fires and the
  *   operation stops at its next safe point (another replica may claim the stack by then).
  *
+ * - stack changes: a replica that ended an operation tells the others (NOTIFY on
+ *   `stackswap_stack_changed`, the payload naming the replica and the stack), so each drops its
+ *   cached status of that stack at once; each listens on a connection of its own, reconnects
+ *   with a bounded backoff when it drops (a database restart), and then drops every cached
+ *   status, since what was sent while it was away is lost.
+ *
  * Migrations run at open under their own advisory lock (migrations.ts). When the database is
  * not reachable at start, the service starts not-ready, and the next use migrates.
  */
@@ -31,6 +37,22 @@ import type { DeliveryTable } from '../webhooks/deliveries.ts';
 
 /** Advisory lock class of stack guards ('stkl'); the object key is hashtext(stack). */
 const STACK_LOCK_CLASS = 0x73746b6c;
+
+/** The NOTIFY channel of "an operation on this stack ended" (payload: StackChange as JSON). */
+export const STACK_CHANGED_CHANNEL = 'stackswap_stack_changed';
+/** Extra keys are ignored (a newer release may add some). */
+const StackChange = z.object({ replica: z.string(), stack: z.string().min(1) });
+
+interface Listener {
+  stopped: boolean;
+  client?: pg.Client;
+  heartbeat?: NodeJS.Timeout;
+  retry?: NodeJS.Timeout;
+  /** Failed attempts since the last connection that listened. */
+  failures: number;
+  /** Notifications may have been missed (a drop, or a failed first attempt). */
+  gap: boolean;
+}
 
 export interface PostgresStoreOptions {
   url: string;
@@ -78,6 +100,7 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
   private readonly claims = new Set<pg.Client>();
   private closed = false;
   private readonly leaseMs: number;
+  private listener: Listener | undefined;
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -443,8 +466,109 @@ export class PostgresStore implements JournalWriter, SharedOperations, DeliveryT
     });
   }
 
+  // --- stack changes (LISTEN/NOTIFY) ----------------------------------------------------
+
+  /** Tells the other replicas that an operation on the stack ended (their cached status is old). */
+  async notifyStackChanged(stack: string): Promise<void> {
+    const payload = JSON.stringify({ replica: this.options.replica, stack });
+    await this.pool.query('SELECT pg_notify($1, $2)', [STACK_CHANGED_CHANNEL, payload]);
+  }
+
+  /**
+   * Calls `onStack` with each stack another replica reports changed (this replica's own are
+   * skipped: it invalidated them when they ended), on a connection of its own. When that
+   * connection drops (a database restart, a terminated session, a heartbeat unanswered), it is
+   * opened again after 250 ms doubling up to 5 s, and once it listens again `onMissed` is
+   * called: what was sent meanwhile is lost. Resolves when the first attempt has listened or
+   * failed (it never rejects). `close()` stops it.
+   */
+  listenStackChanges(onStack: (stack: string) => void, onMissed: () => void): Promise<void> {
+    if (this.listener) throw new Error('already listening for stack changes');
+    const state: Listener = { stopped: false, failures: 0, gap: false };
+    this.listener = state;
+    const { logger, replica } = this.options;
+    const attempt = async (): Promise<void> => {
+      state.retry = undefined;
+      if (state.stopped) return;
+      const client = new pg.Client({
+        connectionString: this.options.url,
+        connectionTimeoutMillis: 5_000,
+        query_timeout: 5_000,
+        keepAlive: true,
+        application_name: 'stackswap-listener',
+      });
+      state.client = client;
+      let dropped = false;
+      const drop = (why: string) => {
+        if (dropped) return;
+        dropped = true;
+        clearInterval(state.heartbeat);
+        if (state.client === client) state.client = undefined;
+        void client.end().catch(() => undefined);
+        if (state.stopped) return;
+        if (state.failures === 0) {
+          logger.warn(
+            { error: why },
+            'the stack change listener lost its database connection; reconnecting (cached statuses may be up to the status TTL old meanwhile)',
+          );
+        }
+        state.gap = true;
+        const delay = Math.min(5_000, 250 * 2 ** state.failures);
+        state.failures++;
+        state.retry = setTimeout(() => void attempt(), delay);
+        state.retry.unref();
+      };
+      client.on('error', (e) => drop(e.message));
+      client.on('end', () => drop('the connection closed'));
+      client.on('notification', (message) => {
+        if (message.channel !== STACK_CHANGED_CHANNEL || message.payload === undefined) return;
+        let change;
+        try {
+          change = StackChange.safeParse(JSON.parse(message.payload));
+        } catch {
+          return;
+        }
+        if (change.success && change.data.replica !== replica) onStack(change.data.stack);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${STACK_CHANGED_CHANNEL}`);
+      } catch (e) {
+        drop((e as Error).message);
+        return;
+      }
+      if (dropped || state.stopped) return;
+      state.heartbeat = setInterval(
+        () => {
+          client
+            .query('SELECT 1')
+            .catch((e: Error) => drop(`the database did not answer: ${e.message}`));
+        },
+        Math.max(1_000, Math.floor(this.leaseMs / 3)),
+      );
+      state.heartbeat.unref();
+      if (state.failures > 0) logger.info({}, 'the stack change listener listens again');
+      state.failures = 0;
+      if (state.gap) {
+        state.gap = false;
+        onMissed();
+      }
+    };
+    return attempt();
+  }
+
+  private async stopListening(): Promise<void> {
+    const state = this.listener;
+    if (!state) return;
+    state.stopped = true;
+    clearTimeout(state.retry);
+    clearInterval(state.heartbeat);
+    await state.client?.end().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.stopListening();
     // Appends still under way (an end retried while the database is away) get a moment.
     await Promise.race([
       Promise.all([...this.chains.values()]),
