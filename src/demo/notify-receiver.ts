@@ -9,12 +9,9 @@
  * (`withDemoNotifications`), through env vars, exactly as a real stackswap.yaml would.
  */
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { exampleSourceWith, type ExampleCopy } from '../sandbox/example-source.ts';
 import { StackEvent } from '../shared/events.ts';
 import {
   DELIVERY_HEADER,
@@ -22,7 +19,6 @@ import {
   TIMESTAMP_HEADER,
   verifyBodySignature,
 } from '../shared/signed-post.ts';
-import { SEEDED_ENTRIES } from '../sandbox/seed.ts';
 import { headline } from '../notify/slack-message.ts';
 
 export const DEMO_URL_ENV = 'STACKSWAP_NOTIFY_DEMO_URL';
@@ -99,36 +95,21 @@ export async function startDemoReceiver(): Promise<DemoReceiver> {
 }
 
 /** A copy of the example config whose stacks all notify the demo receiver of every event. */
-export async function withDemoNotifications(
-  sourceDir: string,
-): Promise<{ dir: string; remove(): Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'stackswap-demo-source-'));
-  for (const entry of SEEDED_ENTRIES) {
-    await cp(path.join(sourceDir, entry), path.join(dir, entry), {
-      recursive: true,
-      filter: (source) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(source),
-    }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-  }
-  const file = path.join(dir, 'stackswap.yaml');
-  const doc = parseDocument(await readFile(file, 'utf8'));
-  const stacks = doc.get('stacks') as { items?: { key: unknown }[] } | undefined;
-  for (const item of stacks?.items ?? []) {
-    const name = String((item.key as { value?: unknown }).value ?? item.key);
-    doc.setIn(
-      ['stacks', name, 'notifications'],
-      doc.createNode([
-        {
-          name: 'demo-receiver',
-          webhook: { urlEnv: DEMO_URL_ENV, secretEnv: DEMO_SECRET_ENV },
-          on: ['*'],
-        },
-      ]),
-    );
-  }
-  await writeFile(file, doc.toString());
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+export function withDemoNotifications(sourceDir: string): Promise<ExampleCopy> {
+  return exampleSourceWith(sourceDir, (doc, stacks) => {
+    for (const name of stacks) {
+      doc.setIn(
+        ['stacks', name, 'notifications'],
+        doc.createNode([
+          {
+            name: 'demo-receiver',
+            webhook: { urlEnv: DEMO_URL_ENV, secretEnv: DEMO_SECRET_ENV },
+            on: ['*'],
+          },
+        ]),
+      );
+    }
+  });
 }
 
 /** One line per notification: time, event type, what happened, who, commit. */

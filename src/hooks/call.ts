@@ -4,18 +4,11 @@
  * Every way an answer can be wrong is a veto with a message saying what was wrong; only
  * "no answer in time" is left to the hook's `onTimeout`.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { HookEntry } from '../config/hooks-config.ts';
 import type { StackEvent } from '../shared/events.ts';
-import { checkUrl, type HostPattern } from '../shared/hosts.ts';
-import {
-  BodyTooLarge,
-  readCapped,
-  signBody,
-  signedPost,
-  SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
-} from '../shared/signed-post.ts';
+import type { HostPattern } from '../shared/hosts.ts';
+import { signedPost, signedRequest } from '../shared/signed-post.ts';
 import { HookAnswer, HookStatusAnswer } from './contract.ts';
 
 export type CallOutcome =
@@ -114,8 +107,6 @@ function excerpt(text: string, max = 200): string {
 export type StatusOutcome =
   { kind: 'pass' | 'fail' | 'pending'; message?: string } | { kind: 'error'; message: string };
 
-let pollDispatcher: Dispatcher | undefined;
-
 /**
  * One poll of a pending hook's status URL (the CLI's way to learn a delayed verdict): a GET
  * signed over `"<timestamp>."` (the empty body), so the hook can tell it is us.
@@ -125,41 +116,35 @@ export async function pollStatus(
   statusUrl: string,
   options: CallOptions,
 ): Promise<StatusOutcome> {
-  const verdict = checkUrl(statusUrl, options.allowed, 'hooks.allowedHosts');
-  if (!verdict.ok)
-    return { kind: 'fail', message: `hook ${hook.name}: status URL: ${verdict.reason}` };
-  const ts = options.nowSeconds?.() ?? Math.floor(Date.now() / 1000);
-  const timeout = AbortSignal.timeout(hook.timeout);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  pollDispatcher ??= new Agent({ pipelining: 0, keepAliveTimeout: 1, connections: 4 });
-  try {
-    const response = await request(verdict.url, {
-      method: 'GET',
-      headers: {
-        'user-agent': 'stackswap',
-        [TIMESTAMP_HEADER]: String(ts),
-        [SIGNATURE_HEADER]: signBody(options.secret, ts, ''),
-      },
-      dispatcher: options.dispatcher ?? pollDispatcher,
-      signal,
-      headersTimeout: hook.timeout,
-      bodyTimeout: hook.timeout,
-      maxRedirections: 0,
-    } as Parameters<typeof request>[1]);
-    const text = await readCapped(response.body, hook.maxResponseBytes);
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      // A status URL that is briefly unavailable is not a verdict: keep polling.
-      return { kind: 'error', message: `status URL answered ${response.statusCode}` };
-    }
-    const parsed = parseAnswer(text, HookStatusAnswer);
-    if (typeof parsed === 'string') {
-      return { kind: 'fail', message: `hook ${hook.name}: status URL: ${parsed}` };
-    }
-    return { kind: parsed.result, ...(parsed.message ? { message: parsed.message } : {}) };
-  } catch (e) {
-    if (e instanceof BodyTooLarge)
-      return { kind: 'fail', message: `hook ${hook.name}: ${e.message}` };
-    const err = e as { code?: string; message?: string };
-    return { kind: 'error', message: `status URL: ${err.code ?? err.message ?? String(e)}` };
+  const outcome = await signedRequest(
+    statusUrl,
+    { method: 'GET' },
+    {
+      secret: options.secret,
+      allowedHosts: options.allowed,
+      allowedHostsSetting: 'hooks.allowedHosts',
+      timeoutMs: hook.timeout,
+      maxResponseBytes: hook.maxResponseBytes,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
+    },
+  );
+  if (!outcome.ok) {
+    if (outcome.cause === 'url')
+      return { kind: 'fail', message: `hook ${hook.name}: status URL: ${outcome.reason}` };
+    if (outcome.cause === 'too-large')
+      return { kind: 'fail', message: `hook ${hook.name}: ${outcome.reason}` };
+    // No answer, or no connection: not a verdict; keep polling.
+    return { kind: 'error', message: `status URL: ${outcome.reason}` };
   }
+  if (outcome.status < 200 || outcome.status >= 300) {
+    // A status URL that is briefly unavailable is not a verdict: keep polling.
+    return { kind: 'error', message: `status URL answered ${outcome.status}` };
+  }
+  const parsed = parseAnswer(outcome.body, HookStatusAnswer);
+  if (typeof parsed === 'string') {
+    return { kind: 'fail', message: `hook ${hook.name}: status URL: ${parsed}` };
+  }
+  return { kind: parsed.result, ...(parsed.message ? { message: parsed.message } : {}) };
 }

@@ -75,7 +75,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     try {
       await seedSandboxRepo({ sourceDir: stripped.dir, bareRepoPath: repoPath });
     } finally {
-      await rm(stripped.dir, { recursive: true, force: true });
+      await stripped.remove();
     }
   }
   const workDir = path.join(dir, 'argocd');

@@ -1,5 +1,6 @@
 /**
- * Outbound JSON POSTs for lifecycle hooks and webhook notifications, signed and bounded.
+ * Outbound requests for lifecycle hooks and webhook notifications (JSON POSTs, and the GET that
+ * polls a pending hook's status URL), signed and bounded.
  *
  * Signature: `X-Stackswap-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
  * with the receiver's secret, and `X-Stackswap-Timestamp: <unix seconds>`. Binding the
@@ -60,8 +61,16 @@ export type PostOutcome =
       headers: Record<string, string | string[] | undefined>;
       body: string;
     }
-  /** No usable answer: refused URL, timeout, connection error, oversized body. */
-  | { ok: false; reason: string; timedOut: boolean };
+  /**
+   * No usable answer: the URL refused by the allowlist, no answer in time, an answer over the
+   * size cap, or the connection failed.
+   */
+  | {
+      ok: false;
+      reason: string;
+      cause: 'url' | 'timeout' | 'too-large' | 'network';
+      timedOut: boolean;
+    };
 
 let sharedDispatcher: Dispatcher | undefined;
 /** No keep-alive: receivers are called rarely, and a pooled socket must not keep a CLI alive. */
@@ -70,16 +79,29 @@ function defaultDispatcher(): Dispatcher {
   return sharedDispatcher;
 }
 
-export async function signedPost(
+/** POSTs `payload` as JSON, signed when `options.secret` is given. */
+export function signedPost(
   urlText: string,
   payload: unknown,
   options: SignedPostOptions,
 ): Promise<PostOutcome> {
+  return signedRequest(urlText, { method: 'POST', body: JSON.stringify(payload) }, options);
+}
+
+/**
+ * One bounded request; a GET is signed over the empty body (`"<timestamp>."`), so a status URL
+ * can tell the poll is ours.
+ */
+export async function signedRequest(
+  urlText: string,
+  what: { method: 'POST'; body: string } | { method: 'GET' },
+  options: SignedPostOptions,
+): Promise<PostOutcome> {
   const verdict = checkUrl(urlText, options.allowedHosts, options.allowedHostsSetting);
-  if (!verdict.ok) return { ok: false, reason: verdict.reason, timedOut: false };
-  const body = JSON.stringify(payload);
+  if (!verdict.ok) return { ok: false, reason: verdict.reason, cause: 'url', timedOut: false };
+  const body = what.method === 'POST' ? what.body : '';
   const headers: Record<string, string> = {
-    'content-type': 'application/json',
+    ...(what.method === 'POST' ? { 'content-type': 'application/json' } : {}),
     'user-agent': 'stackswap',
     ...options.headers,
   };
@@ -93,9 +115,9 @@ export async function signedPost(
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   try {
     const response = await request(verdict.url, {
-      method: 'POST',
+      method: what.method,
       headers,
-      body,
+      ...(what.method === 'POST' ? { body } : {}),
       dispatcher: options.dispatcher ?? defaultDispatcher(),
       signal,
       headersTimeout: options.timeoutMs,
@@ -106,13 +128,21 @@ export async function signedPost(
     return { ok: true, status: response.statusCode, headers: response.headers, body: text };
   } catch (e) {
     if (timeout.aborted) {
-      return { ok: false, reason: `no answer within ${options.timeoutMs} ms`, timedOut: true };
+      return {
+        ok: false,
+        reason: `no answer within ${options.timeoutMs} ms`,
+        cause: 'timeout',
+        timedOut: true,
+      };
     }
-    if (e instanceof BodyTooLarge) return { ok: false, reason: e.message, timedOut: false };
+    if (e instanceof BodyTooLarge) {
+      return { ok: false, reason: e.message, cause: 'too-large', timedOut: false };
+    }
     const err = e as { code?: string; message?: string; cause?: { code?: string } };
     return {
       ok: false,
       reason: `request failed: ${err.code ?? err.cause?.code ?? err.message ?? String(e)}`,
+      cause: 'network',
       timedOut: false,
     };
   }

@@ -15,15 +15,15 @@
  * (docs/dashboard-*.png; `npm run screenshots` regenerates them) and prints the pages' load
  * times as measured by the browser (the median of several loads).
  */
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { YAMLMap, YAMLSeq } from 'yaml';
 import { PROJECT_ROOT, startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
-import { SEEDED_ENTRIES } from '../../../src/sandbox/seed.ts';
+import { exampleSourceWith } from '../../../src/sandbox/example-source.ts';
 import { startLoad, type LoadRun } from '../../../src/sandbox/traffic/load.ts';
 import type { OperationView } from '../../../src/server/schemas.ts';
 import { createService, type Service } from '../../../src/server/service.ts';
@@ -53,26 +53,18 @@ let loads: LoadRun[] = [];
  * them; the p99 bound is 5 s instead of 0.5 s, so a busy shared machine cannot fail the swap.
  */
 async function shortGatesSource(): Promise<string> {
-  const dir = tempDir('ui-example');
-  for (const entry of SEEDED_ENTRIES) {
-    await cp(path.join(PROJECT_ROOT, entry), path.join(dir, entry), {
-      recursive: true,
-      filter: (source) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(source),
-    });
-  }
-  const file = path.join(dir, 'stackswap.yaml');
-  const doc = parseDocument(await readFile(file, 'utf8'));
-  const v = ['stacks', STACK, 'verification'];
-  doc.setIn([...v, 'steps', 'weights'], doc.createNode([]));
-  doc.setIn([...v, 'postSwap', 'window'], '3s');
-  const analysis = doc.getIn([...v, 'analysis']) as YAMLSeq;
-  expect(analysis.items.length).toBeGreaterThan(0);
-  analysis.items.forEach((_, i) => doc.setIn([...v, 'analysis', i, 'interval'], '1s'));
-  const p99 = analysis.items.findIndex((m) => (m as YAMLMap).get('name') === 'p99-latency');
-  expect(p99).toBeGreaterThanOrEqual(0);
-  doc.setIn([...v, 'analysis', p99, 'successCondition'], P99_CONDITION);
-  await writeFile(file, doc.toString());
-  return dir;
+  const copy = await exampleSourceWith(PROJECT_ROOT, (doc) => {
+    const v = ['stacks', STACK, 'verification'];
+    doc.setIn([...v, 'steps', 'weights'], doc.createNode([]));
+    doc.setIn([...v, 'postSwap', 'window'], '3s');
+    const analysis = doc.getIn([...v, 'analysis']) as YAMLSeq;
+    expect(analysis.items.length).toBeGreaterThan(0);
+    analysis.items.forEach((_, i) => doc.setIn([...v, 'analysis', i, 'interval'], '1s'));
+    const p99 = analysis.items.findIndex((m) => (m as YAMLMap).get('name') === 'p99-latency');
+    expect(p99).toBeGreaterThanOrEqual(0);
+    doc.setIn([...v, 'analysis', p99, 'successCondition'], P99_CONDITION);
+  });
+  return copy.dir;
 }
 
 /** --no-sandbox only as root (Chromium refuses to start its sandbox as root). */
