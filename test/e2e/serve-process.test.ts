@@ -10,7 +10,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import { distState } from '../../bin/dist-state.js';
 import { projectRoot, runCli } from '../helpers/cli.ts';
 import { commitCount } from '../helpers/config-repo.ts';
-import { bearer, tempDir, tokensJson, TOKENS } from '../integration/server/helpers.ts';
+import { bearer, tempDir, sandboxServiceEnv, TOKENS } from '../integration/server/helpers.ts';
 
 let sandbox: Sandbox;
 let serve: ChildProcess;
@@ -40,12 +40,7 @@ beforeAll(async () => {
       tempDir('serve-data'),
     ],
     {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        ...sandbox.env,
-        STACKSWAP_TOKENS: tokensJson(),
-      },
+      env: sandboxServiceEnv(sandbox.env),
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

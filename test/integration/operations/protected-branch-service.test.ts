@@ -16,7 +16,13 @@ import { createService, type Service } from '../../../src/server/service.ts';
 import { git } from '../../helpers/config-repo.ts';
 import { expectLiveAt } from '../../helpers/sandbox-state.ts';
 import { FakeGitlab } from '../../helpers/fake-forge/index.ts';
-import { bearer, LogCapture, tempDir, tokensJson, waitForOperation } from '../server/helpers.ts';
+import {
+  bearer,
+  LogCapture,
+  tempDir,
+  sandboxServiceEnv,
+  waitForOperation,
+} from '../server/helpers.ts';
 
 const TOKEN = 'service-forge-token';
 
@@ -48,16 +54,12 @@ beforeAll(async () => {
     project: 'platform/config',
   }).start();
   service = await createService({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...sandbox.env,
-      STACKSWAP_TOKENS: tokensJson(),
+    env: sandboxServiceEnv(sandbox.env, {
       STACKSWAP_FORGE: 'gitlab',
       STACKSWAP_FORGE_PROJECT: 'platform/config',
       STACKSWAP_GITLAB_URL: gitlab.url,
       STACKSWAP_GITLAB_TOKEN: TOKEN,
-    },
+    }),
     dataDir: tempDir('data'),
     logDestination: new LogCapture(),
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
 import { createService, type Service } from '../../../src/server/service.ts';
 import { runCli } from '../../helpers/cli.ts';
-import { bearer, LogCapture, tempDir, tokensJson } from './helpers.ts';
+import { bearer, LogCapture, tempDir, sandboxServiceEnv } from './helpers.ts';
 import { readEvents } from './sse.ts';
 
 let sandbox: Sandbox;
@@ -23,12 +23,7 @@ beforeAll(async () => {
     expect(r.code, r.stderr).toBe(0);
   }
   service = await createService({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...sandbox.env,
-      STACKSWAP_TOKENS: tokensJson(),
-    },
+    env: sandboxServiceEnv(sandbox.env),
     dataDir: tempDir('data'),
     logDestination: new LogCapture(),
     argo: { crashGraceMs: 2_000 },

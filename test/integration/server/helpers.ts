@@ -19,6 +19,20 @@ export type TokenScope = keyof typeof TOKENS;
 
 export const SLACK_SECRET = 'slack-signing-secret-8f14e45fceea167a';
 
+/** The environment of a service on the sandbox: PATH and HOME, the sandbox's, the test tokens. */
+export function sandboxServiceEnv(
+  sandboxEnv: Record<string, string>,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...sandboxEnv,
+    STACKSWAP_TOKENS: tokensJson(),
+    ...extra,
+  };
+}
+
 export function tokensJson(): string {
   return JSON.stringify(
     Object.entries(TOKENS).map(([scope, token]) => ({

@@ -14,7 +14,7 @@ import { createService, type Service } from '../../../src/server/service.ts';
 import { JOURNAL_FILE } from '../../../src/server/operations/journal.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount, git } from '../../helpers/config-repo.ts';
-import { bearer, LogCapture, tempDir, tokensJson } from './helpers.ts';
+import { bearer, LogCapture, tempDir, sandboxServiceEnv } from './helpers.ts';
 import { lifecycleTypes, readEvents, skeleton, type SseEvent } from './sse.ts';
 
 let sandbox: Sandbox;
@@ -39,12 +39,7 @@ beforeAll(async () => {
     expect(r.code, r.stderr).toBe(0);
   }
   dataDir = tempDir('data');
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...sandbox.env,
-    STACKSWAP_TOKENS: tokensJson(),
-  };
+  env = sandboxServiceEnv(sandbox.env);
   service = await startService();
 });
 afterAll(async () => {

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount, git } from '../../helpers/config-repo.ts';
-import { bearer, tokensJson, type TokenScope } from './helpers.ts';
+import { bearer, sandboxServiceEnv, type TokenScope } from './helpers.ts';
 import { startPostgres, type PostgresServer } from './postgres.ts';
 import { startReplica, type Replica } from './replicas.ts';
 
@@ -38,17 +38,13 @@ beforeAll(async () => {
     const r = await runCli(['app', 'sync', app], { env: sandbox.env });
     expect(r.code, r.stderr).toBe(0);
   }
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...sandbox.env,
-    STACKSWAP_TOKENS: tokensJson(),
+  env = sandboxServiceEnv(sandbox.env, {
     STACKSWAP_DATABASE_URL: pg.url,
     STACKSWAP_LOCK_LEASE_SECONDS: String(LEASE_SECONDS),
     STACKSWAP_SCALE_DOWN_INTERVAL_SECONDS: '1',
     STACKSWAP_SHUTDOWN_GRACE_SECONDS: '1',
     STACKSWAP_LOG_LEVEL: 'info',
-  };
+  });
   // Started together: the migrations run once, under their lock.
   replicas.push(...(await Promise.all(['r0', 'r1', 'r2'].map((name) => startReplica(name, env)))));
 }, 120_000);

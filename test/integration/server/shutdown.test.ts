@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount, git } from '../../helpers/config-repo.ts';
-import { bearer, gitOnlyService, tempDir, tokensJson } from './helpers.ts';
+import { bearer, gitOnlyService, tempDir, sandboxServiceEnv } from './helpers.ts';
 import { readEvents } from './sse.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/serve-child.ts');
@@ -53,14 +53,10 @@ function startChild(env: NodeJS.ProcessEnv): Promise<string> {
 describe('SIGTERM during an operation', () => {
   it('refuses new operations, records the stopped one as interrupted, exits; a re-run completes it', async () => {
     const dataDir = tempDir('data');
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...sandbox.env,
-      STACKSWAP_TOKENS: tokensJson(),
+    const env = sandboxServiceEnv(sandbox.env, {
       STACKSWAP_DATA_DIR: dataDir,
       STACKSWAP_SHUTDOWN_GRACE_SECONDS: '1',
-    };
+    });
     const base = await startChild(env);
 
     // Argo CD never finishes the sync: the deploy pushes, then waits.

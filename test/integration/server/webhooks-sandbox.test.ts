@@ -16,7 +16,7 @@ import { createService, type Service } from '../../../src/server/service.ts';
 import { git } from '../../helpers/config-repo.ts';
 import { FakeGithub, FakeGitlab } from '../../helpers/fake-forge/index.ts';
 import { liveWeights } from '../../helpers/sandbox-state.ts';
-import { bearer, LogCapture, tempDir, tokensJson } from './helpers.ts';
+import { bearer, LogCapture, tempDir, sandboxServiceEnv } from './helpers.ts';
 import {
   FORGE_TOKEN,
   Forwarder,
@@ -68,11 +68,7 @@ beforeAll(async () => {
     webhook: { secret: GITHUB_SECRET, callback: forward.callback },
   }).start();
   service = await createService({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...sandbox.env,
-      STACKSWAP_TOKENS: tokensJson(),
+    env: sandboxServiceEnv(sandbox.env, {
       STACKSWAP_GITLAB_URL: gitlab.url,
       STACKSWAP_GITLAB_TOKEN: FORGE_TOKEN,
       STACKSWAP_GITLAB_WEBHOOK_SECRET: GITLAB_SECRET,
@@ -81,7 +77,7 @@ beforeAll(async () => {
       STACKSWAP_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET,
       STACKSWAP_FORGE_PROJECT: PROJECT,
       STACKSWAP_PUBLIC_URL: 'https://stackswap.example.com',
-    },
+    }),
     dataDir: tempDir('data'),
     logDestination: logs,
     timeoutSeconds: 120,

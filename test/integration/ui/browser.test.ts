@@ -31,7 +31,7 @@ import { SESSION_COOKIE } from '../../../src/server/ui/routes.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { commitCount } from '../../helpers/config-repo.ts';
 import { CHROMIUM, PROMETHEUS, requireBinary } from '../../helpers/system-packages.ts';
-import { bearer, LogCapture, tempDir, TOKENS, tokensJson } from '../server/helpers.ts';
+import { bearer, LogCapture, tempDir, TOKENS, sandboxServiceEnv } from '../server/helpers.ts';
 
 const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const STACK = 'my-app';
@@ -87,12 +87,7 @@ beforeAll(async () => {
     expect(r.code, r.stderr).toBe(0);
   }
   service = await createService({
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...sandbox.env,
-      STACKSWAP_TOKENS: tokensJson(),
-    },
+    env: sandboxServiceEnv(sandbox.env),
     dataDir: tempDir('ui-data'),
     logDestination: new LogCapture(),
   });
