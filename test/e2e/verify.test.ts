@@ -5,19 +5,17 @@
  * caught at the first step and the weight goes back to 0; a post-swap failure reverts on its
  * own; Prometheus down fails closed. Each stop exits 9 and carries its reason in the trailers.
  */
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
+import { startLoad, type LoadRun } from '../../src/sandbox/traffic/load.ts';
 import { runCli } from '../helpers/cli.ts';
 import { git } from '../helpers/config-repo.ts';
 import { liveWeights } from '../helpers/sandbox-state.ts';
 import { PROMETHEUS, requireBinary } from '../helpers/system-packages.ts';
 
 let sandbox: Sandbox;
-let stopLoad = false;
-let loading: Promise<void> | undefined;
-const served: { status: number; colour: string | undefined }[] = [];
+let load: LoadRun | undefined;
 
 beforeAll(async () => {
   requireBinary(PROMETHEUS);
@@ -28,40 +26,19 @@ beforeAll(async () => {
     argocd: { progressingMs: 150, faultPattern: /bad/, pollIntervalMs: 0, initialSync: 'all' },
   });
   await sandbox.argocd.idle();
-  const agent = new http.Agent({ keepAlive: true });
-  loading = (async () => {
-    while (!stopLoad) {
-      await Promise.all(
-        [0, 1, 2, 3].map(
-          () =>
-            new Promise<void>((resolve) => {
-              const req = http.get(
-                sandbox.traffic!.url,
-                { headers: { host: 'my-app.example.com' }, agent },
-                (res) => {
-                  res.resume();
-                  res.on('end', () => {
-                    served.push({
-                      status: res.statusCode ?? 0,
-                      colour: res.headers['x-stackswap-colour'] as string | undefined,
-                    });
-                    resolve();
-                  });
-                },
-              );
-              req.on('error', () => resolve());
-            }),
-        ),
-      );
-      await sleep(5);
-    }
-    agent.destroy();
-  })();
+  // Live traffic through the gateway for the whole file, so the analysis has requests to judge.
+  load = startLoad({
+    target: sandbox.traffic!.url,
+    host: 'my-app.example.com',
+    concurrency: 4,
+    ratePerSecond: 250,
+    maxDurationMs: 15 * 60_000,
+    maxRequests: Number.MAX_SAFE_INTEGER,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  stopLoad = true;
-  await loading;
+  await load?.stop();
   await sandbox?.close();
 });
 

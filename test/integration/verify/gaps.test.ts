@@ -11,20 +11,18 @@
  */
 import { spawn } from 'node:child_process';
 import { chmod, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
+import { startLoad, type LoadRun } from '../../../src/sandbox/traffic/load.ts';
 import { cliBin, runCli, type CliRun } from '../../helpers/cli.ts';
 import { git } from '../../helpers/config-repo.ts';
 import { liveWeights } from '../../helpers/sandbox-state.ts';
 import { PROMETHEUS, requireBinary } from '../../helpers/system-packages.ts';
 
 let sandbox: Sandbox;
-let stopLoad = false;
-let loading: Promise<void> | undefined;
+let load: LoadRun | undefined;
 
 beforeAll(async () => {
   requireBinary(PROMETHEUS);
@@ -35,34 +33,19 @@ beforeAll(async () => {
     argocd: { progressingMs: 150, faultPattern: /bad/, pollIntervalMs: 0, initialSync: 'all' },
   });
   await sandbox.argocd.idle();
-  const agent = new http.Agent({ keepAlive: true });
-  loading = (async () => {
-    while (!stopLoad) {
-      await Promise.all(
-        [0, 1, 2].map(
-          () =>
-            new Promise<void>((resolve) => {
-              const req = http.get(
-                sandbox.traffic!.url,
-                { headers: { host: 'my-app.example.com' }, agent },
-                (res) => {
-                  res.resume();
-                  res.on('end', () => resolve());
-                },
-              );
-              req.on('error', () => resolve());
-            }),
-        ),
-      );
-      await sleep(10);
-    }
-    agent.destroy();
-  })();
+  // Live traffic through the gateway for the whole file, so the analysis has requests to judge.
+  load = startLoad({
+    target: sandbox.traffic!.url,
+    host: 'my-app.example.com',
+    concurrency: 3,
+    ratePerSecond: 150,
+    maxDurationMs: 15 * 60_000,
+    maxRequests: Number.MAX_SAFE_INTEGER,
+  });
 }, 120_000);
 
 afterAll(async () => {
-  stopLoad = true;
-  await loading;
+  await load?.stop();
   await sandbox?.close();
 });
 
