@@ -75,8 +75,11 @@ async function runDeploy(ctx: OperationContext, request: DeployRequest): Promise
     ctx,
     `deploy ${request.stack} to the preview colour`,
     async (tx) => {
-      const stack = stackOf(await loadStructuralConfig(tx), request.stack);
-      state = await readStackState(tx, stack);
+      // At the head the look-ahead read, its reads stand (the warm path: no second parse of
+      // stackswap.yaml and the colour files); after a fetch, everything is read again.
+      const seen = ahead?.sha === tx.headSha ? ahead : undefined;
+      const stack = seen?.stack ?? stackOf(await loadStructuralConfig(tx), request.stack);
+      state = seen?.state ?? (await readStackState(tx, stack));
       // The target is fixed by the first attempt; a retry must never deploy into a colour that
       // became live meanwhile (that would change what users see).
       target ??= state.preview;
@@ -87,7 +90,7 @@ async function runDeploy(ctx: OperationContext, request: DeployRequest): Promise
         );
       }
       live = state.live;
-      versions = await resolveVersions(tx, stack, request);
+      versions = seen?.versions ?? (await resolveVersions(tx, stack, request));
       await refuseRejected(tx, stack.name, versions, { force: request.force, action: 'deploy' });
       before = {};
       written = {};
@@ -170,7 +173,8 @@ async function lookAhead(
   ctx: OperationContext,
   request: DeployRequest,
 ): Promise<
-  { stack: StackConfig; state: StackState; versions: Versions; synced: boolean } | undefined
+  | { stack: StackConfig; state: StackState; versions: Versions; synced: boolean; sha: string }
+  | undefined
 > {
   try {
     let stack = stackOf(await loadStructuralConfig(ctx.repo), request.stack);
@@ -179,8 +183,9 @@ async function lookAhead(
       await ctx.repo.sync();
       stack = stackOf(await loadStructuralConfig(ctx.repo), request.stack);
     }
+    const sha = ctx.repo.headSha;
     const state = await readStackState(ctx.repo, stack);
-    return { stack, state, versions: await resolveVersions(ctx.repo, stack, request), synced };
+    return { stack, state, versions: await resolveVersions(ctx.repo, stack, request), synced, sha };
   } catch (e) {
     // Without hooks the look-ahead is only for the event: the commit attempt reports errors.
     if (isStackswapError(e)) return undefined;
